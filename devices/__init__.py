@@ -1,0 +1,1 @@
+"""Drivers (one module per instrument model) and the ophyd-async devices over them."""

@@ -1,0 +1,205 @@
+"""One instrument's serial port: a pyserial URL, owned by one thread and one process.
+
+Blocking pyserial calls run on the port's own thread so the event loop keeps serving
+other lanes; each exchange holds the lab clock, so virtual time never moves while bytes
+are on the wire. The port also keeps the wire trace and the cross-process port lock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import fcntl
+import os
+import re
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
+
+import serial
+
+from devices.errors import NoReply, PortClosed, PortInUse
+
+T = TypeVar("T")
+
+
+class LabClock(Protocol):
+    """What the device layer needs from the runtime's clock (see ppu.clock.Clock)."""
+
+    loop: asyncio.AbstractEventLoop
+
+    def now(self) -> float: ...
+    def holding(self) -> contextlib.AbstractContextManager[None]: ...
+
+
+class WireTrace:
+    """Timestamped bytes both ways, one line each: `t_s  >>|<<  hex  |ascii|`."""
+
+    def __init__(self, path: Path, clock: LabClock) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._file = path.open("a", buffering=1, encoding="ascii")
+        self._clock = clock
+
+    def record(self, direction: str, data: bytes) -> None:
+        if not data:
+            return
+        text = "".join(chr(b) if 32 <= b < 127 else "." for b in data)
+        self._file.write(f"{self._clock.now():14.3f} {direction} {data.hex(' ')}  |{text}|\n")
+
+    def close(self) -> None:
+        self._file.close()
+
+
+def _lock_dir() -> Path:
+    d = Path(os.environ.get("PPU_LOCK_DIR", Path(tempfile.gettempdir()) / "ppu-ports"))
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+class PortLock:
+    """An advisory lock per port URL, so a second process gets 'port in use by …'."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.path = _lock_dir() / (re.sub(r"[^A-Za-z0-9._-]", "_", url) + ".lock")
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            owner = Path(self.path).read_text(errors="replace").strip() or "another process"
+            os.close(fd)
+            raise PortInUse(f"port {self.url} in use by {owner}") from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"pid {os.getpid()} ({' '.join(sys.argv[:3])})".encode())
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            with contextlib.suppress(OSError):
+                os.ftruncate(self._fd, 0)
+            os.close(self._fd)
+            self._fd = None
+
+
+class SerialPort:
+    """A pyserial URL (`/dev/ttyUSB0`, `socket://127.0.0.1:7001`, `rfc2217://…`)."""
+
+    def __init__(
+        self,
+        url: str,
+        clock: LabClock,
+        *,
+        baudrate: int = 9600,
+        timeout: float = 1.0,
+        trace: Path | None = None,
+        serial_factory: Callable[..., Any] = serial.serial_for_url,
+    ) -> None:
+        self.url = url
+        self.clock = clock
+        self.baudrate = baudrate
+        self.timeout = timeout
+        self._factory = serial_factory
+        self._serial: Any = None
+        self._lock = PortLock(url)
+        self._trace = WireTrace(trace, clock) if trace else None
+        self._thread = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix=f"port:{url}")
+        self._stale = False
+
+    # -- life cycle -----------------------------------------------------------------
+    async def open(self) -> None:
+        self._lock.acquire()
+        try:
+            await self._run(self._open_blocking)
+        except BaseException:
+            self._lock.release()
+            raise
+
+    def _open_blocking(self) -> None:
+        try:
+            self._serial = self._factory(self.url, baudrate=self.baudrate, timeout=self.timeout)
+        except (serial.SerialException, OSError) as e:
+            raise PortClosed(f"cannot open {self.url}: {e}") from None
+
+    async def close(self) -> None:
+        if self._serial is not None:
+            with contextlib.suppress(Exception):
+                await self._run(self._serial.close)
+            self._serial = None
+        self._lock.release()
+        self._thread.shutdown(wait=False)
+        if self._trace:
+            self._trace.close()
+
+    async def reconnect(self) -> None:
+        """Re-open after a dropped connection (a simulator restart, a cable re-seated)."""
+        if self._serial is not None:
+            with contextlib.suppress(Exception):
+                await self._run(self._serial.close)
+        self._serial = None
+        await self._run(self._open_blocking)
+
+    # -- exchanges ------------------------------------------------------------------
+    async def query(self, request: bytes, read: Callable[[Any], bytes]) -> bytes:
+        """Write `request`, then `read(serial)` the reply on the port thread."""
+        return await self._run(self._query_blocking, request, read)
+
+    async def query_line(self, request: bytes, terminator: bytes) -> bytes:
+        """Write `request` and read one reply up to `terminator` (terminator stripped)."""
+        reply = await self.query(request, read_until(terminator))
+        return reply[: -len(terminator)]
+
+    async def write(self, request: bytes) -> None:
+        await self._run(self._query_blocking, request, None)
+
+    async def _run(self, fn: Callable[..., T], *args: Any) -> T:
+        with self.clock.holding():
+            return await self.clock.loop.run_in_executor(self._thread, fn, *args)
+
+    def _query_blocking(self, request: bytes, read: Callable[[Any], bytes] | None) -> bytes:
+        s = self._serial
+        if s is None:
+            raise PortClosed(f"{self.url} is not open")
+        try:
+            if self._stale:
+                # A reply that came too late would be read as the answer to this request.
+                s.reset_input_buffer()
+                self._stale = False
+            s.write(request)
+            self._record(">>", request)
+            if read is None:
+                return b""
+            reply = read(s)
+        except NoReply as e:
+            # Whatever arrives late must not be taken for the next reply.
+            self._stale = True
+            self._record("<<", getattr(e, "partial", b""))
+            raise NoReply(f"{self.url}: {e} after {request!r}") from None
+        except (serial.SerialException, OSError, ConnectionError) as e:
+            self._stale = True
+            raise PortClosed(f"{self.url}: connection lost ({e})") from None
+        self._record("<<", reply)
+        return reply
+
+    def _record(self, direction: str, data: bytes) -> None:
+        if self._trace:
+            self._trace.record(direction, data)
+
+
+def read_until(terminator: bytes) -> Callable[[Any], bytes]:
+    """A reader for `SerialPort.query`: one reply ending in `terminator`, or NoReply."""
+
+    def read(s: Any) -> bytes:
+        data = s.read_until(terminator)
+        if not data.endswith(terminator):
+            err = NoReply(f"no complete reply (got {data!r})")
+            err.partial = data  # type: ignore[attr-defined]
+            raise err
+        return data
+
+    return read

@@ -1,0 +1,29 @@
+"""Errors a user sees, with the exit codes agreed in DESIGN.md."""
+
+from __future__ import annotations
+
+
+class PpuError(Exception):
+    """A runtime failure: exit code 1."""
+
+    exit_code = 1
+
+
+class BadInput(PpuError):
+    """Bad input (file, argument, unit, bound), reported before anything moves: exit 2.
+
+    `place` is where the problem is, e.g. `campaign.toml: search_space.temperature`.
+    """
+
+    exit_code = 2
+
+    def __init__(self, place: str, problem: str) -> None:
+        self.place = place
+        self.problem = problem
+        super().__init__(f"{place}: {problem}" if place else problem)
+
+
+class Aborted(PpuError):
+    """Aborted, or held for an operator: exit 3."""
+
+    exit_code = 3

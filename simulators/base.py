@@ -1,0 +1,210 @@
+"""What every instrument simulator shares: serving its wire protocol, and seeded faults.
+
+A simulator answers each request at once; the physics between requests is computed from
+the clock it was given (`now()`), so on the virtual clock a week passes in a jump.
+It serves over TCP (`socket://127.0.0.1:PORT`) or over a pty for drivers bound to a
+device path. Faults are drawn from the simulator's own seeded generator, or forced by a
+test with `faults.force(kind)`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import random
+import termios
+import tty
+from abc import ABC, abstractmethod
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Literal
+
+FaultKind = Literal["no_reply", "garbled", "error_reply", "disconnect", "stuck"]
+FAULT_KINDS: tuple[FaultKind, ...] = ("no_reply", "garbled", "error_reply", "disconnect", "stuck")
+
+
+@dataclass
+class Faults:
+    """Seeded fault injection on reads and writes.
+
+    `rate` is the chance that one request meets a fault, split evenly over `kinds`.
+    `stuck_for` is how many requests a stuck reading stays stuck.
+    """
+
+    rate: float = 0.0
+    kinds: tuple[FaultKind, ...] = FAULT_KINDS
+    seed: int = 0
+    stuck_for: int = 5
+    log: list[tuple[float, FaultKind, bytes]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._rng = random.Random(self.seed)
+        self._forced: deque[FaultKind] = deque()
+
+    def force(self, kind: FaultKind, times: int = 1) -> None:
+        """Make the next `times` requests meet `kind` (tests use this)."""
+        self._forced.extend([kind] * times)
+
+    def draw(self) -> FaultKind | None:
+        if self._forced:
+            return self._forced.popleft()
+        if self.rate > 0 and self._rng.random() < self.rate:
+            return self._rng.choice(self.kinds)
+        return None
+
+    def garble(self, reply: bytes) -> bytes:
+        """Flip bits in a copy of `reply`, keeping its length and framing end."""
+        if not reply:
+            return bytes([self._rng.randrange(256)])
+        b = bytearray(reply)
+        for _ in range(max(1, len(b) // 4)):
+            i = self._rng.randrange(max(1, len(b) - 1))
+            b[i] ^= 1 << self._rng.randrange(7)
+        return bytes(b)
+
+
+class InstrumentSimulator(ABC):
+    """A protocol twin. Subclasses implement `answer` and the framing of requests."""
+
+    #: the end of one request on the wire
+    request_terminator: bytes = b"\r"
+
+    def __init__(self, now: Callable[[], float], *, seed: int = 0, faults: Faults | None = None):
+        self.now = now
+        self.rng = random.Random(seed)
+        self.faults = faults or Faults(seed=seed)
+        self.requests = 0
+        self._stuck_left = 0
+        self._stuck_values: dict[str, float] = {}
+        self._servers: list[asyncio.AbstractServer] = []
+        self._writers: set[asyncio.StreamWriter] = set()
+        self._pty_fds: list[int] = []
+
+    # -- protocol, per instrument model -----------------------------------------------
+    @abstractmethod
+    def answer(self, request: bytes) -> bytes | None:
+        """The full reply (with framing) to one request, or None when the model is silent."""
+
+    @abstractmethod
+    def error_reply(self, request: bytes) -> bytes:
+        """The model's own error reply, used when an `error_reply` fault is injected."""
+
+    async def read_request(self, reader: asyncio.StreamReader) -> bytes:
+        return await reader.readuntil(self.request_terminator)
+
+    # -- stuck readings ---------------------------------------------------------------
+    def reading(self, key: str, value: float) -> float:
+        """Report `value`, unless a `stuck` fault froze this reading at an older one."""
+        if self._stuck_left > 0 and key in self._stuck_values:
+            return self._stuck_values[key]
+        self._stuck_values[key] = value
+        return value
+
+    # -- one request through the fault model ------------------------------------------
+    def respond(self, request: bytes) -> tuple[bytes | None, bool]:
+        """(reply, drop_connection) for one request, faults applied."""
+        self.requests += 1
+        if self._stuck_left > 0:
+            self._stuck_left -= 1
+        fault = self.faults.draw()
+        if fault:
+            self.faults.log.append((self.now(), fault, request))
+        if fault == "stuck":
+            self._stuck_left = self.faults.stuck_for
+            fault = None
+        if fault == "no_reply":
+            return None, False
+        if fault == "disconnect":
+            return None, True
+        if fault == "error_reply":
+            return self.error_reply(request), False
+        reply = self.answer(request)
+        if fault == "garbled" and reply is not None:
+            reply = self.faults.garble(reply)
+        return reply, False
+
+    # -- serving ----------------------------------------------------------------------
+    async def serve_tcp(self, host: str = "127.0.0.1", port: int = 0) -> str:
+        """Listen on `host:port` (0 = any free port); return the pyserial URL to open."""
+        server = await asyncio.start_server(self._serve_stream, host, port)
+        self._servers.append(server)
+        bound = server.sockets[0].getsockname()
+        return f"socket://{bound[0]}:{bound[1]}"
+
+    async def _serve_stream(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
+        self._writers.add(writer)
+        try:
+            while True:
+                try:
+                    request = await self.read_request(reader)
+                except (asyncio.IncompleteReadError, ConnectionError):
+                    return
+                except asyncio.LimitOverrunError:
+                    await reader.read(65536)
+                    continue
+                reply, drop = self.respond(request)
+                if drop:
+                    return
+                if reply:
+                    writer.write(reply)
+                    await writer.drain()
+        finally:
+            self._writers.discard(writer)
+            writer.close()
+
+    async def serve_pty(self) -> str:
+        """Serve on a new pseudo-terminal; return its device path for the driver."""
+        master, slave = os.openpty()
+        tty.setraw(slave, termios.TCSANOW)
+        self._pty_fds += [master, slave]
+        os.set_blocking(master, False)
+        reader = asyncio.StreamReader()
+        loop = asyncio.get_running_loop()
+
+        def readable() -> None:
+            try:
+                data = os.read(master, 4096)
+            except OSError:
+                return
+            reader.feed_data(data)
+
+        loop.add_reader(master, readable)
+
+        class _PtyWriter:
+            def write(self, data: bytes) -> None:
+                os.write(master, data)
+
+        async def pump() -> None:
+            while True:
+                try:
+                    request = await self.read_request(reader)
+                except asyncio.LimitOverrunError:
+                    await reader.read(65536)
+                    continue
+                reply, _ = self.respond(request)
+                if reply:
+                    _PtyWriter().write(reply)
+
+        self._pty_task = asyncio.ensure_future(pump())
+        return os.ttyname(slave)
+
+    async def close(self) -> None:
+        for server in self._servers:
+            server.close()
+        for w in list(self._writers):
+            w.close()
+        for server in self._servers:
+            with contextlib.suppress(Exception):
+                await server.wait_closed()
+        self._servers.clear()
+        if self._pty_fds:
+            self._pty_task.cancel()
+            with contextlib.suppress(BaseException):
+                await self._pty_task
+            asyncio.get_running_loop().remove_reader(self._pty_fds[0])
+            for fd in self._pty_fds:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+            self._pty_fds.clear()
