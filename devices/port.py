@@ -127,14 +127,24 @@ class SerialPort:
             raise PortClosed(f"cannot open {self.url}: {e}") from None
 
     async def close(self) -> None:
-        if self._serial is not None:
-            with contextlib.suppress(Exception):
-                await self._run(self._serial.close)
-            self._serial = None
-        self._lock.release()
+        """Close on the port thread without waiting: pyserial's socket close sleeps 0.3 s
+        "to give the server time", which a shutdown of many ports need not pay in series.
+        The lock is released only once the port is really closed."""
+        serial_obj, self._serial = self._serial, None
+
+        def close_blocking() -> None:
+            try:
+                if serial_obj is not None:
+                    serial_obj.close()
+            except Exception:
+                pass
+            finally:
+                self._lock.release()
+                if self._trace:
+                    self._trace.close()
+
+        self._thread.submit(close_blocking)
         self._thread.shutdown(wait=False)
-        if self._trace:
-            self._trace.close()
 
     async def reconnect(self) -> None:
         """Re-open after a dropped connection (a simulator restart, a cable re-seated)."""
@@ -156,6 +166,30 @@ class SerialPort:
 
     async def write(self, request: bytes) -> None:
         await self._run(self._query_blocking, request, None)
+
+    async def call(self, fn: Callable[[Any], T]) -> T:
+        """Run `fn(serial)` on the port thread, holding the clock, for a library that does its
+        own reads and writes (minimalmodbus). `fn` gets the open serial object wrapped so that
+        every byte both ways still goes to the wire trace; it should raise the driver's typed
+        errors (NoReply marks the port stale, as in `query`)."""
+
+        def blocking() -> T:
+            s = self._serial
+            if s is None:
+                raise PortClosed(f"{self.url} is not open")
+            try:
+                if self._stale:
+                    s.reset_input_buffer()
+                    self._stale = False
+                return fn(_TracedSerial(s, self._record))
+            except NoReply as e:
+                self._stale = True
+                raise NoReply(f"{self.url}: {e}") from None
+            except (serial.SerialException, OSError, ConnectionError) as e:
+                self._stale = True
+                raise PortClosed(f"{self.url}: connection lost ({e})") from None
+
+        return await self._run(blocking)
 
     async def _run(self, fn: Callable[..., T], *args: Any) -> T:
         with self.clock.holding():
@@ -189,6 +223,32 @@ class SerialPort:
     def _record(self, direction: str, data: bytes) -> None:
         if self._trace:
             self._trace.record(direction, data)
+
+
+class _TracedSerial:
+    """The open serial object as `SerialPort.call` hands it out: writes and reads are traced."""
+
+    def __init__(self, serial_obj: Any, record: Callable[[str, bytes], None]) -> None:
+        self._serial = serial_obj
+        self._record = record
+
+    def write(self, data: bytes) -> int | None:
+        n = self._serial.write(data)
+        self._record(">>", bytes(data))
+        return n
+
+    def read(self, size: int = 1) -> bytes:
+        data = self._serial.read(size)
+        self._record("<<", data)
+        return data
+
+    def read_until(self, expected: bytes = b"\n", size: int | None = None) -> bytes:
+        data = self._serial.read_until(expected, size)
+        self._record("<<", data)
+        return data
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._serial, name)
 
 
 def read_until(terminator: bytes) -> Callable[[Any], bytes]:

@@ -6,6 +6,7 @@ through `parse_quantity`, so a unit error reads the same everywhere.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pint
@@ -86,7 +87,9 @@ def from_json(d: dict[str, Any]) -> pint.Quantity:
 def unit_text(units: Any) -> str:
     """Short, parseable unit text ('mL/min', 'degC'), stable across pint versions."""
     text = f"{ureg.Unit(units):~C}"
-    return text.replace("°C", "degC").replace("Δ", "delta_")
+    text = text.replace("°C", "degC").replace("Δ", "delta_")
+    # pint's symbol for the litre is 'l'; labs write 'L' ('mL/min', 'uL').
+    return re.sub(r"(?<![A-Za-z])([mµud]?)l(?![A-Za-z])", r"\1L", text)
 
 
 def show(q: pint.Quantity, digits: int = 4) -> str:

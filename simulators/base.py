@@ -80,6 +80,7 @@ class InstrumentSimulator(ABC):
         self._stuck_values: dict[str, float] = {}
         self._servers: list[asyncio.AbstractServer] = []
         self._writers: set[asyncio.StreamWriter] = set()
+        self._connections: set[asyncio.Task[None]] = set()
         self._pty_fds: list[int] = []
 
     # -- protocol, per instrument model -----------------------------------------------
@@ -135,6 +136,9 @@ class InstrumentSimulator(ABC):
 
     async def _serve_stream(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
         self._writers.add(writer)
+        task = asyncio.current_task()
+        if task is not None:
+            self._connections.add(task)
         try:
             while True:
                 try:
@@ -152,6 +156,8 @@ class InstrumentSimulator(ABC):
                     await writer.drain()
         finally:
             self._writers.discard(writer)
+            if task is not None:
+                self._connections.discard(task)
             writer.close()
 
     async def serve_pty(self) -> str:
@@ -195,6 +201,11 @@ class InstrumentSimulator(ABC):
             server.close()
         for w in list(self._writers):
             w.close()
+        for task in list(self._connections):
+            task.cancel()
+        if self._connections:
+            await asyncio.gather(*self._connections, return_exceptions=True)
+        self._connections.clear()
         for server in self._servers:
             with contextlib.suppress(Exception):
                 await server.wait_closed()

@@ -1,0 +1,235 @@
+"""The `ppu` command. Heavy imports (bluesky, torch, pyGAPS) happen inside commands.
+
+Conventions (DESIGN.md): the default store is ./ppu.sqlite or $PPU_DB; `--json` makes the
+last line of stdout one JSON object; exit codes 0 ok, 1 runtime failure, 2 bad input,
+3 aborted or held for an operator; errors are one line naming the place.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ppu.errors import BadInput, PpuError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="ppu: run physics kernels on lab instruments, or dry-run them on simulators.",
+)
+err = Console(stderr=True)
+out = Console()
+
+DbOption = Annotated[
+    str | None, typer.Option("--db", help="Store: a SQLite path or SQLAlchemy URL [default: ./ppu.sqlite or $PPU_DB]")
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Last line of stdout: one JSON object.")]
+
+
+def _emit_json(obj: dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(obj, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def _guard(as_json: bool, body: Callable[[], int | None]) -> None:
+    """Run a command body; turn our errors into one line and the agreed exit code."""
+    try:
+        code = body() or 0
+    except PpuError as e:
+        err.print(f"[red]error:[/] {e}", highlight=False, soft_wrap=True)
+        if as_json:
+            _emit_json({"error": str(e), "exit_code": e.exit_code})
+        raise typer.Exit(e.exit_code) from None
+    except KeyboardInterrupt:
+        err.print("[yellow]interrupted[/]")
+        raise typer.Exit(3) from None
+    raise typer.Exit(code)
+
+
+def _db_url(db: str | None) -> str:
+    from ppu.store.store import as_url, default_db_url
+
+    return as_url(db) if db else default_db_url()
+
+
+def _parse_assignments(args: list[str], kernel_name: str) -> dict[str, str]:
+    values: dict[str, str] = {}
+    for a in args:
+        name, eq, value = a.partition("=")
+        if not eq or not name:
+            raise BadInput(f"launch {kernel_name}", f"argument '{a}' is not name=value")
+        values[name.strip()] = value.strip()
+    return values
+
+
+@app.command("kernels")
+def kernels_cmd(as_json: JsonOption = False) -> None:
+    """List the kernels: typed inputs with units and bounds, the instrument role, outputs."""
+
+    def body() -> None:
+        from protocols import kernels
+
+        ks = kernels()
+        if as_json:
+            _emit_json({"kernels": [k.describe() for k in ks.values()]})
+            return
+        table = Table("kernel", "role", "inputs", "outputs", "re-run safe", show_lines=True)
+        for k in ks.values():
+            inputs = []
+            for name, spec in k.describe()["inputs"].items():
+                if spec["type"] == "quantity":
+                    inputs.append(f"{name}: {spec['min']}…{spec['max']} {spec['unit']}"
+                                  f" (default {spec['default']})")
+                elif spec["type"] == "choice":
+                    inputs.append(f"{name}: one of {', '.join(spec['options'])}")
+                else:
+                    inputs.append(f"{name}: sample{' (consumed)' if spec['consumes'] else ''}")
+            outputs = ", ".join(f"{n} [{u}]" for n, u in k.outputs.items())
+            table.add_row(k.name, k.role or "(compute)", "\n".join(inputs), outputs,
+                          "yes" if k.rerun_safe else "no")
+        out.print(table)
+
+    _guard(as_json, body)
+
+
+@app.command("launch", context_settings={"allow_extra_args": False})
+def launch_cmd(
+    kernel: Annotated[str, typer.Argument(help="Kernel name (see `ppu kernels`).")],
+    assignments: Annotated[
+        list[str] | None, typer.Argument(help='Inputs as name=value, e.g. volume="5 mL".')
+    ] = None,
+    lab: Annotated[Path, typer.Option("--lab", help="Lab file (TOML).")] = Path("lab.toml"),
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Simulated lab on a virtual clock.")] = False,
+    instrument: Annotated[str | None, typer.Option("--instrument", help="Which instrument.")] = None,
+    trace: Annotated[Path | None, typer.Option("--trace", help="Write wire traces here.")] = None,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Run one kernel on one instrument, without a campaign, and print its outputs."""
+
+    def body() -> int:
+        from ppu.lab import load_lab
+        from protocols import kernels
+
+        ks = kernels()
+        k = ks.get(kernel)
+        if k is None:
+            raise BadInput(f"launch {kernel}", f"unknown kernel (known: {', '.join(ks)})")
+        raw = _parse_assignments(assignments or [], kernel)
+        k.validate(raw)  # units and bounds, before anything opens
+        spec = load_lab(lab)
+        if k.role is not None and not spec.with_role(k.role):
+            raise BadInput(f"{lab.name}", f"no instrument has role '{k.role}' needed by {kernel}")
+        if instrument is not None and instrument not in spec.instruments:
+            raise BadInput(f"launch {kernel}: --instrument",
+                           f"unknown instrument '{instrument}' (lab has: "
+                           f"{', '.join(spec.instruments)})")
+        url = _db_url(db)
+        if k.sample_inputs and url.startswith("sqlite:///") and not Path(url[10:]).exists():
+            name = next(iter(k.sample_inputs))
+            raise BadInput(f"launch {kernel}: {name}", f"unknown sample '{raw.get(name)}'")
+        return _run_launch(k, raw, spec, url, dry_run, instrument, trace, as_json)
+
+    _guard(as_json, body)
+
+
+def _run_launch(k, raw, spec, url, dry_run, instrument, trace, as_json) -> int:
+    from ppu.clock import Clock
+    from ppu.runtime import LaunchFailed, running
+    from ppu.store import Store
+    from ppu.units import show, to_json
+
+    clock = Clock.new_virtual() if dry_run else Clock.new_wall()
+    store = Store(url)
+    wall0 = time.perf_counter()
+    result: dict[str, Any] = {}
+
+    async def main() -> None:
+        async with running(spec, clock, store, dry_run=dry_run, trace_dir=trace) as rt:
+            h = rt.launch(k, instrument=instrument, **raw)
+            result["handle"] = h
+            with err.status(f"running {k.name} (launch {h.id})…", spinner="dots"):
+                try:
+                    await h
+                except LaunchFailed as e:
+                    result["error"] = str(e)
+
+    try:
+        clock.loop.run_until_complete(main())
+    finally:
+        store.close()
+        clock.close()
+    h = result["handle"]
+    summary = {
+        "launch_id": h.id, "kernel": k.name, "instrument": h.row.instrument, "state": h.state,
+        "outputs": {n: to_json(q) for n, q in h.outputs.items()} if h.state == "done" else {},
+        "produced": h.produced, "error": result.get("error"),
+        "virtual_duration_s": (h.row.ended_v or 0) - (h.row.started_v or 0),
+        "wall_s": round(time.perf_counter() - wall0, 3), "dry_run": dry_run, "db": url,
+    }
+    if as_json:
+        _emit_json(summary)
+    else:
+        if h.state == "done":
+            out.print(f"launch {h.id}: [green]{k.name} done[/] on {h.row.instrument} "
+                      f"in {summary['virtual_duration_s']:.1f} s of "
+                      f"{'virtual' if dry_run else 'lab'} time")
+            for n, q in h.outputs.items():
+                out.print(f"  {n} = {show(q)}")
+            for n, sid in h.produced.items():
+                out.print(f"  made sample {sid} ({n})")
+        else:
+            err.print(f"[red]launch {h.id}: {k.name} {h.state}[/]: {result.get('error')}")
+    return 0 if h.state == "done" else 1
+
+
+@app.command("status")
+def status_cmd(db: DbOption = None, as_json: JsonOption = False) -> None:
+    """Campaigns, launches by state, samples, measurements: counts and the latest."""
+
+    def body() -> None:
+        from ppu.store import Store
+
+        url = _db_url(db)
+        if url.startswith("sqlite:///") and not Path(url[10:]).exists():
+            raise BadInput(url[10:], "no store here (run a launch or a campaign first)")
+        store = Store(url)
+        try:
+            s = store.status()
+        finally:
+            store.close()
+        if as_json:
+            _emit_json(s)
+            return
+        out.print(f"store {s['db']}")
+        by_state = ", ".join(f"{n} {st}" for st, n in sorted(s["launches"]["by_state"].items()))
+        out.print(f"launches: {s['launches']['total']} ({by_state or 'none'})")
+        out.print(f"samples: {s['samples']}   measurements: {s['measurements']}   "
+                  f"documents: {s['documents']}")
+        for c in s["campaigns"]:
+            out.print(f"campaign {c['id']} {c['name']}: {c['state']}")
+        if s["latest_launches"]:
+            t = Table("launch", "kernel", "instrument", "state", title="latest launches")
+            for r in s["latest_launches"]:
+                t.add_row(str(r["id"]), r["kernel"], r["instrument"] or "", r["state"])
+            out.print(t)
+        if s["latest_measurements"]:
+            t = Table("launch", "sample", "measurement", "value", title="latest measurements")
+            for m in s["latest_measurements"]:
+                t.add_row(str(m["launch_id"]), m["sample_id"] or "", m["name"],
+                          f"{m['value']:.6g} {m['unit']}")
+            out.print(t)
+
+    _guard(as_json, body)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,408 @@
+"""Launching kernels onto instrument lanes: `rt.launch(kernel, **inputs)` returns a future.
+
+Every state change is journaled (committed) before the runtime acts on it:
+queued → waiting → running → done | failed | cancelled. A launch whose input sample is
+made by another launch waits for it; compute kernels run off the lanes, on a worker
+thread that holds the clock, then cost their declared virtual time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+import traceback
+from collections.abc import AsyncIterator, Generator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import bluesky.preprocessors as bpp
+
+from ppu import catalog
+from ppu.clock import Clock
+from ppu.errors import BadInput, PpuError
+from ppu.kernel import Kernel
+from ppu.lab import LabSpec
+from ppu.lane import Job, Lane
+from ppu.store import Store
+from ppu.store.models import Launch as LaunchRow
+from ppu.store.models import Measurement, Sample
+from ppu.units import Quantity, to_json, unit_text
+
+
+class LaunchFailed(PpuError):
+    """The kernel raised, or an input it waited for never came."""
+
+
+@dataclass(frozen=True)
+class SampleRef:
+    """A sample that launch `launch` will produce under the name `name`."""
+
+    launch: LaunchHandle
+    name: str
+
+    async def resolve(self) -> str:
+        await asyncio.wait([self.launch.future])
+        if self.launch.state != "done":
+            raise LaunchFailed(
+                f"input sample '{self.name}' of launch {self.launch.id} was never made "
+                f"(that launch is {self.launch.state})"
+            )
+        return self.launch.produced[self.name]
+
+
+class LaunchHandle:
+    """A launch's future: `await handle` gives the outputs (pint quantities)."""
+
+    def __init__(self, row: LaunchRow, kernel: Kernel, future: asyncio.Future[Any]) -> None:
+        self.row = row
+        self.kernel = kernel
+        self.future = future
+        self.produced: dict[str, str] = {}
+
+    @property
+    def id(self) -> int:
+        assert self.row.id is not None
+        return self.row.id
+
+    @property
+    def state(self) -> str:
+        return self.row.state
+
+    @property
+    def outputs(self) -> dict[str, Quantity]:
+        return self.future.result()
+
+    def sample(self, name: str) -> SampleRef:
+        if name not in self.kernel.produces:
+            raise KeyError(f"kernel {self.kernel.name} produces no sample '{name}'")
+        return SampleRef(self, name)
+
+    def __await__(self) -> Generator[Any, None, dict[str, Quantity]]:
+        return self.future.__await__()
+
+
+@dataclass
+class KernelContext:
+    """What a kernel body may touch besides its instrument: samples, measurements, time."""
+
+    launch_id: int
+    kernel: Kernel
+    instrument: str | None
+    clock: Clock
+    campaign_id: str | None
+    samples_in: dict[str, Sample]
+    made: list[Sample] = field(default_factory=list)
+    measured: list[Measurement] = field(default_factory=list)
+
+    def now(self) -> float:
+        return self.clock.now()
+
+    def produce(
+        self,
+        name: str,
+        *,
+        location: str | None = None,
+        mass: Quantity | None = None,
+        parents: tuple[str, ...] | list[str] = (),
+        properties: dict[str, Any] | None = None,
+    ) -> str:
+        if name not in self.kernel.produces:
+            raise KeyError(f"kernel {self.kernel.name} does not declare a product '{name}'")
+        sid = f"S{self.launch_id}-{name}"
+        self.made.append(
+            Sample(
+                id=sid, campaign_id=self.campaign_id, kind=self.kernel.produces[name],
+                parents=list(parents), location=location, made_by=self.launch_id,
+                mass_value=None if mass is None else float(mass.magnitude),
+                mass_unit=None if mass is None else unit_text(mass.units),
+                created_v=self.now(), properties=properties,
+            )
+        )
+        return sid
+
+    def measure(
+        self, name: str, value: Quantity, sample: str | None = None, **provenance: Any
+    ) -> None:
+        self.measured.append(
+            Measurement(
+                launch_id=self.launch_id, sample_id=sample, name=name,
+                value=float(value.magnitude), unit=unit_text(value.units),
+                virtual_t=self.now(), wall_t=time.time(),
+                provenance={"kernel": self.kernel.name, "instrument": self.instrument,
+                            **provenance},
+            )
+        )
+
+
+class Instrument:
+    """A named group of devices with one lane. Devices are attributes: `instrument.pump`."""
+
+    def __init__(self, name: str, roles: tuple[str, ...], devices: dict[str, Any], lane: Lane):
+        self.name = name
+        self.roles = roles
+        self.devices = devices
+        self.lane = lane
+        for dname, dev in devices.items():
+            setattr(self, dname, dev)
+
+    async def safe_state(self) -> None:
+        for dev in self.devices.values():
+            if hasattr(dev, "safe_state"):
+                await dev.safe_state()
+
+
+class Runtime:
+    def __init__(
+        self,
+        lab: LabSpec,
+        clock: Clock,
+        store: Store,
+        *,
+        dry_run: bool,
+        campaign_id: str | None = None,
+        trace_dir: Path | None = None,
+    ) -> None:
+        self.lab = lab
+        self.clock = clock
+        self.store = store
+        self.dry_run = dry_run
+        self.campaign_id = campaign_id
+        self.trace_dir = trace_dir
+        self.instruments: dict[str, Instrument] = {}
+        self.simulators: dict[str, Any] = {}
+        self._ports: list[Any] = []
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    # -- bring-up -------------------------------------------------------------------
+    async def open(self) -> None:
+        from devices.port import SerialPort
+        from simulators.base import Faults
+
+        try:
+            for ispec in self.lab.instruments.values():
+                devices = {}
+                for dspec in ispec.devices.values():
+                    model = catalog.MODELS[dspec.driver]
+                    key = f"{ispec.name}.{dspec.name}"
+                    url = dspec.port
+                    if self.dry_run:
+                        sim_cls = catalog.load(model.simulator)
+                        sim = sim_cls(
+                            self.clock.monotonic, seed=dspec.simulator.seed,
+                            faults=Faults(rate=dspec.simulator.fault_rate,
+                                          seed=dspec.simulator.seed + 1),
+                            **dspec.simulator.options,
+                        )
+                        self.simulators[key] = sim
+                        url = await sim.serve_tcp()
+                    trace = None
+                    if self.trace_dir is not None or dspec.trace:
+                        trace = (self.trace_dir or Path("traces")) / f"{key}.trace"
+                    port = SerialPort(url, self.clock, baudrate=model.baudrate,
+                                      timeout=model.timeout_s, trace=trace)
+                    await port.open()
+                    self._ports.append(port)
+                    driver = catalog.load(model.driver)(port, **dspec.driver_options)
+                    device = catalog.load(model.device)(
+                        driver, name=f"{ispec.name}_{dspec.name}", **dspec.limits,
+                        **dspec.settings,
+                    )
+                    await device.connect()
+                    devices[dspec.name] = device
+                lane = Lane(ispec.name, self.clock, on_document=self._on_document)
+                await lane.start()
+                self.instruments[ispec.name] = Instrument(ispec.name, ispec.roles, devices, lane)
+        except BaseException:
+            await self.close()
+            raise
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        for task in list(self._tasks):
+            with contextlib.suppress(BaseException):
+                await task
+        for inst in self.instruments.values():
+            await inst.lane.stop()
+        for port in self._ports:
+            await port.close()
+        for sim in self.simulators.values():
+            await sim.close()
+        self.instruments.clear()
+        self._ports.clear()
+        self.simulators.clear()
+        self.store.flush_documents()
+
+    # -- launching ------------------------------------------------------------------
+    def pick_instrument(self, kernel: Kernel, name: str | None = None) -> Instrument:
+        if name is not None:
+            inst = self.instruments.get(name)
+            if inst is None:
+                raise BadInput(f"launch {kernel.name}: instrument",
+                               f"unknown instrument '{name}' (lab has: "
+                               f"{', '.join(self.instruments)})")
+            if kernel.role not in inst.roles:
+                raise BadInput(f"launch {kernel.name}: instrument",
+                               f"'{name}' has no role '{kernel.role}' (roles: "
+                               f"{', '.join(inst.roles)})")
+            return inst
+        able = [i for i in self.instruments.values() if kernel.role in i.roles]
+        if not able:
+            raise BadInput(f"kernel {kernel.name}",
+                           f"needs an instrument with role '{kernel.role}'; the lab has none")
+        idle = [i for i in able if i.lane.idle]
+        return idle[0] if idle else min(able, key=lambda i: len(i.lane.queue))
+
+    def launch(self, kernel: Kernel, *, instrument: str | None = None, **inputs: Any) -> LaunchHandle:
+        """Validate, journal `queued`, and schedule. Bad input raises BadInput at once."""
+        values = kernel.validate(inputs)
+        for name in kernel.sample_inputs:
+            v = values[name]
+            if isinstance(v, str):
+                s = self.store.sample(v)
+                if s is None:
+                    raise BadInput(f"kernel {kernel.name}: {name}", f"unknown sample '{v}'")
+                if s.state != "present":
+                    raise BadInput(f"kernel {kernel.name}: {name}", f"sample '{v}' is {s.state}")
+            elif not isinstance(v, SampleRef):
+                raise BadInput(f"kernel {kernel.name}: {name}", f"{v!r} is not a sample")
+        if not kernel.is_compute and instrument is not None:
+            self.pick_instrument(kernel, instrument)  # check the name now
+        elif not kernel.is_compute and not self.lab.with_role(kernel.role or ""):
+            raise BadInput(f"kernel {kernel.name}",
+                           f"needs an instrument with role '{kernel.role}'; the lab has none")
+        row = LaunchRow(
+            campaign_id=self.campaign_id, kernel=kernel.name, instrument=instrument,
+            inputs={k: _jsonable(v) for k, v in values.items()}, rerun_safe=kernel.rerun_safe,
+        )
+        self.store.add_launch(row, self.clock.now())
+        handle = LaunchHandle(row, kernel, self.clock.loop.create_future())
+        task = self.clock.loop.create_task(self._drive(handle, values, instrument))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return handle
+
+    async def _drive(self, h: LaunchHandle, values: dict[str, Any], instrument: str | None):
+        kernel = h.kernel
+        try:
+            refs = {k: v for k, v in values.items() if isinstance(v, SampleRef)}
+            if refs:
+                self.store.journal(h.row, "waiting", self.clock.now(),
+                                   "waiting for input samples")
+                for k, ref in refs.items():
+                    values[k] = await ref.resolve()
+            samples_in = {k: self.store.sample(values[k]) for k in kernel.sample_inputs}
+            if kernel.is_compute:
+                outputs, ctx = await self._run_compute(h, values, samples_in)
+            else:
+                outputs, ctx = await self._run_on_lane(h, values, samples_in, instrument)
+            checked = kernel.check_outputs(outputs or {})
+        except asyncio.CancelledError:
+            self.store.finish(h.row, "cancelled", self.clock.now(), error="cancelled")
+            if not h.future.done():
+                h.future.cancel()
+            raise
+        except LaunchFailed as e:
+            self.store.finish(h.row, "cancelled", self.clock.now(), error=str(e))
+            h.future.set_exception(e)
+            return
+        except Exception as e:
+            self.store.finish(h.row, "failed", self.clock.now(), error=_describe(e))
+            h.future.set_exception(LaunchFailed(f"launch {h.id} ({kernel.name}) failed: "
+                                                f"{_describe(e)}"))
+            return
+        h.produced = {s.id.split("-", 1)[1]: s.id for s in ctx.made}
+        single = next(iter(samples_in.values())).id if len(samples_in) == 1 else None  # type: ignore[union-attr]
+        for name, q in checked.items():
+            if not any(m.name == name for m in ctx.measured):
+                ctx.measure(name, q, sample=single)
+        consumed = [values[k] for k, s in kernel.sample_inputs.items() if s.consumes]
+        self.store.finish(h.row, "done", self.clock.now(),
+                          outputs={k: to_json(q) for k, q in checked.items()},
+                          samples=ctx.made, consumed=consumed, measurements=ctx.measured)
+        h.future.set_result(checked)
+
+    def _context(self, h: LaunchHandle, inst: str | None, samples_in: dict[str, Any]):
+        return KernelContext(launch_id=h.id, kernel=h.kernel, instrument=inst, clock=self.clock,
+                             campaign_id=self.campaign_id, samples_in=samples_in)
+
+    async def _run_compute(self, h: LaunchHandle, values: dict[str, Any], samples_in: dict):
+        ctx = self._context(h, None, samples_in)
+        self.store.journal(h.row, "running", self.clock.now(), started_v=self.clock.now())
+        with self.clock.holding():
+            outputs = await self.clock.loop.run_in_executor(
+                None, lambda: h.kernel.body(ctx, **values)
+            )
+        if h.kernel.cost_s:
+            await asyncio.sleep(h.kernel.cost_s)
+        return outputs, ctx
+
+    async def _run_on_lane(self, h: LaunchHandle, values: dict[str, Any], samples_in: dict,
+                           instrument: str | None):
+        inst = self.pick_instrument(h.kernel, instrument)
+        h.row.instrument = inst.name
+        ctx = self._context(h, inst.name, samples_in)
+        if not inst.lane.idle:
+            self.store.journal(h.row, "waiting", self.clock.now(), f"{inst.name} is busy",
+                               instrument=inst.name)
+        md = {"launch_id": h.id, "kernel": h.kernel.name, "instrument": inst.name,
+              "campaign_id": self.campaign_id, "inputs": h.row.inputs}
+
+        def on_start() -> None:
+            now = self.clock.now()
+            md["virtual_t_start"] = now
+            self.store.journal(h.row, "running", now, instrument=inst.name, started_v=now)
+
+        def plan():
+            returned: dict[str, Any] = {}
+
+            def body():
+                returned["outputs"] = yield from h.kernel.body(inst, ctx, **values)
+
+            # run_wrapper returns the run's uid, not the plan's value: keep it aside.
+            yield from bpp.run_wrapper(body(), md=md)
+            return returned.get("outputs")
+
+        fut: asyncio.Future[Any] = self.clock.loop.create_future()
+        inst.lane.submit(Job(make_plan=plan, future=fut, on_start=on_start, tag=h))
+        return await fut, ctx
+
+    def _on_document(self, lane: Lane, name: str, doc: dict) -> None:
+        job = lane.current
+        launch_id = job.tag.id if job is not None and job.tag is not None else None
+        self.store.add_document(launch_id, name, doc, self.clock.now())
+
+
+def _jsonable(v: Any) -> Any:
+    if isinstance(v, Quantity):
+        return to_json(v)
+    if isinstance(v, SampleRef):
+        return {"sample_of_launch": v.launch.id, "name": v.name}
+    return v
+
+
+def _describe(e: BaseException) -> str:
+    """A one-line reason; bluesky wraps device errors in FailedStatus, so unwrap those."""
+    seen = e
+    while True:
+        inner = seen.__cause__ or seen.__context__
+        if type(seen).__name__ == "FailedStatus" and inner is not None:
+            seen = inner
+            continue
+        break
+    text = str(seen).strip() or type(seen).__name__
+    if isinstance(seen, AssertionError | AttributeError | TypeError | KeyError | NameError):
+        text += " [" + "".join(traceback.format_exception_only(seen)).strip() + "]"
+    return f"{type(seen).__name__}: {text}" if type(seen).__name__ not in text else text
+
+
+@contextlib.asynccontextmanager
+async def running(lab: LabSpec, clock: Clock, store: Store, **kw: Any) -> AsyncIterator[Runtime]:
+    rt = Runtime(lab, clock, store, **kw)
+    await rt.open()
+    try:
+        yield rt
+    finally:
+        await rt.close()

@@ -1,0 +1,88 @@
+"""The store's tables. Schema changes go through Alembic (ppu/store/migrations)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import JSON, Column
+from sqlmodel import Field, SQLModel
+
+
+def _json(**kw: Any) -> Any:
+    return Field(default=None, sa_column=Column(JSON, nullable=True), **kw)
+
+
+class Campaign(SQLModel, table=True):
+    id: str = Field(primary_key=True)
+    name: str
+    state: str = "running"  # running | paused | done | aborted | failed
+    seed: int = 0
+    dry_run: bool = True
+    config: dict[str, Any] | None = _json()
+    created_wall: float
+    virtual_t: float = 0.0  # virtual lab time reached so far
+    summary: dict[str, Any] | None = _json()
+
+
+class Launch(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: str | None = Field(default=None, index=True, foreign_key="campaign.id")
+    kernel: str = Field(index=True)
+    instrument: str | None = None
+    inputs: dict[str, Any] | None = _json()
+    state: str = Field(default="queued", index=True)
+    rerun_safe: bool = True
+    outputs: dict[str, Any] | None = _json()
+    error: str | None = None
+    queued_v: float = 0.0
+    started_v: float | None = None
+    ended_v: float | None = None
+    created_wall: float = 0.0
+
+
+class LaunchEvent(SQLModel, table=True):
+    """The write-ahead journal: each state change, committed before the runtime acts on it."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    launch_id: int = Field(index=True, foreign_key="launch.id")
+    state: str
+    virtual_t: float
+    wall_t: float
+    detail: str | None = None
+
+
+class Sample(SQLModel, table=True):
+    id: str = Field(primary_key=True)
+    campaign_id: str | None = Field(default=None, index=True)
+    kind: str
+    parents: list[str] | None = _json()
+    location: str | None = None
+    state: str = "present"  # present | consumed | discarded | lost
+    mass_value: float | None = None
+    mass_unit: str | None = None
+    made_by: int | None = Field(default=None, foreign_key="launch.id")
+    created_v: float = 0.0
+    properties: dict[str, Any] | None = _json()
+
+
+class Measurement(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    launch_id: int = Field(index=True, foreign_key="launch.id")
+    sample_id: str | None = Field(default=None, index=True)
+    name: str
+    value: float
+    unit: str
+    virtual_t: float
+    wall_t: float
+    provenance: dict[str, Any] | None = _json()
+
+
+class RunDocument(SQLModel, table=True):
+    """Every event-model document of every run, with the virtual time it was emitted at."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    launch_id: int | None = Field(default=None, index=True)
+    run_uid: str | None = Field(default=None, index=True)
+    name: str
+    virtual_t: float
+    doc: dict[str, Any] | None = _json()
