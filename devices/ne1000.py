@@ -178,4 +178,3 @@ class NE1000:
     async def clear_dispensed(self) -> None:
         await self.command("CLD INF")
         await self.command("CLD WDR")
-

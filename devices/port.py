@@ -43,6 +43,9 @@ class WireTrace:
         self._file = path.open("a", buffering=1, encoding="ascii")
         self._clock = clock
 
+    def header(self, url: str) -> None:
+        self._file.write(f"# {url}\n")
+
     def record(self, direction: str, data: bytes) -> None:
         if not data:
             return
@@ -121,6 +124,8 @@ class SerialPort:
             raise
 
     def _open_blocking(self) -> None:
+        if self._trace:
+            self._trace.header(self.url)
         try:
             self._serial = self._factory(self.url, baudrate=self.baudrate, timeout=self.timeout)
         except (serial.SerialException, OSError) as e:

@@ -11,9 +11,7 @@ from devices.port import SerialPort
 T = TypeVar("T")
 
 
-async def retry_safe(
-    port: SerialPort, action: Callable[[], Awaitable[T]], attempts: int = 3
-) -> T:
+async def retry_safe(port: SerialPort, action: Callable[[], Awaitable[T]], attempts: int = 3) -> T:
     """Run an idempotent exchange, again after a transient fault (re-opening a dropped port)."""
     for attempt in range(1, attempts + 1):
         try:

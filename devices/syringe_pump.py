@@ -83,7 +83,9 @@ class SyringePump(StandardReadable):
         rate = await self.rate.get_value()
         self.check_rate(rate)
         await self.prepare_syringe()
-        await retry_safe(self.driver.port, lambda: self.driver.set_target_volume(Q_(volume_ml, "mL")))
+        await retry_safe(
+            self.driver.port, lambda: self.driver.set_target_volume(Q_(volume_ml, "mL"))
+        )
         _, before, _ = await retry_safe(self.driver.port, self.driver.dispensed)
         await self._run_once(before)
         await asyncio.sleep(volume_ml / rate * 60)

@@ -29,7 +29,10 @@ err = Console(stderr=True)
 out = Console()
 
 DbOption = Annotated[
-    str | None, typer.Option("--db", help="Store: a SQLite path or SQLAlchemy URL [default: ./ppu.sqlite or $PPU_DB]")
+    str | None,
+    typer.Option(
+        "--db", help="Store: a SQLite path or SQLAlchemy URL [default: ./ppu.sqlite or $PPU_DB]"
+    ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Last line of stdout: one JSON object.")]
 
@@ -86,15 +89,22 @@ def kernels_cmd(as_json: JsonOption = False) -> None:
             inputs = []
             for name, spec in k.describe()["inputs"].items():
                 if spec["type"] == "quantity":
-                    inputs.append(f"{name}: {spec['min']}…{spec['max']} {spec['unit']}"
-                                  f" (default {spec['default']})")
+                    inputs.append(
+                        f"{name}: {spec['min']}…{spec['max']} {spec['unit']}"
+                        f" (default {spec['default']})"
+                    )
                 elif spec["type"] == "choice":
                     inputs.append(f"{name}: one of {', '.join(spec['options'])}")
                 else:
                     inputs.append(f"{name}: sample{' (consumed)' if spec['consumes'] else ''}")
             outputs = ", ".join(f"{n} [{u}]" for n, u in k.outputs.items())
-            table.add_row(k.name, k.role or "(compute)", "\n".join(inputs), outputs,
-                          "yes" if k.rerun_safe else "no")
+            table.add_row(
+                k.name,
+                k.role or "(compute)",
+                "\n".join(inputs),
+                outputs,
+                "yes" if k.rerun_safe else "no",
+            )
         out.print(table)
 
     _guard(as_json, body)
@@ -107,8 +117,12 @@ def launch_cmd(
         list[str] | None, typer.Argument(help='Inputs as name=value, e.g. volume="5 mL".')
     ] = None,
     lab: Annotated[Path, typer.Option("--lab", help="Lab file (TOML).")] = Path("lab.toml"),
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Simulated lab on a virtual clock.")] = False,
-    instrument: Annotated[str | None, typer.Option("--instrument", help="Which instrument.")] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Simulated lab on a virtual clock.")
+    ] = False,
+    instrument: Annotated[
+        str | None, typer.Option("--instrument", help="Which instrument.")
+    ] = None,
     trace: Annotated[Path | None, typer.Option("--trace", help="Write wire traces here.")] = None,
     db: DbOption = None,
     as_json: JsonOption = False,
@@ -129,9 +143,10 @@ def launch_cmd(
         if k.role is not None and not spec.with_role(k.role):
             raise BadInput(f"{lab.name}", f"no instrument has role '{k.role}' needed by {kernel}")
         if instrument is not None and instrument not in spec.instruments:
-            raise BadInput(f"launch {kernel}: --instrument",
-                           f"unknown instrument '{instrument}' (lab has: "
-                           f"{', '.join(spec.instruments)})")
+            raise BadInput(
+                f"launch {kernel}: --instrument",
+                f"unknown instrument '{instrument}' (lab has: {', '.join(spec.instruments)})",
+            )
         url = _db_url(db)
         if k.sample_inputs and url.startswith("sqlite:///") and not Path(url[10:]).exists():
             name = next(iter(k.sample_inputs))
@@ -169,19 +184,27 @@ def _run_launch(k, raw, spec, url, dry_run, instrument, trace, as_json) -> int:
         clock.close()
     h = result["handle"]
     summary = {
-        "launch_id": h.id, "kernel": k.name, "instrument": h.row.instrument, "state": h.state,
+        "launch_id": h.id,
+        "kernel": k.name,
+        "instrument": h.row.instrument,
+        "state": h.state,
         "outputs": {n: to_json(q) for n, q in h.outputs.items()} if h.state == "done" else {},
-        "produced": h.produced, "error": result.get("error"),
+        "produced": h.produced,
+        "error": result.get("error"),
         "virtual_duration_s": (h.row.ended_v or 0) - (h.row.started_v or 0),
-        "wall_s": round(time.perf_counter() - wall0, 3), "dry_run": dry_run, "db": url,
+        "wall_s": round(time.perf_counter() - wall0, 3),
+        "dry_run": dry_run,
+        "db": url,
     }
     if as_json:
         _emit_json(summary)
     else:
         if h.state == "done":
-            out.print(f"launch {h.id}: [green]{k.name} done[/] on {h.row.instrument} "
-                      f"in {summary['virtual_duration_s']:.1f} s of "
-                      f"{'virtual' if dry_run else 'lab'} time")
+            out.print(
+                f"launch {h.id}: [green]{k.name} done[/] on {h.row.instrument} "
+                f"in {summary['virtual_duration_s']:.1f} s of "
+                f"{'virtual' if dry_run else 'lab'} time"
+            )
             for n, q in h.outputs.items():
                 out.print(f"  {n} = {show(q)}")
             for n, sid in h.produced.items():
@@ -212,8 +235,10 @@ def status_cmd(db: DbOption = None, as_json: JsonOption = False) -> None:
         out.print(f"store {s['db']}")
         by_state = ", ".join(f"{n} {st}" for st, n in sorted(s["launches"]["by_state"].items()))
         out.print(f"launches: {s['launches']['total']} ({by_state or 'none'})")
-        out.print(f"samples: {s['samples']}   measurements: {s['measurements']}   "
-                  f"documents: {s['documents']}")
+        out.print(
+            f"samples: {s['samples']}   measurements: {s['measurements']}   "
+            f"documents: {s['documents']}"
+        )
         for c in s["campaigns"]:
             out.print(f"campaign {c['id']} {c['name']}: {c['state']}")
         if s["latest_launches"]:
@@ -224,8 +249,12 @@ def status_cmd(db: DbOption = None, as_json: JsonOption = False) -> None:
         if s["latest_measurements"]:
             t = Table("launch", "sample", "measurement", "value", title="latest measurements")
             for m in s["latest_measurements"]:
-                t.add_row(str(m["launch_id"]), m["sample_id"] or "", m["name"],
-                          f"{m['value']:.6g} {m['unit']}")
+                t.add_row(
+                    str(m["launch_id"]),
+                    m["sample_id"] or "",
+                    m["name"],
+                    f"{m['value']:.6g} {m['unit']}",
+                )
             out.print(t)
 
     _guard(as_json, body)

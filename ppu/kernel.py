@@ -78,8 +78,12 @@ class Choice:
         return str(value)
 
     def describe(self) -> dict[str, Any]:
-        return {"type": "choice", "options": list(self.options), "default": self.default,
-                "doc": self.doc}
+        return {
+            "type": "choice",
+            "options": list(self.options),
+            "default": self.default,
+            "doc": self.doc,
+        }
 
 
 @dataclass(frozen=True)
@@ -94,11 +98,11 @@ class SampleIn:
         return {"type": "sample", "consumes": self.consumes, "kind": self.kind, "doc": self.doc}
 
 
-def Consumes(kind: str | None = None, doc: str = "") -> SampleIn:  # noqa: N802
+def Consumes(kind: str | None = None, doc: str = "") -> SampleIn:
     return SampleIn(consumes=True, kind=kind, doc=doc)
 
 
-def Uses(kind: str | None = None, doc: str = "") -> SampleIn:  # noqa: N802
+def Uses(kind: str | None = None, doc: str = "") -> SampleIn:
     return SampleIn(consumes=False, kind=kind, doc=doc)
 
 

@@ -95,8 +95,9 @@ def load_lab(path: str | Path) -> LabSpec:
     instruments = {}
     for iname, iraw in instruments_raw.items():
         instruments[iname] = _instrument(f, iname, _table(iraw, f"{f}: instruments.{iname}"))
-    return LabSpec(name=str(raw.get("name", Path(path).stem)), path=str(path),
-                   instruments=instruments)
+    return LabSpec(
+        name=str(raw.get("name", Path(path).stem)), path=str(path), instruments=instruments
+    )
 
 
 def _instrument(f: str, name: str, raw: dict[str, Any]) -> InstrumentSpec:
@@ -125,17 +126,22 @@ def _device(place: str, name: str, raw: dict[str, Any]) -> DeviceSpec:
     driver = raw.get("driver")
     if driver not in MODELS:
         raise BadInput(
-            f"{place}.driver", f"unknown driver model {driver!r} (known: {', '.join(sorted(MODELS))})"
+            f"{place}.driver",
+            f"unknown driver model {driver!r} (known: {', '.join(sorted(MODELS))})",
         )
     model = MODELS[driver]
     port = raw.get("port")
     if not isinstance(port, str) or not port:
-        raise BadInput(f"{place}.port", "missing: a pyserial URL such as /dev/ttyUSB0 or socket://host:port")
+        raise BadInput(
+            f"{place}.port", "missing: a pyserial URL such as /dev/ttyUSB0 or socket://host:port"
+        )
     limits = {}
     for key, value in _table(raw.get("limits", {}), f"{place}.limits").items():
         if key not in model.limits:
-            raise BadInput(f"{place}.limits.{key}",
-                           f"unknown limit for {driver} (known: {', '.join(model.limits)})")
+            raise BadInput(
+                f"{place}.limits.{key}",
+                f"unknown limit for {driver} (known: {', '.join(model.limits)})",
+            )
         try:
             limits[key] = parse_quantity(value, model.limits[key])
         except UnitError as e:
@@ -143,8 +149,10 @@ def _device(place: str, name: str, raw: dict[str, Any]) -> DeviceSpec:
     settings = {}
     for key, value in _table(raw.get("settings", {}), f"{place}.settings").items():
         if key not in model.settings:
-            raise BadInput(f"{place}.settings.{key}",
-                           f"unknown setting for {driver} (known: {', '.join(model.settings)})")
+            raise BadInput(
+                f"{place}.settings.{key}",
+                f"unknown setting for {driver} (known: {', '.join(model.settings)})",
+            )
         unit = model.settings[key]
         try:
             settings[key] = parse_quantity(value, unit) if unit else value
@@ -157,7 +165,9 @@ def _device(place: str, name: str, raw: dict[str, Any]) -> DeviceSpec:
     sim_raw = _table(raw.get("simulator", {}), f"{place}.simulator")
     for key in sim_raw:
         if key not in ("seed", "options", "fault_rate"):
-            raise BadInput(f"{place}.simulator.{key}", "unknown key (expected seed, options, fault_rate)")
+            raise BadInput(
+                f"{place}.simulator.{key}", "unknown key (expected seed, options, fault_rate)"
+            )
     rate = sim_raw.get("fault_rate", 0.0)
     if not isinstance(rate, int | float) or not 0 <= rate <= 1:
         raise BadInput(f"{place}.simulator.fault_rate", f"{rate!r} is not a fraction in 0 … 1")
@@ -166,5 +176,13 @@ def _device(place: str, name: str, raw: dict[str, Any]) -> DeviceSpec:
         options=_table(sim_raw.get("options", {}), f"{place}.simulator.options"),
         fault_rate=float(rate),
     )
-    return DeviceSpec(name=name, driver=driver, port=port, limits=limits, settings=settings,
-                      driver_options=dict(options), simulator=sim, trace=bool(raw.get("trace", False)))
+    return DeviceSpec(
+        name=name,
+        driver=driver,
+        port=port,
+        limits=limits,
+        settings=settings,
+        driver_options=dict(options),
+        simulator=sim,
+        trace=bool(raw.get("trace", False)),
+    )

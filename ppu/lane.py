@@ -16,7 +16,6 @@ from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from typing import Any
 
-import bluesky.plan_stubs as bps
 from bluesky import RunEngine
 from bluesky import run_engine as _run_engine
 from bluesky.utils import DuringTask, Msg
@@ -125,7 +124,8 @@ class Lane:
         while True:
             if not self.queue:
                 self._wake.clear()
-                yield from bps.wait_for([self._wake.wait])
+                # a bare Msg: bluesky's plan-stub wrappers capture a stack trace each time
+                yield Msg("wait_for", None, [self._wake.wait])
                 continue
             job = self.queue.popleft()
             if job is _STOP:

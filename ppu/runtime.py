@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import bluesky.preprocessors as bpp
+from bluesky.utils import Msg
 
 from ppu import catalog
 from ppu.clock import Clock
@@ -113,11 +113,16 @@ class KernelContext:
         sid = f"S{self.launch_id}-{name}"
         self.made.append(
             Sample(
-                id=sid, campaign_id=self.campaign_id, kind=self.kernel.produces[name],
-                parents=list(parents), location=location, made_by=self.launch_id,
+                id=sid,
+                campaign_id=self.campaign_id,
+                kind=self.kernel.produces[name],
+                parents=list(parents),
+                location=location,
+                made_by=self.launch_id,
                 mass_value=None if mass is None else float(mass.magnitude),
                 mass_unit=None if mass is None else unit_text(mass.units),
-                created_v=self.now(), properties=properties,
+                created_v=self.now(),
+                properties=properties,
             )
         )
         return sid
@@ -127,11 +132,18 @@ class KernelContext:
     ) -> None:
         self.measured.append(
             Measurement(
-                launch_id=self.launch_id, sample_id=sample, name=name,
-                value=float(value.magnitude), unit=unit_text(value.units),
-                virtual_t=self.now(), wall_t=time.time(),
-                provenance={"kernel": self.kernel.name, "instrument": self.instrument,
-                            **provenance},
+                launch_id=self.launch_id,
+                sample_id=sample,
+                name=name,
+                value=float(value.magnitude),
+                unit=unit_text(value.units),
+                virtual_t=self.now(),
+                wall_t=time.time(),
+                provenance={
+                    "kernel": self.kernel.name,
+                    "instrument": self.instrument,
+                    **provenance,
+                },
             )
         )
 
@@ -190,9 +202,11 @@ class Runtime:
                     if self.dry_run:
                         sim_cls = catalog.load(model.simulator)
                         sim = sim_cls(
-                            self.clock.monotonic, seed=dspec.simulator.seed,
-                            faults=Faults(rate=dspec.simulator.fault_rate,
-                                          seed=dspec.simulator.seed + 1),
+                            self.clock.monotonic,
+                            seed=dspec.simulator.seed,
+                            faults=Faults(
+                                rate=dspec.simulator.fault_rate, seed=dspec.simulator.seed + 1
+                            ),
                             **dspec.simulator.options,
                         )
                         self.simulators[key] = sim
@@ -200,13 +214,20 @@ class Runtime:
                     trace = None
                     if self.trace_dir is not None or dspec.trace:
                         trace = (self.trace_dir or Path("traces")) / f"{key}.trace"
-                    port = SerialPort(url, self.clock, baudrate=model.baudrate,
-                                      timeout=model.timeout_s, trace=trace)
+                    port = SerialPort(
+                        url,
+                        self.clock,
+                        baudrate=model.baudrate,
+                        timeout=model.timeout_s,
+                        trace=trace,
+                    )
                     await port.open()
                     self._ports.append(port)
                     driver = catalog.load(model.driver)(port, **dspec.driver_options)
                     device = catalog.load(model.device)(
-                        driver, name=f"{ispec.name}_{dspec.name}", **dspec.limits,
+                        driver,
+                        name=f"{ispec.name}_{dspec.name}",
+                        **dspec.limits,
                         **dspec.settings,
                     )
                     await device.connect()
@@ -240,22 +261,28 @@ class Runtime:
         if name is not None:
             inst = self.instruments.get(name)
             if inst is None:
-                raise BadInput(f"launch {kernel.name}: instrument",
-                               f"unknown instrument '{name}' (lab has: "
-                               f"{', '.join(self.instruments)})")
+                raise BadInput(
+                    f"launch {kernel.name}: instrument",
+                    f"unknown instrument '{name}' (lab has: {', '.join(self.instruments)})",
+                )
             if kernel.role not in inst.roles:
-                raise BadInput(f"launch {kernel.name}: instrument",
-                               f"'{name}' has no role '{kernel.role}' (roles: "
-                               f"{', '.join(inst.roles)})")
+                raise BadInput(
+                    f"launch {kernel.name}: instrument",
+                    f"'{name}' has no role '{kernel.role}' (roles: {', '.join(inst.roles)})",
+                )
             return inst
         able = [i for i in self.instruments.values() if kernel.role in i.roles]
         if not able:
-            raise BadInput(f"kernel {kernel.name}",
-                           f"needs an instrument with role '{kernel.role}'; the lab has none")
+            raise BadInput(
+                f"kernel {kernel.name}",
+                f"needs an instrument with role '{kernel.role}'; the lab has none",
+            )
         idle = [i for i in able if i.lane.idle]
         return idle[0] if idle else min(able, key=lambda i: len(i.lane.queue))
 
-    def launch(self, kernel: Kernel, *, instrument: str | None = None, **inputs: Any) -> LaunchHandle:
+    def launch(
+        self, kernel: Kernel, *, instrument: str | None = None, **inputs: Any
+    ) -> LaunchHandle:
         """Validate, journal `queued`, and schedule. Bad input raises BadInput at once."""
         values = kernel.validate(inputs)
         for name in kernel.sample_inputs:
@@ -271,11 +298,16 @@ class Runtime:
         if not kernel.is_compute and instrument is not None:
             self.pick_instrument(kernel, instrument)  # check the name now
         elif not kernel.is_compute and not self.lab.with_role(kernel.role or ""):
-            raise BadInput(f"kernel {kernel.name}",
-                           f"needs an instrument with role '{kernel.role}'; the lab has none")
+            raise BadInput(
+                f"kernel {kernel.name}",
+                f"needs an instrument with role '{kernel.role}'; the lab has none",
+            )
         row = LaunchRow(
-            campaign_id=self.campaign_id, kernel=kernel.name, instrument=instrument,
-            inputs={k: _jsonable(v) for k, v in values.items()}, rerun_safe=kernel.rerun_safe,
+            campaign_id=self.campaign_id,
+            kernel=kernel.name,
+            instrument=instrument,
+            inputs={k: _jsonable(v) for k, v in values.items()},
+            rerun_safe=kernel.rerun_safe,
         )
         self.store.add_launch(row, self.clock.now())
         handle = LaunchHandle(row, kernel, self.clock.loop.create_future())
@@ -289,8 +321,7 @@ class Runtime:
         try:
             refs = {k: v for k, v in values.items() if isinstance(v, SampleRef)}
             if refs:
-                self.store.journal(h.row, "waiting", self.clock.now(),
-                                   "waiting for input samples")
+                self.store.journal(h.row, "waiting", self.clock.now(), "waiting for input samples")
                 for k, ref in refs.items():
                     values[k] = await ref.resolve()
             samples_in = {k: self.store.sample(values[k]) for k in kernel.sample_inputs}
@@ -310,8 +341,9 @@ class Runtime:
             return
         except Exception as e:
             self.store.finish(h.row, "failed", self.clock.now(), error=_describe(e))
-            h.future.set_exception(LaunchFailed(f"launch {h.id} ({kernel.name}) failed: "
-                                                f"{_describe(e)}"))
+            h.future.set_exception(
+                LaunchFailed(f"launch {h.id} ({kernel.name}) failed: {_describe(e)}")
+            )
             return
         h.produced = {s.id.split("-", 1)[1]: s.id for s in ctx.made}
         single = next(iter(samples_in.values())).id if len(samples_in) == 1 else None  # type: ignore[union-attr]
@@ -319,14 +351,26 @@ class Runtime:
             if not any(m.name == name for m in ctx.measured):
                 ctx.measure(name, q, sample=single)
         consumed = [values[k] for k, s in kernel.sample_inputs.items() if s.consumes]
-        self.store.finish(h.row, "done", self.clock.now(),
-                          outputs={k: to_json(q) for k, q in checked.items()},
-                          samples=ctx.made, consumed=consumed, measurements=ctx.measured)
+        self.store.finish(
+            h.row,
+            "done",
+            self.clock.now(),
+            outputs={k: to_json(q) for k, q in checked.items()},
+            samples=ctx.made,
+            consumed=consumed,
+            measurements=ctx.measured,
+        )
         h.future.set_result(checked)
 
     def _context(self, h: LaunchHandle, inst: str | None, samples_in: dict[str, Any]):
-        return KernelContext(launch_id=h.id, kernel=h.kernel, instrument=inst, clock=self.clock,
-                             campaign_id=self.campaign_id, samples_in=samples_in)
+        return KernelContext(
+            launch_id=h.id,
+            kernel=h.kernel,
+            instrument=inst,
+            clock=self.clock,
+            campaign_id=self.campaign_id,
+            samples_in=samples_in,
+        )
 
     async def _run_compute(self, h: LaunchHandle, values: dict[str, Any], samples_in: dict):
         ctx = self._context(h, None, samples_in)
@@ -339,16 +383,23 @@ class Runtime:
             await asyncio.sleep(h.kernel.cost_s)
         return outputs, ctx
 
-    async def _run_on_lane(self, h: LaunchHandle, values: dict[str, Any], samples_in: dict,
-                           instrument: str | None):
+    async def _run_on_lane(
+        self, h: LaunchHandle, values: dict[str, Any], samples_in: dict, instrument: str | None
+    ):
         inst = self.pick_instrument(h.kernel, instrument)
         h.row.instrument = inst.name
         ctx = self._context(h, inst.name, samples_in)
         if not inst.lane.idle:
-            self.store.journal(h.row, "waiting", self.clock.now(), f"{inst.name} is busy",
-                               instrument=inst.name)
-        md = {"launch_id": h.id, "kernel": h.kernel.name, "instrument": inst.name,
-              "campaign_id": self.campaign_id, "inputs": h.row.inputs}
+            self.store.journal(
+                h.row, "waiting", self.clock.now(), f"{inst.name} is busy", instrument=inst.name
+            )
+        md = {
+            "launch_id": h.id,
+            "kernel": h.kernel.name,
+            "instrument": inst.name,
+            "campaign_id": self.campaign_id,
+            "inputs": h.row.inputs,
+        }
 
         def on_start() -> None:
             now = self.clock.now()
@@ -356,14 +407,16 @@ class Runtime:
             self.store.journal(h.row, "running", now, instrument=inst.name, started_v=now)
 
         def plan():
-            returned: dict[str, Any] = {}
-
-            def body():
-                returned["outputs"] = yield from h.kernel.body(inst, ctx, **values)
-
-            # run_wrapper returns the run's uid, not the plan's value: keep it aside.
-            yield from bpp.run_wrapper(body(), md=md)
-            return returned.get("outputs")
+            # One bluesky run per launch, opened with bare Msgs (bluesky's plan-stub
+            # wrappers capture a stack trace each, a third of the dispatch time).
+            yield Msg("open_run", **md)
+            try:
+                outputs = yield from h.kernel.body(inst, ctx, **values)
+            except BaseException as e:
+                yield Msg("close_run", exit_status="fail", reason=_describe(e))
+                raise
+            yield Msg("close_run", exit_status="success", reason="")
+            return outputs
 
         fut: asyncio.Future[Any] = self.clock.loop.create_future()
         inst.lane.submit(Job(make_plan=plan, future=fut, on_start=on_start, tag=h))

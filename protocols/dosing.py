@@ -8,8 +8,9 @@ from ppu.kernel import In, kernel
 from ppu.units import Q_, to_json
 
 
-@kernel(role="pump", rerun_safe=False, outputs={"dispensed": "mL"},
-        produces={"solution": "solution"})
+@kernel(
+    role="pump", rerun_safe=False, outputs={"dispensed": "mL"}, produces={"solution": "solution"}
+)
 def dispense(
     instrument,
     ctx,
@@ -25,6 +26,7 @@ def dispense(
     yield from bps.trigger_and_read([pump])
     after = yield from bps.rd(pump.dispensed)
     dispensed = Q_(after - before, "mL")
-    ctx.produce("solution", location=f"{instrument.name}:vessel",
-                properties={"volume": to_json(dispensed)})
+    ctx.produce(
+        "solution", location=f"{instrument.name}:vessel", properties={"volume": to_json(dispensed)}
+    )
     return {"dispensed": dispensed}

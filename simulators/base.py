@@ -201,10 +201,12 @@ class InstrumentSimulator(ABC):
             server.close()
         for w in list(self._writers):
             w.close()
-        for task in list(self._connections):
-            task.cancel()
         if self._connections:
-            await asyncio.gather(*self._connections, return_exceptions=True)
+            # Closing our side feeds EOF to each handler, which then returns by itself
+            # (cancelling them makes asyncio's stream callback log a spurious error).
+            _, late = await asyncio.wait(self._connections, timeout=1.0)
+            for task in late:
+                task.cancel()
         self._connections.clear()
         for server in self._servers:
             with contextlib.suppress(Exception):

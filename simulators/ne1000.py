@@ -211,7 +211,9 @@ class NE1000Simulator(InstrumentSimulator):
     def _cmd_dis(self, arg: str) -> bytes:
         unit = self._volume_unit()
         factor = 1.0 if unit == "ML" else 1e-3
-        data = f"I{fmt4(self.infused_ml / factor)}W{fmt4(self.withdrawn_ml / factor)}{unit}"
+        infused = self.reading("infused", self.infused_ml)  # a stuck counter stays put
+        withdrawn = self.reading("withdrawn", self.withdrawn_ml)
+        data = f"I{fmt4(infused / factor)}W{fmt4(withdrawn / factor)}{unit}"
         return self._reply(data)
 
     def _cmd_cld(self, arg: str) -> bytes:

@@ -75,6 +75,7 @@ def test_idle_resolves_before_time_moves(virtual_clock: Clock) -> None:
 def test_wall_clock_is_real() -> None:
     clock = Clock.new_wall()
     try:
+
         async def main() -> float:
             t0 = clock.now()
             await asyncio.sleep(0.02)

@@ -54,10 +54,14 @@ def _run_two_lanes(tmp: Path) -> dict:
 
     async def main() -> dict:
         async with running(lab, clock, store, dry_run=True) as rt:
-            a = [rt.launch(dispense, instrument="metal_feed", volume=f"{v} mL", rate=f"{r} mL/min")
-                 for v, r in LANE_A]
-            b = [rt.launch(dispense, instrument="linker_feed", volume=f"{v} mL",
-                           rate=f"{r} mL/min") for v, r in LANE_B]
+            a = [
+                rt.launch(dispense, instrument="metal_feed", volume=f"{v} mL", rate=f"{r} mL/min")
+                for v, r in LANE_A
+            ]
+            b = [
+                rt.launch(dispense, instrument="linker_feed", volume=f"{v} mL", rate=f"{r} mL/min")
+                for v, r in LANE_B
+            ]
             await asyncio.gather(*a, *b)
             requests = {k: s.requests for k, s in rt.simulators.items()}
             return {
@@ -101,8 +105,13 @@ def test_a_launch_waits_for_the_sample_it_consumes(tmp_path: Path, virtual_clock
         async with running(lab, virtual_clock, store, dry_run=True) as rt:
             first = rt.launch(dispense, instrument="metal_feed", volume="5 mL", rate="2 mL/min")
             # linker_feed is idle, but the solution exists only after 150 s
-            second = rt.launch(top_up, instrument="linker_feed", solution=first.sample("solution"),
-                               volume="1 mL", rate="1 mL/min")
+            second = rt.launch(
+                top_up,
+                instrument="linker_feed",
+                solution=first.sample("solution"),
+                volume="1 mL",
+                rate="1 mL/min",
+            )
             await second
             return first, second
 
@@ -114,8 +123,12 @@ def test_a_launch_waits_for_the_sample_it_consumes(tmp_path: Path, virtual_clock
         mix = store.sample(second.produced["mixture"])
         assert sol is not None and sol.state == "consumed"
         assert mix is not None and mix.parents == [sol.id] and mix.state == "present"
-        assert [e.state for e in _journal(store, second.id)] == ["queued", "waiting", "running",
-                                                                   "done"]
+        assert [e.state for e in _journal(store, second.id)] == [
+            "queued",
+            "waiting",
+            "running",
+            "done",
+        ]
     finally:
         store.close()
 

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event, func
+from sqlalchemy import bindparam, event, func, insert, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel, create_engine, select
 
@@ -63,6 +63,16 @@ def _default(o: Any) -> Any:
     return str(o)
 
 
+_INSERT_LAUNCH = insert(Launch)
+_INSERT_EVENT = insert(LaunchEvent)
+_INSERT_DOCUMENT = insert(RunDocument)
+_UPDATE_LAUNCH = update(Launch).where(Launch.id == bindparam("_id"))
+
+
+def _row(obj: SQLModel, skip: tuple[str, ...] = ()) -> dict[str, Any]:
+    return {k: getattr(obj, k) for k in type(obj).model_fields if k not in skip}
+
+
 def make_engine(url: str) -> Engine:
     engine = create_engine(url)
     if url.startswith("sqlite"):
@@ -83,55 +93,75 @@ def migrate(engine: Engine) -> None:
 
 
 class Store:
+    """The runtime's single writer. Hot-path writes (journal, documents) go through one
+    Core connection; reads use a separate ORM session and see what is committed."""
+
     def __init__(self, url: str | None = None, *, create: bool = True) -> None:
         self.url = url or default_db_url()
         self.engine = make_engine(self.url)
         if create:
             migrate(self.engine)
         self.session = Session(self.engine, expire_on_commit=False)
-        self._documents: list[RunDocument] = []
+        self._conn = self.engine.connect()
+        self._documents: list[dict[str, Any]] = []
         self._runs_by_descriptor: dict[Any, Any] = {}
 
     def close(self) -> None:
         self.flush_documents()
+        self._conn.close()
         self.session.close()
         self.engine.dispose()
 
+    def _write(self, *statements: Any) -> list[Any]:
+        """Execute and commit, with any buffered documents, in one transaction."""
+        # statements come bare or as (statement, parameters): the latter compile once
+        results = [
+            self._conn.execute(*st) if isinstance(st, tuple) else self._conn.execute(st)
+            for st in statements
+        ]
+        if self._documents:
+            self._conn.execute(_INSERT_DOCUMENT, self._documents)
+            self._documents = []
+        self._conn.commit()
+        if self.session.in_transaction():
+            # end the read snapshot so the next read sees this write
+            self.session.rollback()
+        return results
+
     # -- campaigns ------------------------------------------------------------------
     def add_campaign(self, campaign: Campaign) -> Campaign:
-        self.session.add(campaign)
-        self.session.commit()
+        self._write(insert(Campaign).values(**_row(campaign)))
         return campaign
 
     def update_campaign(self, campaign_id: str, **fields: Any) -> None:
-        c = self.session.get(Campaign, campaign_id)
-        if c is None:
-            raise KeyError(campaign_id)
-        for k, v in fields.items():
-            setattr(c, k, v)
-        self.session.commit()
+        self._write(update(Campaign).where(Campaign.id == campaign_id).values(**fields))
 
     # -- launches and their journal -----------------------------------------------------
     def add_launch(self, launch: Launch, virtual_t: float) -> Launch:
         """Record a new launch and its `queued` entry in one commit."""
         launch.queued_v = virtual_t
         launch.created_wall = time.time()
-        self.session.add(launch)
-        self.session.flush()
-        self._event(launch.id, launch.state, virtual_t, None)  # type: ignore[arg-type]
-        self._commit()
+        result = self._conn.execute(_INSERT_LAUNCH, _row(launch, skip=("id",)))
+        launch.id = result.inserted_primary_key[0]
+        self._write(self._event(launch.id, launch.state, virtual_t, None))  # type: ignore[arg-type]
         return launch
 
     def journal(
         self, launch: Launch, state: str, virtual_t: float, detail: str | None = None, **fields: Any
     ) -> None:
         """Commit a state change (and any launch fields) before the runtime acts on it."""
+        self._write(*self._journal_statements(launch, state, virtual_t, detail, fields))
+
+    def _journal_statements(
+        self, launch: Launch, state: str, virtual_t: float, detail: str | None, fields: dict
+    ) -> list[Any]:
         launch.state = state
         for k, v in fields.items():
             setattr(launch, k, v)
-        self.session.add(launch)
-        self._event(launch.id, state, virtual_t, detail)  # type: ignore[arg-type]
-        self._commit()
+        return [
+            (_UPDATE_LAUNCH, {"_id": launch.id, "state": state, **fields}),
+            self._event(launch.id, state, virtual_t, detail),  # type: ignore[arg-type]
+        ]
 
     def finish(
         self,
@@ -146,46 +176,49 @@ class Store:
         measurements: Iterable[Measurement] = (),
     ) -> None:
         """A launch's end, its products and measurements: one transaction, all or nothing."""
-        for s in samples:
-            self.session.add(s)
-        for sid in consumed:
-            s = self.session.get(Sample, sid)
-            if s is not None:
-                s.state = "consumed"
-        for m in measurements:
-            self.session.add(m)
-        self.journal(launch, state, virtual_t, error, outputs=outputs, error=error, ended_v=virtual_t)
-
-    def _event(self, launch_id: int, state: str, virtual_t: float, detail: str | None) -> None:
-        self.session.add(
-            LaunchEvent(
-                launch_id=launch_id, state=state, virtual_t=virtual_t, wall_t=time.time(),
-                detail=detail,
-            )
+        statements: list[Any] = [insert(Sample).values(**_row(s)) for s in samples]
+        statements += [
+            update(Sample).where(Sample.id == sid).values(state="consumed") for sid in consumed
+        ]
+        statements += [insert(Measurement).values(**_row(m, skip=("id",))) for m in measurements]
+        statements += self._journal_statements(
+            launch,
+            state,
+            virtual_t,
+            error,
+            {
+                "outputs": outputs,
+                "error": error,
+                "ended_v": virtual_t,
+                "instrument": launch.instrument,
+                "started_v": launch.started_v,
+            },
         )
+        self._write(*statements)
 
-    def _commit(self) -> None:
-        if self._documents:
-            self.session.add_all(self._documents)
-            self._documents = []
-        self.session.commit()
+    @staticmethod
+    def _event(launch_id: int, state: str, virtual_t: float, detail: str | None) -> Any:
+        return (
+            _INSERT_EVENT,
+            {
+                "launch_id": launch_id,
+                "state": state,
+                "virtual_t": virtual_t,
+                "wall_t": time.time(),
+                "detail": detail,
+            },
+        )
 
     # -- samples --------------------------------------------------------------------------
     def add_sample(self, sample: Sample) -> Sample:
-        self.session.add(sample)
-        self._commit()
+        self._write(insert(Sample).values(**_row(sample)))
         return sample
 
     def sample(self, sample_id: str) -> Sample | None:
         return self.session.get(Sample, sample_id)
 
     def update_sample(self, sample_id: str, **fields: Any) -> None:
-        s = self.session.get(Sample, sample_id)
-        if s is None:
-            raise KeyError(sample_id)
-        for k, v in fields.items():
-            setattr(s, k, v)
-        self.session.add(s)
+        self._write(update(Sample).where(Sample.id == sample_id).values(**fields))
 
     # -- documents ------------------------------------------------------------------------
     def add_document(
@@ -202,15 +235,18 @@ class Store:
         else:
             run_uid = self._runs_by_descriptor.get(doc.get("descriptor"))
         self._documents.append(
-            RunDocument(
-                launch_id=launch_id, run_uid=run_uid, name=name, virtual_t=virtual_t,
-                doc=plain(doc),
-            )
+            {
+                "launch_id": launch_id,
+                "run_uid": run_uid,
+                "name": name,
+                "virtual_t": virtual_t,
+                "doc": plain(doc),
+            }
         )
 
     def flush_documents(self) -> None:
         if self._documents:
-            self._commit()
+            self._write()
 
     # -- reading --------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:
@@ -231,15 +267,22 @@ class Store:
             "documents": s.exec(select(func.count()).select_from(RunDocument)).one(),
             "latest_launches": [
                 {
-                    "id": launch.id, "kernel": launch.kernel, "instrument": launch.instrument,
-                    "state": launch.state, "queued_v": launch.queued_v, "ended_v": launch.ended_v,
+                    "id": launch.id,
+                    "kernel": launch.kernel,
+                    "instrument": launch.instrument,
+                    "state": launch.state,
+                    "queued_v": launch.queued_v,
+                    "ended_v": launch.ended_v,
                 }
                 for launch in latest
             ],
             "latest_measurements": [
                 {
-                    "launch_id": m.launch_id, "sample_id": m.sample_id, "name": m.name,
-                    "value": m.value, "unit": m.unit,
+                    "launch_id": m.launch_id,
+                    "sample_id": m.sample_id,
+                    "name": m.name,
+                    "value": m.value,
+                    "unit": m.unit,
                 }
                 for m in last_m
             ],

@@ -1,0 +1,85 @@
+"""The store: schema from Alembic equals the models, WAL, journal-first, documents kept."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import text
+from sqlmodel import SQLModel, select
+
+from ppu.clock import Clock
+from ppu.lab import load_lab
+from ppu.runtime import running
+from ppu.store import Store
+from ppu.store.models import LaunchEvent, RunDocument
+from protocols.dosing import dispense
+from tests.conftest import BENCH_LAB
+
+
+def test_migrations_build_exactly_the_models(store: Store) -> None:
+    with store.engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), SQLModel.metadata)
+        version = conn.execute(text("select version_num from alembic_version")).scalar()
+    assert diff == []
+    assert version == "0001"
+
+
+def test_sqlite_runs_in_wal_with_a_busy_timeout(store: Store) -> None:
+    with store.engine.connect() as conn:
+        assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        assert conn.execute(text("PRAGMA busy_timeout")).scalar() == 5000
+
+
+def test_journal_is_committed_before_the_kernel_acts(tmp_path: Path, virtual_clock: Clock) -> None:
+    """When the kernel's first message runs, `running` is already visible to another
+    connection (a second process after a crash would see it)."""
+    url = f"sqlite:///{tmp_path / 'j.sqlite'}"
+    store = Store(url)
+    seen_by_other_reader: list[str] = []
+    lab = load_lab(BENCH_LAB)
+    original = dispense.body
+
+    def spying_body(instrument, ctx, **kw):
+        other = Store(url, create=False)
+        rows = other.session.exec(
+            select(LaunchEvent.state).where(LaunchEvent.launch_id == ctx.launch_id)
+        ).all()
+        seen_by_other_reader.extend(rows)
+        other.close()
+        return (yield from original(instrument, ctx, **kw))
+
+    async def main():
+        async with running(lab, virtual_clock, store, dry_run=True) as rt:
+            dispense.body = spying_body
+            try:
+                h = rt.launch(dispense, volume="1 mL", rate="1 mL/min")
+                await h
+            finally:
+                dispense.body = original
+            return h
+
+    try:
+        h = virtual_clock.loop.run_until_complete(main())
+        assert seen_by_other_reader == ["queued", "running"]
+        events = store.session.exec(
+            select(LaunchEvent).where(LaunchEvent.launch_id == h.id).order_by(LaunchEvent.id)
+        ).all()
+        assert [(e.state, e.virtual_t) for e in events] == [
+            ("queued", 0.0),
+            ("running", 0.0),
+            ("done", 60.0),
+        ]
+        docs = store.session.exec(select(RunDocument).where(RunDocument.launch_id == h.id)).all()
+        names = [d.name for d in docs]
+        assert names[0] == "start" and names[-1] == "stop" and "event" in names
+        start = docs[0].doc
+        assert start["launch_id"] == h.id and start["kernel"] == "dispense"
+        assert start["virtual_t_start"] == 0.0
+        assert {d.run_uid for d in docs} == {start["uid"]}
+        event = next(d for d in docs if d.name == "event")
+        assert event.virtual_t == 60.0
+        assert event.doc["data"]["metal_feed_pump-dispensed"] == 1.0
+    finally:
+        store.close()
