@@ -13,6 +13,10 @@ import pint
 
 ureg = pint.UnitRegistry(autoconvert_offset_to_baseunit=True)
 ureg.formatter.default_format = "~P"
+# Standard flows as pint itself writes them (its `slpm` is atm·L/min): gas amount as
+# pressure × volume. Mass-flow controllers report these.
+ureg.define("sccm = atm * cm ** 3 / min")
+ureg.define("scc = atm * cm ** 3")
 Q_ = ureg.Quantity
 Quantity = pint.Quantity
 
@@ -28,6 +32,7 @@ _DIMENSION_NAMES = {
     "[length]": "a length",
     "[length] ** 2 / [mass]": "an area per mass",
     "[substance]": "an amount of substance",
+    "[mass] * [length] ** 2 / [time] ** 3": "a standard gas flow",
     "dimensionless": "dimensionless",
 }
 
@@ -56,8 +61,12 @@ def parse_quantity(value: Any, unit: str) -> pint.Quantity:
         except (pint.errors.UndefinedUnitError, ValueError, TypeError) as e:
             raise UnitError(f"{value!r}: {_short(e)}") from None
     elif isinstance(value, str):
+        text = value.strip()
+        if "delta_" in unit:
+            # '10 degC/min' is a rate of change: pint would read degC as absolute (283 K)
+            text = re.sub(r"(?<!delta_)\bdeg([CF])\b", r"delta_deg\1", text)
         try:
-            q = ureg.Quantity(value.strip())
+            q = ureg.Quantity(text)
         except (pint.errors.UndefinedUnitError, pint.errors.DefinitionSyntaxError) as e:
             raise UnitError(f"'{value}' has an unknown unit ({_short(e)})") from None
         except Exception:

@@ -1,0 +1,69 @@
+"""The contracts between the layers, as typed Protocols (in the manner of bluesky's
+`protocols.py`): what the runtime expects of a driver, a device, a simulator, a kernel
+body and a planner. Concrete classes satisfy them structurally; nothing inherits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator, Mapping, Sequence
+from typing import Any, Protocol, runtime_checkable
+
+from bluesky.utils import Msg
+
+
+@runtime_checkable
+class Driver(Protocol):
+    """Bytes ↔ typed commands for one instrument model, over a pyserial URL. No ophyd."""
+
+    async def identity(self) -> str:
+        """What the instrument says it is (model, firmware, serial number)."""
+        ...
+
+
+@runtime_checkable
+class SafeDevice(Protocol):
+    """An ophyd-async device that can drive its hardware to a safe state
+    (heaters off, valves closed, pumps stopped) on abort."""
+
+    name: str
+
+    async def safe_state(self) -> None: ...
+
+
+@runtime_checkable
+class Simulator(Protocol):
+    """A protocol twin: same wire protocol, physics on the injected clock."""
+
+    requests: int
+
+    def answer(self, request: bytes) -> bytes | None: ...
+    async def serve_tcp(self, host: str = "127.0.0.1", port: int = 0) -> str: ...
+    async def close(self) -> None: ...
+
+
+class LaunchContext(Protocol):
+    """What a kernel body may touch besides its instrument."""
+
+    launch_id: int
+
+    def now(self) -> float: ...
+    def produce(self, name: str, **kw: Any) -> str: ...
+    def measure(
+        self, name: str, value: Any, sample: str | None = None, **provenance: Any
+    ) -> None: ...
+
+
+#: An instrument kernel's body: a bluesky plan returning its outputs.
+KernelPlan = Callable[..., Generator[Msg, Any, Mapping[str, Any]]]
+
+
+class Planner(Protocol):
+    """The suggest / ingest interface bluesky-adaptive agents use."""
+
+    def suggest(self, n: int, pending: Sequence[Mapping[str, Any]] = ()) -> list[dict[str, Any]]:
+        """The next `n` candidates, knowing which are still being measured."""
+        ...
+
+    def ingest(self, results: Sequence[Mapping[str, Any]]) -> None:
+        """Results as they stream back: COMPLETED, FAILED or ABANDONED."""
+        ...
