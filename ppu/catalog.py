@@ -68,10 +68,13 @@ MODELS: dict[str, InstrumentModel] = {
         # a socket ignores the baud rate; at 19200+ minimalmodbus's silent gap is shortest
         baudrate=19200,
         timeout_s=0.3,
-        limits={"min_setpoint": "degC", "max_setpoint": "degC",
-                "max_ramp_rate": "delta_degC/min"},
-        settings={"tolerance": "delta_degC", "dwell": "s", "safe_setpoint": "degC",
-                  "poll_interval": ""},
+        limits={"min_setpoint": "degC", "max_setpoint": "degC", "max_ramp_rate": "delta_degC/min"},
+        settings={
+            "tolerance": "delta_degC",
+            "dwell": "s",
+            "safe_setpoint": "degC",
+            "poll_interval": "",
+        },
         driver_options=("slave",),
     ),
     "modbus-relay": InstrumentModel(
@@ -80,10 +83,35 @@ MODELS: dict[str, InstrumentModel] = {
         simulator="simulators.modbus_relay:ModbusRelaySimulator",
         baudrate=19200,
         timeout_s=0.3,
-        settings={"valves": "", "interlocks": "", "normally_open": "", "feedback": "",
-                  "actuation_time": "s"},
+        settings={
+            "valves": "",
+            "interlocks": "",
+            "normally_open": "",
+            "feedback": "",
+            "actuation_time": "s",
+        },
         driver_options=("slave", "channels"),
     ),
+}
+
+
+@dataclass(frozen=True)
+class RigModel:
+    """Shared physics behind one simulated instrument's devices (a reactor, a manifold).
+
+    Called as Class(now, world, seed=..., **places, **options), where each place template is
+    filled with the instrument's name. The rig then gives each device simulator extra
+    constructor arguments (`simulator_options`) and sees each one built (`attach`)."""
+
+    path: str
+    places: dict[str, str] = field(default_factory=dict)
+
+
+RIGS: dict[str, RigModel] = {
+    "synthesis": RigModel("simulators.synthesis:SynthesisRig", {"place": "{instrument}:reactor"}),
+    "oven": RigModel("simulators.oven:ActivationOvenRig", {"place": "{instrument}:chamber"}),
+    "balance": RigModel("simulators.weighing:WeighingRig", {"place": "{instrument}:pan"}),
+    "sorption": RigModel("simulators.sorption:SorptionRig", {"place": "{instrument}:cell"}),
 }
 
 

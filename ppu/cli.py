@@ -8,6 +8,7 @@ last line of stdout one JSON object; exit codes 0 ok, 1 runtime failure, 2 bad i
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -212,6 +213,160 @@ def _run_launch(k, raw, spec, url, dry_run, instrument, trace, as_json) -> int:
         else:
             err.print(f"[red]launch {h.id}: {k.name} {h.state}[/]: {result.get('error')}")
     return 0 if h.state == "done" else 1
+
+
+DEMO_DIR = Path(__file__).resolve().parents[1] / "protocols" / "demo"
+
+
+@app.command("run")
+def run_cmd(
+    campaign: Annotated[Path, typer.Argument(help="Campaign file (TOML).")],
+    lab: Annotated[Path, typer.Option("--lab", help="Lab file (TOML).")] = Path("lab.toml"),
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Simulated lab on a virtual clock.")
+    ] = False,
+    seed: Annotated[
+        int | None, typer.Option("--seed", help="Override the campaign's seed.")
+    ] = None,
+    budget: Annotated[
+        int | None, typer.Option("--budget", help="Override the number of experiments.")
+    ] = None,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Run a closed-loop campaign: the planner proposes, the lab measures, results flow back."""
+    _guard(as_json, lambda: _run_campaign(campaign, lab, dry_run, seed, budget, db, as_json))
+
+
+@app.command("demo")
+def demo_cmd(
+    seed: Annotated[
+        int | None, typer.Option("--seed", help="Override the campaign's seed.")
+    ] = None,
+    budget: Annotated[
+        int | None, typer.Option("--budget", help="Number of experiments [default: the file's].")
+    ] = None,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Exactly `ppu run protocols/demo/campaign.toml --lab protocols/demo/lab.toml --dry-run`."""
+    _guard(
+        as_json,
+        lambda: _run_campaign(
+            DEMO_DIR / "campaign.toml", DEMO_DIR / "lab.toml", True, seed, budget, db, as_json
+        ),
+    )
+
+
+def _run_campaign(campaign, lab, dry_run, seed, budget, db, as_json) -> int:
+    import dataclasses
+
+    from ppu.campaign import campaign_id_for, load_campaign, run_campaign
+    from ppu.lab import load_lab
+    from protocols import kernels
+
+    spec_lab = load_lab(lab)
+    spec = load_campaign(campaign, spec_lab, kernels())
+    if seed is not None:
+        spec = dataclasses.replace(spec, seed=seed)
+    if budget is not None:
+        if budget < 1:
+            raise BadInput("--budget", f"{budget} is not a positive number of experiments")
+        spec = dataclasses.replace(spec, max_experiments=budget)
+    from ppu.clock import Clock
+    from ppu.runtime import running
+    from ppu.store import Store
+
+    db_label = db or os.environ.get("PPU_DB", "ppu.sqlite")
+    store = Store(_db_url(db))
+    clock = Clock.new_virtual() if dry_run else Clock.new_wall()
+    result: dict[str, Any] = {}
+    total = spec.max_experiments
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    progress = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[status]}"),
+        console=err,
+        transient=False,
+        disable=as_json and not err.is_terminal,
+    )
+
+    async def main() -> None:
+        async with running(spec_lab, clock, store, dry_run=dry_run) as rt:
+            cid = campaign_id_for(store, spec, spec.seed)
+            task = progress.add_task(f"campaign {cid}", total=total, status="")
+
+            def on_progress(run) -> None:
+                best = run.best()
+                o = spec.objectives[0]
+                shown = f"best {o.name} {best.objectives[o.name]:.3g} {o.unit}" if best else ""
+                progress.update(
+                    task,
+                    completed=len(run.finished),
+                    status=f"{clock.now() / 3600:7.1f} h lab time  {shown}",
+                )
+
+            rt.campaign_id = cid
+            with progress:
+                result["summary"] = await run_campaign(
+                    spec,
+                    rt,
+                    store,
+                    clock,
+                    cid,
+                    db_label=db_label,
+                    dry_run=dry_run,
+                    on_progress=on_progress,
+                )
+
+    try:
+        clock.loop.run_until_complete(main())
+    finally:
+        store.close()
+        clock.close()
+    summary = result["summary"]
+    if as_json:
+        _emit_json(summary)
+    else:
+        _print_summary(summary)
+    return 0
+
+
+def _print_summary(s: dict[str, Any]) -> None:
+    out.print(
+        f"[bold]campaign {s['campaign_id']}[/] ({s['name']}, planner {s['planner']}, "
+        f"seed {s['seed']})"
+    )
+    out.print(
+        f"experiments: {s['experiments']} — {s['completed']} completed, {s['failed']} failed"
+        f" (chemistry), {s['abandoned']} abandoned (instrument)"
+    )
+    best = s["best"]
+    if best:
+        params = ", ".join(
+            f"{k} = {v['value']:.4g} {v['unit']}" if isinstance(v, dict) else f"{k} = {v}"
+            for k, v in best["params"].items()
+        )
+        objs = ", ".join(
+            f"{k} = {v['value']:.4g} {v['unit']}" for k, v in best["objectives"].items()
+        )
+        out.print(f"best: experiment {best['experiment']}: {objs}\n      at {params}")
+    for p in s.get("pareto", []):
+        objs = ", ".join(f"{k} = {v['value']:.4g} {v['unit']}" for k, v in p["objectives"].items())
+        out.print(f"  pareto: experiment {p['experiment']}: {objs}")
+    out.print(
+        f"lab time: {s['virtual_duration_h']:.1f} h ({s['virtual_duration_s']:.0f} s)"
+        f"   wall time: {s['wall_s']:.1f} s"
+    )
+    t = Table("instrument", "busy", title="utilisation")
+    for name, frac in s["utilisation"].items():
+        t.add_row(name, f"{frac * 100:.1f} %")
+    out.print(t)
+    out.print(f"store: {s['db']}")
 
 
 @app.command("status")

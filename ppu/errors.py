@@ -27,3 +27,8 @@ class Aborted(PpuError):
     """Aborted, or held for an operator: exit 3."""
 
     exit_code = 3
+
+
+class SampleFailed(Exception):
+    """The chemistry failed (no product, an amorphous powder, no measurable uptake): the
+    experiment is FAILED, which the planner learns from, not ABANDONED."""

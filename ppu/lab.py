@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ppu.catalog import MODELS
+from ppu.catalog import MODELS, RIGS
 from ppu.errors import BadInput
 from ppu.units import UnitError, parse_quantity
 
@@ -44,10 +44,18 @@ class DeviceSpec:
 
 
 @dataclass(frozen=True)
+class RigSpec:
+    model: str
+    seed: int = 0
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class InstrumentSpec:
     name: str
     roles: tuple[str, ...]
     devices: dict[str, DeviceSpec]
+    rig: RigSpec | None = None
 
 
 @dataclass(frozen=True)
@@ -103,8 +111,8 @@ def load_lab(path: str | Path) -> LabSpec:
 def _instrument(f: str, name: str, raw: dict[str, Any]) -> InstrumentSpec:
     place = f"{f}: instruments.{name}"
     for key in raw:
-        if key not in ("roles", "devices"):
-            raise BadInput(f"{place}.{key}", "unknown key (expected roles, devices)")
+        if key not in ("roles", "devices", "rig"):
+            raise BadInput(f"{place}.{key}", "unknown key (expected roles, devices, rig)")
     roles = raw.get("roles", [name])
     if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
         raise BadInput(f"{place}.roles", f"expected a list of role names, got {roles!r}")
@@ -115,7 +123,23 @@ def _instrument(f: str, name: str, raw: dict[str, Any]) -> InstrumentSpec:
         dname: _device(f"{place}.devices.{dname}", dname, _table(d, f"{place}.devices.{dname}"))
         for dname, d in devices_raw.items()
     }
-    return InstrumentSpec(name=name, roles=tuple(roles), devices=devices)
+    rig = None
+    if "rig" in raw:
+        rraw = _table(raw["rig"], f"{place}.rig")
+        for key in rraw:
+            if key not in ("model", "seed", "options"):
+                raise BadInput(f"{place}.rig.{key}", "unknown key (expected model, seed, options)")
+        if rraw.get("model") not in RIGS:
+            raise BadInput(
+                f"{place}.rig.model",
+                f"unknown rig {rraw.get('model')!r} (known: {', '.join(sorted(RIGS))})",
+            )
+        rig = RigSpec(
+            model=rraw["model"],
+            seed=int(rraw.get("seed", 0)),
+            options=_table(rraw.get("options", {}), f"{place}.rig.options"),
+        )
+    return InstrumentSpec(name=name, roles=tuple(roles), devices=devices, rig=rig)
 
 
 def _device(place: str, name: str, raw: dict[str, Any]) -> DeviceSpec:

@@ -60,6 +60,11 @@ class LaunchHandle:
         self.kernel = kernel
         self.future = future
         self.produced: dict[str, str] = {}
+        #: resolves when the launch starts running on its instrument (or compute worker)
+        self.started: asyncio.Future[None] = future.get_loop().create_future()
+        #: why it failed: "chemistry" (the sample failed), "instrument" (a device or driver
+        #: fault) or "software"; None while it has not failed
+        self.failure: str | None = None
 
     @property
     def id(self) -> int:
@@ -93,8 +98,10 @@ class KernelContext:
     clock: Clock
     campaign_id: str | None
     samples_in: dict[str, Sample]
+    operator: Any = None
     made: list[Sample] = field(default_factory=list)
     measured: list[Measurement] = field(default_factory=list)
+    updates: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def now(self) -> float:
         return self.clock.now()
@@ -126,6 +133,26 @@ class KernelContext:
             )
         )
         return sid
+
+    def update_sample(self, sample_id: str, **fields: Any) -> None:
+        """Record where a sample now is, or its measured mass; stored with the launch's end.
+
+        `mass` may be a Quantity; other fields are Sample columns (location, state, …)."""
+        mass = fields.pop("mass", None)
+        if mass is not None:
+            fields["mass_value"] = float(mass.magnitude)
+            fields["mass_unit"] = unit_text(mass.units)
+        self.updates.setdefault(sample_id, {}).update(fields)
+        for s in self.samples_in.values():
+            if s is not None and s.id == sample_id:
+                for k, v in fields.items():
+                    setattr(s, k, v)
+
+    def location_of(self, sample_id: str) -> str | None:
+        for s in [*self.samples_in.values(), *self.made]:
+            if s is not None and s.id == sample_id:
+                return s.location
+        return None
 
     def measure(
         self, name: str, value: Quantity, sample: str | None = None, **provenance: Any
@@ -175,6 +202,8 @@ class Runtime:
         dry_run: bool,
         campaign_id: str | None = None,
         trace_dir: Path | None = None,
+        operator: Any = None,
+        operator_delay_s: float = 60.0,
     ) -> None:
         self.lab = lab
         self.clock = clock
@@ -184,6 +213,10 @@ class Runtime:
         self.trace_dir = trace_dir
         self.instruments: dict[str, Instrument] = {}
         self.simulators: dict[str, Any] = {}
+        self.rigs: dict[str, Any] = {}
+        self.world: Any = None
+        self.operator: Any = operator
+        self.operator_delay_s = operator_delay_s
         self._ports: list[Any] = []
         self._tasks: set[asyncio.Task[Any]] = set()
 
@@ -192,15 +225,28 @@ class Runtime:
         from devices.port import SerialPort
         from simulators.base import Faults
 
+        if self.dry_run:
+            from simulators.operator import SimulatedOperator
+            from simulators.world import World
+
+            self.world = World()
+            if self.operator is None:
+                self.operator = SimulatedOperator(self.world, delay_s=self.operator_delay_s)
+        elif self.operator is None:
+            from ppu.operator import ConsoleOperator
+
+            self.operator = ConsoleOperator(self.clock.loop)
         try:
             for ispec in self.lab.instruments.values():
                 devices = {}
+                rig = self._build_rig(ispec) if self.dry_run and ispec.rig else None
                 for dspec in ispec.devices.values():
                     model = catalog.MODELS[dspec.driver]
                     key = f"{ispec.name}.{dspec.name}"
                     url = dspec.port
                     if self.dry_run:
                         sim_cls = catalog.load(model.simulator)
+                        extra = rig.simulator_options(dspec.name, dspec.driver) if rig else {}
                         sim = sim_cls(
                             self.clock.monotonic,
                             seed=dspec.simulator.seed,
@@ -208,7 +254,10 @@ class Runtime:
                                 rate=dspec.simulator.fault_rate, seed=dspec.simulator.seed + 1
                             ),
                             **dspec.simulator.options,
+                            **extra,
                         )
+                        if rig is not None:
+                            rig.attach(dspec.name, sim)
                         self.simulators[key] = sim
                         url = await sim.serve_tcp()
                     trace = None
@@ -238,6 +287,18 @@ class Runtime:
         except BaseException:
             await self.close()
             raise
+
+    def _build_rig(self, ispec: Any) -> Any:
+        """The shared physics behind a simulated instrument's devices."""
+        model = catalog.RIGS[ispec.rig.model]
+        places = {k: v.format(instrument=ispec.name) for k, v in model.places.items()}
+        rig = catalog.load(model.path)(
+            self.clock.monotonic, self.world, seed=ispec.rig.seed, **places, **ispec.rig.options
+        )
+        self.rigs[ispec.name] = rig
+        for action, fn in getattr(rig, "operator_actions", {}).items():
+            self.operator.actions[f"{ispec.name}:{action}"] = fn
+        return rig
 
     async def close(self) -> None:
         for task in list(self._tasks):
@@ -281,7 +342,12 @@ class Runtime:
         return idle[0] if idle else min(able, key=lambda i: len(i.lane.queue))
 
     def launch(
-        self, kernel: Kernel, *, instrument: str | None = None, **inputs: Any
+        self,
+        kernel: Kernel,
+        *,
+        instrument: str | None = None,
+        after: tuple[LaunchHandle, ...] | list[LaunchHandle] = (),
+        **inputs: Any,
     ) -> LaunchHandle:
         """Validate, journal `queued`, and schedule. Bad input raises BadInput at once."""
         values = kernel.validate(inputs)
@@ -311,19 +377,36 @@ class Runtime:
         )
         self.store.add_launch(row, self.clock.now())
         handle = LaunchHandle(row, kernel, self.clock.loop.create_future())
-        task = self.clock.loop.create_task(self._drive(handle, values, instrument))
+        task = self.clock.loop.create_task(self._drive(handle, values, instrument, tuple(after)))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return handle
 
-    async def _drive(self, h: LaunchHandle, values: dict[str, Any], instrument: str | None):
+    async def _drive(
+        self,
+        h: LaunchHandle,
+        values: dict[str, Any],
+        instrument: str | None,
+        after: tuple[LaunchHandle, ...],
+    ):
         kernel = h.kernel
         try:
             refs = {k: v for k, v in values.items() if isinstance(v, SampleRef)}
-            if refs:
-                self.store.journal(h.row, "waiting", self.clock.now(), "waiting for input samples")
+            if refs or after:
+                self.store.journal(
+                    h.row,
+                    "waiting",
+                    self.clock.now(),
+                    "waiting for input samples or earlier launches",
+                )
                 for k, ref in refs.items():
                     values[k] = await ref.resolve()
+                for before in after:
+                    await asyncio.wait([before.future])
+                    if before.state != "done":
+                        raise LaunchFailed(
+                            f"launch {before.id}, which this one follows, is {before.state}"
+                        )
             samples_in = {k: self.store.sample(values[k]) for k in kernel.sample_inputs}
             if kernel.is_compute:
                 outputs, ctx = await self._run_compute(h, values, samples_in)
@@ -340,6 +423,7 @@ class Runtime:
             h.future.set_exception(e)
             return
         except Exception as e:
+            h.failure = _failure_kind(e)
             self.store.finish(h.row, "failed", self.clock.now(), error=_describe(e))
             h.future.set_exception(
                 LaunchFailed(f"launch {h.id} ({kernel.name}) failed: {_describe(e)}")
@@ -359,6 +443,7 @@ class Runtime:
             samples=ctx.made,
             consumed=consumed,
             measurements=ctx.measured,
+            sample_updates=ctx.updates,
         )
         h.future.set_result(checked)
 
@@ -370,11 +455,14 @@ class Runtime:
             clock=self.clock,
             campaign_id=self.campaign_id,
             samples_in=samples_in,
+            operator=self.operator,
         )
 
     async def _run_compute(self, h: LaunchHandle, values: dict[str, Any], samples_in: dict):
         ctx = self._context(h, None, samples_in)
         self.store.journal(h.row, "running", self.clock.now(), started_v=self.clock.now())
+        if not h.started.done():
+            h.started.set_result(None)
         with self.clock.holding():
             outputs = await self.clock.loop.run_in_executor(
                 None, lambda: h.kernel.body(ctx, **values)
@@ -405,6 +493,8 @@ class Runtime:
             now = self.clock.now()
             md["virtual_t_start"] = now
             self.store.journal(h.row, "running", now, instrument=inst.name, started_v=now)
+            if not h.started.done():
+                h.started.set_result(None)
 
         def plan():
             # One bluesky run per launch, opened with bare Msgs (bluesky's plan-stub
@@ -426,6 +516,20 @@ class Runtime:
         job = lane.current
         launch_id = job.tag.id if job is not None and job.tag is not None else None
         self.store.add_document(launch_id, name, doc, self.clock.now())
+
+
+def _failure_kind(e: BaseException) -> str:
+    from devices.errors import DriverError, LimitError
+    from ppu.errors import SampleFailed
+
+    seen: BaseException | None = e
+    while seen is not None:
+        if isinstance(seen, SampleFailed):
+            return "chemistry"
+        if isinstance(seen, DriverError | LimitError | TimeoutError):
+            return "instrument"
+        seen = seen.__cause__ or seen.__context__
+    return "software"
 
 
 def _jsonable(v: Any) -> Any:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from ppu.kernel import Kernel
 
-MODULES = ("protocols.dosing",)
+MODULES = ("protocols.dosing", "protocols.mof")
 
 
 def kernels() -> dict[str, Kernel]:

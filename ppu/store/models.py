@@ -86,3 +86,19 @@ class RunDocument(SQLModel, table=True):
     name: str
     virtual_t: float
     doc: dict[str, Any] | None = _json()
+
+
+class Experiment(SQLModel, table=True):
+    """One candidate's result for the planner: COMPLETED | FAILED | ABANDONED (or running)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: str = Field(index=True, foreign_key="campaign.id")
+    number: int
+    params: dict[str, Any] | None = _json()
+    status: str = "running"
+    objectives: dict[str, Any] | None = _json()
+    suggestion: dict[str, Any] | None = _json()  # engine, acquisition, prediction, model version
+    launches: list[int] | None = _json()
+    error: str | None = None
+    suggested_v: float = 0.0
+    ended_v: float | None = None

@@ -20,6 +20,7 @@ from sqlmodel import Session, SQLModel, create_engine, select
 
 from ppu.store.models import (
     Campaign,
+    Experiment,
     Launch,
     LaunchEvent,
     Measurement,
@@ -66,6 +67,7 @@ def _default(o: Any) -> Any:
 _INSERT_LAUNCH = insert(Launch)
 _INSERT_EVENT = insert(LaunchEvent)
 _INSERT_DOCUMENT = insert(RunDocument)
+_INSERT_EXPERIMENT = insert(Experiment)
 _UPDATE_LAUNCH = update(Launch).where(Launch.id == bindparam("_id"))
 
 
@@ -136,6 +138,23 @@ class Store:
     def update_campaign(self, campaign_id: str, **fields: Any) -> None:
         self._write(update(Campaign).where(Campaign.id == campaign_id).values(**fields))
 
+    def count_campaigns(self, prefix: str) -> int:
+        with Session(self.engine) as s:
+            return s.exec(
+                select(func.count()).select_from(Campaign).where(Campaign.id.startswith(prefix))  # type: ignore[union-attr]
+            ).one()
+
+    def add_experiment(self, experiment: Experiment) -> Experiment:
+        result = self._conn.execute(_INSERT_EXPERIMENT, _row(experiment, skip=("id",)))
+        experiment.id = result.inserted_primary_key[0]
+        self._write()
+        return experiment
+
+    def update_experiment(self, experiment: Experiment, **fields: Any) -> None:
+        for k, v in fields.items():
+            setattr(experiment, k, v)
+        self._write(update(Experiment).where(Experiment.id == experiment.id).values(**fields))
+
     # -- launches and their journal -----------------------------------------------------
     def add_launch(self, launch: Launch, virtual_t: float) -> Launch:
         """Record a new launch and its `queued` entry in one commit."""
@@ -174,9 +193,15 @@ class Store:
         samples: Iterable[Sample] = (),
         consumed: Iterable[str] = (),
         measurements: Iterable[Measurement] = (),
+        sample_updates: dict[str, dict[str, Any]] | None = None,
     ) -> None:
         """A launch's end, its products and measurements: one transaction, all or nothing."""
         statements: list[Any] = [insert(Sample).values(**_row(s)) for s in samples]
+        statements += [
+            update(Sample).where(Sample.id == sid).values(**fields)
+            for sid, fields in (sample_updates or {}).items()
+            if fields
+        ]
         statements += [
             update(Sample).where(Sample.id == sid).values(state="consumed") for sid in consumed
         ]

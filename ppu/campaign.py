@@ -1,0 +1,694 @@
+"""A campaign: search space + objectives + workflow + budget + planner, run as a closed loop.
+
+The campaign file (TOML) is checked against the lab and the kernels before anything moves:
+units and bounds of the search space against the kernel inputs they feed, roles against
+the lab, references between workflow steps, objectives against step outputs.
+
+The loop decides only at quiescent instants of the lab's clock (`clock.idle()`), so the same
+seed gives the same campaign. It keeps the first workflow step's instruments fed: whenever
+fewer than `batch_size` candidates are waiting for their first step, it asks the planner
+for more, with the candidates still in flight as pending points.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ppu.clock import Clock
+from ppu.errors import BadInput
+from ppu.kernel import Choice, In, Kernel, SampleIn
+from ppu.lab import LabSpec, read_toml
+from ppu.runtime import LaunchFailed, LaunchHandle, Runtime
+from ppu.store import Store
+from ppu.store.models import Campaign, Experiment
+from ppu.units import Q_, Quantity, UnitError, parse_quantity, to_json, unit_text
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    name: str
+    low: Quantity | None = None
+    high: Quantity | None = None
+    unit: str = ""
+    choices: tuple[str, ...] = ()
+
+    @property
+    def categorical(self) -> bool:
+        return bool(self.choices)
+
+
+@dataclass(frozen=True)
+class StepSpec:
+    name: str
+    kernel: Kernel
+    inputs: dict[str, Any]  # literal (validated), ("param", name), ("sample", step, name),
+    #                         ("output", step, name)
+    after: tuple[str, ...] = ()
+    instrument: str | None = None
+
+
+@dataclass(frozen=True)
+class ObjectiveSpec:
+    name: str
+    step: str
+    output: str
+    unit: str
+    maximize: bool = True
+
+
+@dataclass(frozen=True)
+class CampaignSpec:
+    name: str
+    path: str
+    params: dict[str, ParamSpec]
+    workflow: tuple[StepSpec, ...]
+    objectives: tuple[ObjectiveSpec, ...]
+    max_experiments: int | None
+    max_lab_time_s: float | None
+    batch_size: int = 2
+    seed: int = 0
+    planner: str = "botorch"
+    planner_options: dict[str, Any] = field(default_factory=dict)
+    planner_cost_s: float = 0.0
+    approval: bool = False
+    raw: dict[str, Any] = field(default_factory=dict)
+
+
+# -- loading -----------------------------------------------------------------------------
+
+
+def load_campaign(path: str | Path, lab: LabSpec, kernels: dict[str, Kernel]) -> CampaignSpec:
+    raw = read_toml(path)
+    f = Path(path).name
+    known = {"campaign", "budget", "search_space", "objectives", "workflow", "planner"}
+    for key in raw:
+        if key not in known:
+            raise BadInput(f"{f}: {key}", f"unknown section (expected {', '.join(sorted(known))})")
+    head = _table(raw.get("campaign", {}), f"{f}: campaign")
+    params = _search_space(f, _table(raw.get("search_space"), f"{f}: search_space"))
+    workflow = _workflow(f, raw.get("workflow"), params, lab, kernels)
+    objectives = _objectives(f, raw.get("objectives"), workflow)
+    budget = _table(raw.get("budget", {}), f"{f}: budget")
+    max_exp = budget.get("experiments")
+    if max_exp is not None and (not isinstance(max_exp, int) or max_exp < 1):
+        raise BadInput(f"{f}: budget.experiments", f"{max_exp!r} is not a positive whole number")
+    max_time = None
+    if "lab_time" in budget:
+        max_time = _quantity(f"{f}: budget.lab_time", budget["lab_time"], "s").m_as("s")
+    if max_exp is None and max_time is None:
+        raise BadInput(f"{f}: budget", "missing: give experiments and/or lab_time")
+    planner = _table(raw.get("planner", {}), f"{f}: planner")
+    engine = planner.get("engine", "botorch")
+    if engine not in ("botorch", "sobol", "random"):
+        raise BadInput(
+            f"{f}: planner.engine", f"unknown engine {engine!r} (botorch, sobol, random)"
+        )
+    cost = _quantity(f"{f}: planner.cost", planner.get("cost", "0 s"), "s").m_as("s")
+    batch = head.get("batch_size", 2)
+    if not isinstance(batch, int) or batch < 1:
+        raise BadInput(f"{f}: campaign.batch_size", f"{batch!r} is not a positive whole number")
+    seed = head.get("seed", 0)
+    if not isinstance(seed, int):
+        raise BadInput(f"{f}: campaign.seed", f"{seed!r} is not a whole number")
+    return CampaignSpec(
+        name=str(head.get("name", Path(path).stem)),
+        path=str(path),
+        params=params,
+        workflow=workflow,
+        objectives=objectives,
+        max_experiments=max_exp,
+        max_lab_time_s=max_time,
+        batch_size=batch,
+        seed=seed,
+        planner=engine,
+        planner_options={k: v for k, v in planner.items() if k not in ("engine", "cost")},
+        planner_cost_s=cost,
+        approval=bool(head.get("approval", False)),
+        raw=raw,
+    )
+
+
+def _table(value: Any, place: str) -> dict[str, Any]:
+    if value is None:
+        raise BadInput(place, "missing")
+    if not isinstance(value, dict):
+        raise BadInput(place, f"expected a table, got {value!r}")
+    return value
+
+
+def _quantity(place: str, value: Any, unit: str) -> Quantity:
+    try:
+        return parse_quantity(value, unit)
+    except UnitError as e:
+        raise BadInput(place, str(e)) from None
+
+
+def _search_space(f: str, raw: dict[str, Any]) -> dict[str, ParamSpec]:
+    if not raw:
+        raise BadInput(f"{f}: search_space", "empty: nothing to search over")
+    params = {}
+    for name, spec in raw.items():
+        place = f"{f}: search_space.{name}"
+        spec = _table(spec, place)
+        if "choices" in spec:
+            choices = spec["choices"]
+            if (
+                not isinstance(choices, list)
+                or not choices
+                or not all(isinstance(c, str) for c in choices)
+            ):
+                raise BadInput(f"{place}.choices", f"expected a list of names, got {choices!r}")
+            params[name] = ParamSpec(name, choices=tuple(choices))
+            continue
+        if "low" not in spec or "high" not in spec:
+            raise BadInput(place, "needs low and high (or choices)")
+        low_raw, high_raw = spec["low"], spec["high"]
+        unit = _unit_of(low_raw, f"{place}.low")
+        low = _quantity(f"{place}.low", low_raw, unit)
+        high = _quantity(f"{place}.high", high_raw, unit)
+        if not low < high:
+            raise BadInput(place, f"low ({low_raw}) must be below high ({high_raw})")
+        params[name] = ParamSpec(name, low=low, high=high, unit=unit)
+    return params
+
+
+def _unit_of(value: Any, place: str) -> str:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return ""
+    if not isinstance(value, str):
+        raise BadInput(place, f"{value!r} is not a quantity")
+    try:
+        q = Q_(value)
+    except Exception:
+        raise BadInput(place, f"'{value}' has an unknown unit") from None
+    return unit_text(q.units) if isinstance(q, Quantity) else ""
+
+
+_REF = re.compile(r"^([A-Za-z_]\w*)\.([A-Za-z_]\w*)$")
+
+
+def _workflow(
+    f: str, raw: Any, params: dict[str, ParamSpec], lab: LabSpec, kernels: dict[str, Kernel]
+) -> tuple[StepSpec, ...]:
+    if not isinstance(raw, list) or not raw:
+        raise BadInput(f"{f}: workflow", "missing: list the steps as [[workflow]] tables")
+    steps: dict[str, StepSpec] = {}
+    bound: set[str] = set()
+    for i, sraw in enumerate(raw):
+        place = f"{f}: workflow[{i}]"
+        sraw = _table(sraw, place)
+        name = sraw.get("step", f"step{i}")
+        place = f"{f}: workflow.{name}"
+        if name in steps:
+            raise BadInput(place, "a step of that name comes earlier")
+        kname = sraw.get("kernel")
+        if kname not in kernels:
+            raise BadInput(
+                f"{place}.kernel", f"unknown kernel {kname!r} (known: {', '.join(kernels)})"
+            )
+        k = kernels[kname]
+        instrument = sraw.get("instrument")
+        if k.role is not None:
+            if instrument is not None:
+                ispec = lab.instruments.get(instrument)
+                if ispec is None:
+                    raise BadInput(
+                        f"{place}.instrument",
+                        f"unknown instrument '{instrument}' "
+                        f"(lab has: {', '.join(lab.instruments)})",
+                    )
+                if k.role not in ispec.roles:
+                    raise BadInput(
+                        f"{place}.instrument",
+                        f"'{instrument}' has no role '{k.role}' needed by {kname}",
+                    )
+            elif not lab.with_role(k.role):
+                raise BadInput(
+                    f"{place}.kernel",
+                    f"{kname} needs an instrument with role "
+                    f"'{k.role}'; {Path(lab.path).name} has none (roles: "
+                    f"{', '.join(sorted(lab.roles))})",
+                )
+        inputs: dict[str, Any] = {}
+        literals: dict[str, Any] = {}
+        for iname, value in _table(sraw.get("inputs", {}), f"{place}.inputs").items():
+            ip = f"{place}.inputs.{iname}"
+            spec = k.inputs.get(iname)
+            if spec is None:
+                raise BadInput(
+                    ip, f"{kname} has no input '{iname}' (inputs: {', '.join(k.inputs)})"
+                )
+            if isinstance(value, str) and value.startswith("$"):
+                pname = value[1:]
+                if pname not in params:
+                    raise BadInput(ip, f"'{value}' names no search_space parameter")
+                _check_binding(f"{f}: search_space.{pname}", params[pname], k, iname, spec)
+                inputs[iname] = ("param", pname)
+                bound.add(pname)
+            elif isinstance(spec, SampleIn) or (
+                isinstance(value, str) and _REF.match(value) and value.split(".")[0] in steps
+            ):
+                m = _REF.match(value) if isinstance(value, str) else None
+                if not m or m.group(1) not in steps:
+                    raise BadInput(
+                        ip, f"{value!r} is not an earlier step's product (write step.product)"
+                    )
+                src, what = m.groups()
+                src_k = steps[src].kernel
+                if isinstance(spec, SampleIn):
+                    if what not in src_k.produces:
+                        raise BadInput(
+                            ip,
+                            f"step {src} ({src_k.name}) makes no sample '{what}' "
+                            f"(it makes: {', '.join(src_k.produces) or 'none'})",
+                        )
+                    inputs[iname] = ("sample", src, what)
+                else:
+                    if what not in src_k.outputs:
+                        raise BadInput(ip, f"step {src} ({src_k.name}) has no output '{what}'")
+                    inputs[iname] = ("output", src, what)
+            else:
+                literals[iname] = value
+        try:
+            checked = k.validate(
+                {**literals, **{n: _placeholder(k.inputs[n]) for n in inputs}},
+                place=f"{place}.inputs",
+            )
+        except BadInput as e:
+            raise BadInput(e.place, e.problem) from None
+        for iname in literals:
+            inputs[iname] = checked[iname]
+        after = sraw.get("after", [])
+        if not isinstance(after, list) or any(a not in steps for a in after):
+            raise BadInput(f"{place}.after", f"{after!r} must list earlier steps")
+        steps[name] = StepSpec(name, k, inputs, tuple(after), instrument)
+    unbound = set(params) - bound
+    if unbound:
+        raise BadInput(f"{f}: search_space.{sorted(unbound)[0]}", "feeds no workflow input")
+    return tuple(steps.values())
+
+
+def _placeholder(spec: Any) -> Any:
+    """A stand-in for a value bound later, so literal inputs can be checked now."""
+    if isinstance(spec, In):
+        return (
+            spec.default
+            if spec.default is not None
+            else (spec.ge if spec.ge is not None else Q_(0, spec.unit))
+        )
+    if isinstance(spec, Choice):
+        return spec.options[0]
+    return "sample"
+
+
+def _check_binding(place: str, p: ParamSpec, k: Kernel, iname: str, spec: Any) -> None:
+    if isinstance(spec, Choice):
+        if not p.categorical:
+            raise BadInput(
+                place,
+                f"{k.name}.{iname} is a choice among "
+                f"{', '.join(spec.options)}; give choices, not low/high",
+            )
+        bad = [c for c in p.choices if c not in spec.options]
+        if bad:
+            raise BadInput(
+                place,
+                f"'{bad[0]}' is not one of {', '.join(spec.options)} "
+                f"(kernel {k.name}, input {iname})",
+            )
+        return
+    if not isinstance(spec, In):
+        raise BadInput(place, f"{k.name}.{iname} is a sample, not a parameter")
+    if p.categorical:
+        raise BadInput(place, f"{k.name}.{iname} is a quantity in {spec.unit or 'no unit'}")
+    for bound_name, q in (("low", p.low), ("high", p.high)):
+        try:
+            spec.check(q)
+        except UnitError as e:
+            raise BadInput(f"{place}.{bound_name}", str(e)) from None
+        except ValueError as e:
+            raise BadInput(f"{place}.{bound_name}", f"{e} for kernel {k.name}") from None
+
+
+def _objectives(f: str, raw: Any, workflow: tuple[StepSpec, ...]) -> tuple[ObjectiveSpec, ...]:
+    if not isinstance(raw, list) or not raw:
+        raise BadInput(f"{f}: objectives", "missing: at least one [[objectives]] is needed")
+    steps = {s.name: s for s in workflow}
+    out = []
+    for i, o in enumerate(raw):
+        o = _table(o, f"{f}: objectives[{i}]")
+        name = o.get("name", f"objective{i}")
+        place = f"{f}: objectives.{name}"
+        ref = o.get("from", "")
+        m = _REF.match(ref) if isinstance(ref, str) else None
+        if not m or m.group(1) not in steps:
+            raise BadInput(f"{place}.from", f"{ref!r} is not step.output of the workflow")
+        step, output = m.groups()
+        k = steps[step].kernel
+        if output not in k.outputs:
+            raise BadInput(
+                f"{place}.from",
+                f"step {step} ({k.name}) has no output '{output}' "
+                f"(outputs: {', '.join(k.outputs)})",
+            )
+        unit = o.get("unit", k.outputs[output])
+        try:
+            Q_(1, k.outputs[output]).to(unit)
+        except Exception:
+            raise BadInput(
+                f"{place}.unit", f"'{unit}' does not fit {k.name}.{output} ({k.outputs[output]})"
+            ) from None
+        out.append(ObjectiveSpec(name, step, output, unit, bool(o.get("maximize", True))))
+    return tuple(out)
+
+
+# -- running -------------------------------------------------------------------------------
+
+
+@dataclass
+class Candidate:
+    number: int
+    params: dict[str, Any]  # floats in each parameter's unit, or category names
+    suggestion: Any
+    row: Experiment
+    launches: dict[str, LaunchHandle] = field(default_factory=dict)
+    status: str = "running"
+    objectives: dict[str, float] = field(default_factory=dict)
+    error: str | None = None
+    task: asyncio.Task[None] | None = None
+
+    @property
+    def waiting_for_first_step(self) -> bool:
+        first = next(iter(self.launches.values()), None)
+        return first is None or first.state in ("queued", "waiting")
+
+
+class CampaignRun:
+    def __init__(
+        self,
+        spec: CampaignSpec,
+        rt: Runtime,
+        store: Store,
+        clock: Clock,
+        campaign_id: str,
+        *,
+        on_progress: Callable[[CampaignRun], None] | None = None,
+    ) -> None:
+        self.spec = spec
+        self.rt = rt
+        self.store = store
+        self.clock = clock
+        self.id = campaign_id
+        self.on_progress = on_progress
+        self.candidates: list[Candidate] = []
+        self._wake = asyncio.Event()
+        self._watchers: set[asyncio.Future[None]] = set()
+        self.planner = _make_planner(spec)
+
+    @property
+    def finished(self) -> list[Candidate]:
+        return [c for c in self.candidates if c.status != "running"]
+
+    def _budget_left(self) -> int:
+        n = len(self.candidates)
+        left = (self.spec.max_experiments - n) if self.spec.max_experiments else 10**9
+        if self.spec.max_lab_time_s is not None and self.clock.now() >= self.spec.max_lab_time_s:
+            left = 0
+        return max(0, left)
+
+    async def run(self) -> None:
+        while True:
+            await self.clock.idle()  # decide only when the lab is quiescent
+            self._wake.clear()
+            backlog = sum(
+                1 for c in self.candidates if c.status == "running" and c.waiting_for_first_step
+            )
+            n = min(self.spec.batch_size - backlog, self._budget_left())
+            if n > 0:
+                await self._suggest_and_launch(n)
+            active = [c.task for c in self.candidates if c.task and not c.task.done()]
+            if not active:
+                if self._budget_left() == 0 or n <= 0:
+                    break
+                continue
+            waker = asyncio.ensure_future(self._wake.wait())
+            await asyncio.wait([*active, waker], return_when=asyncio.FIRST_COMPLETED)
+            waker.cancel()
+
+    async def _suggest_and_launch(self, n: int) -> None:
+        pending = [c.params for c in self.candidates if c.status == "running"]
+        with self.clock.holding():
+            suggestions = await self.clock.loop.run_in_executor(
+                None, lambda: self.planner.suggest(n, pending)
+            )
+        if self.spec.planner_cost_s:
+            await asyncio.sleep(self.spec.planner_cost_s)
+        for s in suggestions:
+            number = len(self.candidates) + 1
+            row = Experiment(
+                campaign_id=self.id,
+                number=number,
+                params=_params_json(self.spec, s.params),
+                suggestion={
+                    "engine": s.engine,
+                    "acquisition": s.acquisition,
+                    "predicted_mean": s.predicted_mean,
+                    "predicted_sd": s.predicted_sd,
+                    "model_version": s.model_version,
+                },
+                suggested_v=self.clock.now(),
+            )
+            self.store.add_experiment(row)
+            c = Candidate(number, dict(s.params), s, row)
+            self.candidates.append(c)
+            c.task = asyncio.ensure_future(self._run_candidate(c))
+
+    async def _run_candidate(self, c: Candidate) -> None:
+        first = True
+        try:
+            for step in self.spec.workflow:
+                inputs: dict[str, Any] = {}
+                for iname, v in step.inputs.items():
+                    if isinstance(v, tuple) and v[0] == "param":
+                        inputs[iname] = self._param_value(v[1], c.params[v[1]])
+                    elif isinstance(v, tuple) and v[0] == "sample":
+                        inputs[iname] = c.launches[v[1]].sample(v[2])
+                    elif isinstance(v, tuple) and v[0] == "output":
+                        inputs[iname] = (await c.launches[v[1]])[v[2]]
+                    else:
+                        inputs[iname] = v
+                after = [c.launches[a] for a in step.after]
+                h = self.rt.launch(step.kernel, instrument=step.instrument, after=after, **inputs)
+                c.launches[step.name] = h
+                if first:
+                    h.future.add_done_callback(lambda _f: self._wake.set())
+                    watcher = asyncio.ensure_future(self._notify_when_running(h))
+                    self._watchers.add(watcher)
+                    watcher.add_done_callback(self._watchers.discard)
+                    first = False
+            await asyncio.gather(*c.launches.values(), return_exceptions=True)
+            failed = [h for h in c.launches.values() if h.state != "done"]
+            if failed:
+                kinds = {h.failure for h in failed if h.failure}
+                c.status = (
+                    "FAILED"
+                    if kinds == {"chemistry"}
+                    or ("chemistry" in kinds and "instrument" not in kinds)
+                    else "ABANDONED"
+                )
+                c.error = "; ".join(
+                    f"{h.kernel.name}: {h.row.error}"
+                    for h in failed
+                    if h.row.error and h.state == "failed"
+                )
+            else:
+                for o in self.spec.objectives:
+                    q = c.launches[o.step].outputs[o.output]
+                    c.objectives[o.name] = float(q.m_as(o.unit))
+                c.status = "COMPLETED"
+        except LaunchFailed as e:
+            c.status, c.error = "ABANDONED", str(e)
+        self._finish(c)
+
+    async def _notify_when_running(self, h: LaunchHandle) -> None:
+        # the first step leaving the queue frees a place in the backlog
+        await asyncio.wait([h.started, h.future], return_when=asyncio.FIRST_COMPLETED)
+        self._wake.set()
+
+    def _finish(self, c: Candidate) -> None:
+        from planner import Result
+
+        self.planner.ingest(
+            [
+                Result(
+                    params=c.params,
+                    status=c.status,  # type: ignore[arg-type]
+                    objectives=dict(c.objectives),
+                )
+            ]
+        )
+        self.store.update_experiment(
+            c.row,
+            status=c.status,
+            ended_v=self.clock.now(),
+            error=c.error,
+            objectives={
+                o.name: {"value": c.objectives[o.name], "unit": o.unit}
+                for o in self.spec.objectives
+                if o.name in c.objectives
+            },
+            launches=[h.id for h in c.launches.values()],
+        )
+        self.store.update_campaign(self.id, virtual_t=self.clock.now())
+        self._wake.set()
+        if self.on_progress:
+            self.on_progress(self)
+
+    def _param_value(self, name: str, value: Any) -> Any:
+        p = self.spec.params[name]
+        return value if p.categorical else Q_(float(value), p.unit)
+
+    # -- outcome ------------------------------------------------------------------------
+    def best(self) -> Candidate | None:
+        done = [c for c in self.candidates if c.status == "COMPLETED"]
+        if not done:
+            return None
+        o = self.spec.objectives[0]
+        sign = 1 if o.maximize else -1
+        return max(done, key=lambda c: (sign * c.objectives[o.name], -c.number))
+
+    def pareto(self) -> list[Candidate]:
+        done = [c for c in self.candidates if c.status == "COMPLETED"]
+        objs = self.spec.objectives
+
+        def better_or_equal(a: Candidate, b: Candidate) -> bool:
+            return all(
+                (a.objectives[o.name] >= b.objectives[o.name])
+                if o.maximize
+                else (a.objectives[o.name] <= b.objectives[o.name])
+                for o in objs
+            )
+
+        return [
+            c
+            for c in done
+            if not any(better_or_equal(d, c) and d.objectives != c.objectives for d in done)
+        ]
+
+
+def _make_planner(spec: CampaignSpec) -> Any:
+    from planner import Categorical, Continuous, Objective, SearchSpace, make_planner
+
+    space = SearchSpace(
+        [
+            Categorical(p.name, p.choices)
+            if p.categorical
+            else Continuous(p.name, float(p.low.magnitude), float(p.high.magnitude), p.unit)  # type: ignore[union-attr]
+            for p in spec.params.values()
+        ]
+    )
+    objectives = [Objective(o.name, o.maximize) for o in spec.objectives]
+    return make_planner(spec.planner, space, objectives, spec.seed, **spec.planner_options)
+
+
+def _params_json(spec: CampaignSpec, params: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, v in params.items():
+        p = spec.params[name]
+        out[name] = v if p.categorical else to_json(Q_(float(v), p.unit))
+    return out
+
+
+def campaign_id_for(store: Store, spec: CampaignSpec, seed: int) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", spec.name.lower()).strip("-")[:40] or "campaign"
+    prefix = f"{slug}-s{seed}"
+    n = store.count_campaigns(prefix)
+    return f"{prefix}-{n + 1}"
+
+
+def summarize(run: CampaignRun, wall_s: float, db: str) -> dict[str, Any]:
+    spec = run.spec
+    cands = run.candidates
+    duration = run.clock.now()
+    best = run.best()
+
+    def described(c: Candidate) -> dict[str, Any]:
+        return {
+            "experiment": c.number,
+            "params": _params_json(spec, c.params),
+            "objectives": {
+                o.name: {"value": round(c.objectives[o.name], 6), "unit": o.unit}
+                for o in spec.objectives
+            },
+        }
+
+    first_batch = [c for c in cands[: spec.batch_size] if c.status == "COMPLETED"]
+    o = spec.objectives[0]
+    summary: dict[str, Any] = {
+        "campaign_id": run.id,
+        "name": spec.name,
+        "seed": spec.seed,
+        "planner": spec.planner,
+        "experiments": len(cands),
+        "completed": sum(c.status == "COMPLETED" for c in cands),
+        "failed": sum(c.status == "FAILED" for c in cands),
+        "abandoned": sum(c.status == "ABANDONED" for c in cands),
+        "best": described(best) if best else None,
+        "first_batch_best": (
+            max(c.objectives[o.name] for c in first_batch)
+            if first_batch and o.maximize
+            else min(c.objectives[o.name] for c in first_batch)
+            if first_batch
+            else None
+        ),
+        "virtual_duration_s": round(duration, 3),
+        "virtual_duration_h": round(duration / 3600, 3),
+        "wall_s": round(wall_s, 3),
+        "utilisation": {
+            name: round(inst.lane.busy_time() / duration, 4) if duration > 0 else 0.0
+            for name, inst in run.rt.instruments.items()
+        },
+        "db": db,
+    }
+    if len(spec.objectives) > 1:
+        summary["pareto"] = [described(c) for c in run.pareto()]
+    return summary
+
+
+async def run_campaign(
+    spec: CampaignSpec,
+    rt: Runtime,
+    store: Store,
+    clock: Clock,
+    campaign_id: str,
+    *,
+    db_label: str,
+    dry_run: bool,
+    on_progress: Callable[[CampaignRun], None] | None = None,
+) -> dict[str, Any]:
+    wall0 = time.perf_counter()
+    store.add_campaign(
+        Campaign(
+            id=campaign_id,
+            name=spec.name,
+            seed=spec.seed,
+            dry_run=dry_run,
+            created_wall=time.time(),
+            config={"campaign": spec.raw, "lab": rt.lab.path},
+        )
+    )
+    run = CampaignRun(spec, rt, store, clock, campaign_id, on_progress=on_progress)
+    try:
+        await run.run()
+    except BaseException:
+        store.update_campaign(campaign_id, state="failed", virtual_t=clock.now())
+        raise
+    summary = summarize(run, time.perf_counter() - wall0, db_label)
+    store.update_campaign(campaign_id, state="done", virtual_t=clock.now(), summary=summary)
+    return summary
