@@ -214,6 +214,7 @@ class Runtime:
         self.instruments: dict[str, Instrument] = {}
         self.simulators: dict[str, Any] = {}
         self.rigs: dict[str, Any] = {}
+        self.drivers: dict[str, Any] = {}
         self.world: Any = None
         self.operator: Any = operator
         self.operator_delay_s = operator_delay_s
@@ -222,9 +223,23 @@ class Runtime:
 
     # -- bring-up -------------------------------------------------------------------
     async def open(self) -> None:
-        from devices.port import SerialPort
-        from simulators.base import Faults
+        """Start simulators (dry-run), open every port, connect devices, start the lanes."""
+        self.prepare()
+        try:
+            for ispec in self.lab.instruments.values():
+                rig = self._build_rig(ispec) if self.dry_run and ispec.rig else None
+                devices = {}
+                for dspec in ispec.devices.values():
+                    devices[dspec.name] = await self.open_device(ispec, dspec, rig)
+                lane = Lane(ispec.name, self.clock, on_document=self._on_document)
+                await lane.start()
+                self.instruments[ispec.name] = Instrument(ispec.name, ispec.roles, devices, lane)
+        except BaseException:
+            await self.close()
+            raise
 
+    def prepare(self) -> None:
+        """The simulated world and operator of a dry-run, or the console operator."""
         if self.dry_run:
             from simulators.operator import SimulatedOperator
             from simulators.world import World
@@ -236,57 +251,44 @@ class Runtime:
             from ppu.operator import ConsoleOperator
 
             self.operator = ConsoleOperator(self.clock.loop)
-        try:
-            for ispec in self.lab.instruments.values():
-                devices = {}
-                rig = self._build_rig(ispec) if self.dry_run and ispec.rig else None
-                for dspec in ispec.devices.values():
-                    model = catalog.MODELS[dspec.driver]
-                    key = f"{ispec.name}.{dspec.name}"
-                    url = dspec.port
-                    if self.dry_run:
-                        sim_cls = catalog.load(model.simulator)
-                        extra = rig.simulator_options(dspec.name, dspec.driver) if rig else {}
-                        sim = sim_cls(
-                            self.clock.monotonic,
-                            seed=dspec.simulator.seed,
-                            faults=Faults(
-                                rate=dspec.simulator.fault_rate, seed=dspec.simulator.seed + 1
-                            ),
-                            **dspec.simulator.options,
-                            **extra,
-                        )
-                        if rig is not None:
-                            rig.attach(dspec.name, sim)
-                        self.simulators[key] = sim
-                        url = await sim.serve_tcp()
-                    trace = None
-                    if self.trace_dir is not None or dspec.trace:
-                        trace = (self.trace_dir or Path("traces")) / f"{key}.trace"
-                    port = SerialPort(
-                        url,
-                        self.clock,
-                        baudrate=model.baudrate,
-                        timeout=model.timeout_s,
-                        trace=trace,
-                    )
-                    await port.open()
-                    self._ports.append(port)
-                    driver = catalog.load(model.driver)(port, **dspec.driver_options)
-                    device = catalog.load(model.device)(
-                        driver,
-                        name=f"{ispec.name}_{dspec.name}",
-                        **dspec.limits,
-                        **dspec.settings,
-                    )
-                    await device.connect()
-                    devices[dspec.name] = device
-                lane = Lane(ispec.name, self.clock, on_document=self._on_document)
-                await lane.start()
-                self.instruments[ispec.name] = Instrument(ispec.name, ispec.roles, devices, lane)
-        except BaseException:
-            await self.close()
-            raise
+
+    async def open_device(self, ispec: Any, dspec: Any, rig: Any) -> Any:
+        """One device: its simulator (dry-run), port, driver and connected ophyd device."""
+        from devices.port import SerialPort
+        from simulators.base import Faults
+
+        model = catalog.MODELS[dspec.driver]
+        key = f"{ispec.name}.{dspec.name}"
+        url = dspec.port
+        if self.dry_run:
+            sim_cls = catalog.load(model.simulator)
+            extra = rig.simulator_options(dspec.name, dspec.driver) if rig else {}
+            sim = sim_cls(
+                self.clock.monotonic,
+                seed=dspec.simulator.seed,
+                faults=Faults(rate=dspec.simulator.fault_rate, seed=dspec.simulator.seed + 1),
+                **dspec.simulator.options,
+                **extra,
+            )
+            if rig is not None:
+                rig.attach(dspec.name, sim)
+            self.simulators[key] = sim
+            url = await sim.serve_tcp()
+        trace = None
+        if self.trace_dir is not None or dspec.trace:
+            trace = (self.trace_dir or Path("traces")) / f"{key}.trace"
+        port = SerialPort(
+            url, self.clock, baudrate=model.baudrate, timeout=model.timeout_s, trace=trace
+        )
+        await port.open()
+        self._ports.append(port)
+        driver = catalog.load(model.driver)(port, **dspec.driver_options)
+        self.drivers[key] = driver
+        device = catalog.load(model.device)(
+            driver, name=f"{ispec.name}_{dspec.name}", **dspec.limits, **dspec.settings
+        )
+        await device.connect()
+        return device
 
     def _build_rig(self, ispec: Any) -> Any:
         """The shared physics behind a simulated instrument's devices."""
@@ -315,7 +317,8 @@ class Runtime:
         self.instruments.clear()
         self._ports.clear()
         self.simulators.clear()
-        self.store.flush_documents()
+        if self.store is not None:
+            self.store.flush_documents()
 
     # -- launching ------------------------------------------------------------------
     def pick_instrument(self, kernel: Kernel, name: str | None = None) -> Instrument:
