@@ -1,0 +1,64 @@
+"""Planners: decide which candidate to launch next from the results so far.
+
+`import planner` is cheap: torch/BoTorch load on the first model fit, scipy on the first
+Sobol draw.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from planner.base import (
+    Objective,
+    PersistentPlanner,
+    Planner,
+    Result,
+    Status,
+    Suggestion,
+)
+from planner.botorch_engine import BoTorchPlanner
+from planner.sobol import RandomPlanner, SobolPlanner
+from planner.space import Categorical, Continuous, SearchSpace
+from planner.state import from_state
+
+ENGINES: dict[str, type] = {
+    "sobol": SobolPlanner,
+    "random": RandomPlanner,
+    "botorch": BoTorchPlanner,
+}
+
+
+def make_planner(
+    name: str,
+    space: SearchSpace,
+    objectives: Sequence[Objective | str],
+    seed: int = 0,
+    **options: Any,
+) -> PersistentPlanner:
+    """A planner by engine name ("sobol", "random", "botorch"); `options` go to its class
+    (e.g. ``n_initial=8`` for "botorch")."""
+    try:
+        cls = ENGINES[name]
+    except KeyError:
+        raise ValueError(f"unknown planner {name!r}; choose from {', '.join(ENGINES)}") from None
+    return cls(space, objectives, seed, **options)
+
+
+__all__ = [
+    "ENGINES",
+    "BoTorchPlanner",
+    "Categorical",
+    "Continuous",
+    "Objective",
+    "PersistentPlanner",
+    "Planner",
+    "RandomPlanner",
+    "Result",
+    "SearchSpace",
+    "SobolPlanner",
+    "Status",
+    "Suggestion",
+    "from_state",
+    "make_planner",
+]

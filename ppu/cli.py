@@ -381,7 +381,7 @@ def devices_check_cmd(
     ] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Which instruments answer, what they say they are, and their status; and which do not, and why."""
+    """Which instruments answer, what they say they are and their status, or why not."""
 
     def body() -> int:
         from ppu.devices_check import run_check
