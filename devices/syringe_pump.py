@@ -97,6 +97,38 @@ class SyringePump(StandardReadable):
                 break
             await asyncio.sleep(self.poll_interval)
 
+    async def refill(self, volume_ml: float) -> None:
+        """Withdraw `volume_ml` from the reservoir line (the station's 3-way valve turns
+        with the direction), then leave the pump set to infuse."""
+        self.check_volume(volume_ml)
+        rate = await self.rate.get_value()
+        self.check_rate(rate)
+        port = self.driver.port
+        await retry_safe(port, lambda: self.driver.set_diameter(self.syringe_diameter))
+        await retry_safe(port, lambda: self.driver.set_direction("WDR"))
+        await retry_safe(port, lambda: self.driver.set_target_volume(Q_(volume_ml, "mL")))
+        _, _, before = await retry_safe(port, self.driver.dispensed)
+        await self._run_once_withdrawing(before)
+        await asyncio.sleep(volume_ml / rate * 60)
+        while True:
+            state, _, _ = await retry_safe(port, self.driver.dispensed)
+            if state not in (PumpState.INFUSING, PumpState.WITHDRAWING):
+                break
+            await asyncio.sleep(self.poll_interval)
+        await retry_safe(port, lambda: self.driver.set_direction("INF"))
+
+    async def _run_once_withdrawing(self, before: Quantity) -> None:
+        try:
+            await self.driver.run()
+            return
+        except DriverError as e:
+            if not e.transient:
+                raise
+        state, _, now = await retry_safe(self.driver.port, self.driver.dispensed)
+        if state in (PumpState.INFUSING, PumpState.WITHDRAWING) or now > before:
+            return
+        await self.driver.run()
+
     async def _run_once(self, before: Quantity) -> None:
         """RUN exactly once: after a lost reply, ask the pump whether it started."""
         try:

@@ -24,7 +24,7 @@ from ppu.clock import Clock
 from ppu.errors import BadInput
 from ppu.kernel import Choice, In, Kernel, SampleIn
 from ppu.lab import LabSpec, read_toml
-from ppu.runtime import LaunchFailed, LaunchHandle, Runtime
+from ppu.runtime import LaunchHandle, Runtime
 from ppu.store import Store
 from ppu.store.models import Campaign, Experiment
 from ppu.units import Q_, Quantity, UnitError, parse_quantity, to_json, unit_text
@@ -471,18 +471,22 @@ class CampaignRun:
 
     async def _run_candidate(self, c: Candidate) -> None:
         first = True
-        try:
-            for step in self.spec.workflow:
-                inputs: dict[str, Any] = {}
-                for iname, v in step.inputs.items():
-                    if isinstance(v, tuple) and v[0] == "param":
-                        inputs[iname] = self._param_value(v[1], c.params[v[1]])
-                    elif isinstance(v, tuple) and v[0] == "sample":
-                        inputs[iname] = c.launches[v[1]].sample(v[2])
-                    elif isinstance(v, tuple) and v[0] == "output":
-                        inputs[iname] = (await c.launches[v[1]])[v[2]]
-                    else:
-                        inputs[iname] = v
+        for step in self.spec.workflow:
+            inputs: dict[str, Any] = {}
+            for iname, v in step.inputs.items():
+                if isinstance(v, tuple) and v[0] == "param":
+                    inputs[iname] = self._param_value(v[1], c.params[v[1]])
+                elif isinstance(v, tuple) and v[0] == "sample":
+                    inputs[iname] = c.launches[v[1]].sample(v[2])
+                elif isinstance(v, tuple) and v[0] == "output":
+                    source = c.launches[v[1]]
+                    await asyncio.wait([source.future])
+                    if source.state != "done":
+                        break  # a step this one needs did not finish: stop here
+                    inputs[iname] = source.outputs[v[2]]
+                else:
+                    inputs[iname] = v
+            else:
                 after = [c.launches[a] for a in step.after]
                 h = self.rt.launch(step.kernel, instrument=step.instrument, after=after, **inputs)
                 c.launches[step.name] = h
@@ -492,28 +496,26 @@ class CampaignRun:
                     self._watchers.add(watcher)
                     watcher.add_done_callback(self._watchers.discard)
                     first = False
-            await asyncio.gather(*c.launches.values(), return_exceptions=True)
-            failed = [h for h in c.launches.values() if h.state != "done"]
-            if failed:
-                kinds = {h.failure for h in failed if h.failure}
-                c.status = (
-                    "FAILED"
-                    if kinds == {"chemistry"}
-                    or ("chemistry" in kinds and "instrument" not in kinds)
-                    else "ABANDONED"
-                )
-                c.error = "; ".join(
-                    f"{h.kernel.name}: {h.row.error}"
-                    for h in failed
-                    if h.row.error and h.state == "failed"
-                )
-            else:
-                for o in self.spec.objectives:
-                    q = c.launches[o.step].outputs[o.output]
-                    c.objectives[o.name] = float(q.m_as(o.unit))
-                c.status = "COMPLETED"
-        except LaunchFailed as e:
-            c.status, c.error = "ABANDONED", str(e)
+                continue
+            break
+        await asyncio.wait([h.future for h in c.launches.values()])
+        failed = [h for h in c.launches.values() if h.state != "done"]
+        for h in failed:
+            if not h.future.cancelled():
+                h.future.exception()  # looked at: the journal has it
+        if failed:
+            kinds = {h.failure for h in failed if h.failure}
+            c.status = "FAILED" if kinds == {"chemistry"} else "ABANDONED"
+            c.error = "; ".join(
+                f"{h.kernel.name}: {h.row.error}" for h in failed if h.state == "failed"
+            )
+        elif len(c.launches) < len(self.spec.workflow):
+            c.status, c.error = "ABANDONED", "the workflow stopped before its last step"
+        else:
+            for o in self.spec.objectives:
+                q = c.launches[o.step].outputs[o.output]
+                c.objectives[o.name] = float(q.m_as(o.unit))
+            c.status = "COMPLETED"
         self._finish(c)
 
     async def _notify_when_running(self, h: LaunchHandle) -> None:

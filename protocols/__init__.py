@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from ppu.kernel import Kernel
 
-MODULES = ("protocols.dosing", "protocols.mof")
+MODULES = ("protocols.dosing", "protocols.mof", "protocols.sorption", "protocols.analysis")
 
 
 def kernels() -> dict[str, Kernel]:

@@ -19,8 +19,11 @@ LOG_EVERY_S = 1800.0  # temperature readings during a hold
 
 
 def _dispense(pump, volume_ml: float, rate_ml_min: float):
+    """Draw the volume from the stock reservoir, then deliver it to the reactor."""
     if volume_ml < 0.05:
         return
+    yield from bps.mv(pump.rate, min(rate_ml_min * 2, pump.max_rate.m_as("mL/min")))
+    yield from call(lambda: pump.refill(volume_ml))
     yield from bps.mv(pump.rate, rate_ml_min)
     yield from bps.mv(pump, volume_ml)
 

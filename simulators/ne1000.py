@@ -46,12 +46,14 @@ class NE1000Simulator(InstrumentSimulator):
         faults: Faults | None = None,
         address: int = 0,
         syringe_ml: float = 60.0,
+        initial_ml: float | None = None,
         on_dispense: Callable[[float], None] | None = None,
     ) -> None:
         super().__init__(now, seed=seed, faults=faults)
         self.address = address
         self.syringe_ml = syringe_ml
-        self.loaded_ml = syringe_ml  # liquid in the syringe
+        # liquid in the syringe: full by default; a draw-then-deliver station starts empty
+        self.loaded_ml = syringe_ml if initial_ml is None else initial_ml
         self.diameter_mm = 26.59
         self.rate_ml_min = 1.0
         self.rate_unit = "MM"

@@ -1,0 +1,77 @@
+"""A planner's saved state: plain JSON (space, objectives, options, results, counters), so the
+store can keep it and a restarted campaign can carry on. No model is saved: a restored
+BoTorch planner refits on the same data with the same derived seed, which gives the same model
+and so the same next suggestion.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from planner.base import Objective, PersistentPlanner, PlannerBase, Result, as_objectives
+from planner.space import SearchSpace
+
+STATE_FORMAT = 1
+
+
+def result_to_json(r: Result) -> dict[str, Any]:
+    return {"params": dict(r.params), "status": r.status, "objectives": dict(r.objectives)}
+
+
+def result_from_json(d: Mapping[str, Any]) -> Result:
+    return Result(
+        params=dict(d["params"]), status=d["status"], objectives=dict(d.get("objectives") or {})
+    )
+
+
+def objectives_to_json(objectives: tuple[Objective, ...]) -> list[dict[str, Any]]:
+    return [{"name": o.name, "maximize": o.maximize} for o in objectives]
+
+
+def objectives_from_json(data: list[Mapping[str, Any]]) -> tuple[Objective, ...]:
+    return as_objectives([Objective(d["name"], bool(d.get("maximize", True))) for d in data])
+
+
+def base_state(p: PlannerBase, options: Mapping[str, Any], counters: Mapping[str, Any]) -> dict:
+    """The state every engine saves; engines add their own `options` and `counters`."""
+    return {
+        "format": STATE_FORMAT,
+        "engine": p.engine,
+        "seed": p.seed,
+        "space": p.space.to_json(),
+        "objectives": objectives_to_json(p.objectives),
+        "options": dict(options),
+        "results": [result_to_json(r) for r in p.results],
+        "counters": dict(counters),
+    }
+
+
+def check_state(state: Mapping[str, Any], engine: str) -> None:
+    if state.get("format") != STATE_FORMAT:
+        raise ValueError(f"unknown planner state format {state.get('format')!r}")
+    if state.get("engine") != engine:
+        raise ValueError(f"state is for engine {state.get('engine')!r}, not {engine!r}")
+
+
+def unpack(state: Mapping[str, Any]) -> tuple[SearchSpace, tuple[Objective, ...], list[Result]]:
+    space = SearchSpace.from_json(state["space"])
+    objectives = objectives_from_json(state["objectives"])
+    results = [result_from_json(r) for r in state["results"]]
+    return space, objectives, results
+
+
+def from_state(state: Mapping[str, Any]) -> PersistentPlanner:
+    """Rebuild whichever planner wrote `state` (dispatching on its `engine`)."""
+    from planner.botorch_engine import BoTorchPlanner
+    from planner.sobol import RandomPlanner, SobolPlanner
+
+    engines: dict[str, Any] = {
+        "sobol": SobolPlanner,
+        "random": RandomPlanner,
+        "botorch": BoTorchPlanner,
+    }
+    name = state.get("engine")
+    if name not in engines:
+        raise ValueError(f"unknown planner engine in state: {name!r}")
+    return engines[name].from_state(state)

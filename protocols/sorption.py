@@ -1,0 +1,823 @@
+"""Volumetric (Sieverts) gas adsorption: an isotherm, and a BET area from N2 at 77 K.
+
+The analyzer (role "sorption") has these devices, named so in the lab file:
+  gauge     absolute pressure gauge on the manifold (mks-9xx)
+  valves    valve bank: `gas_in` (supply → manifold, through a restriction), `dose`
+            (manifold ↔ sample cell) and `vacuum` (manifold → pump) (modbus-relay)
+  selector  gas selector feeding `gas_in`, ports `GAS_PORTS` (vici)
+  bath      temperature controller of the cell's bath (eurotherm-3200); at 77 K the
+            operator raises a liquid-nitrogen dewar around the cell instead
+
+The static volumetric method (Rouquerol, Rouquerol, Sing, "Adsorption by Powders and Porous
+Solids", 2nd ed., ch. 3.2; ISO 9277 for the BET part):
+
+1. Evacuate manifold and cell.
+2. Free space with helium (not adsorbed): fill the manifold to p1, open `dose` into the
+   evacuated cell, equilibrium p2:  V_f = V_m [ρ(p1, T_m) − ρ(p2, T_m)] / ρ(p2, T_c).
+3. Evacuate, select the adsorptive, then dose after dose: fill the manifold to p_m,j and
+   read it, open `dose`, wait until the pressure change per interval is below a fraction of
+   the pressure, read p_j, close `dose`. The amount adsorbed after dose k is what left the
+   manifold less what is in the cell's gas phase:
+       n_k = V_m Σ_{j≤k} [ρ(p_m,j, T_m) − ρ(p_j, T_m)] − V_f ρ(p_k, T_c)
+   with real-gas molar densities ρ from CoolProp.
+4. 1σ by first-order propagation: every pressure reading ±0.12 % of reading (the gauge's
+   accuracy, taken as independent from reading to reading), the calibrated manifold
+   volume ±0.5 % (its error scales V_f too, so n scales with it), the two helium readings
+   through V_f. The sum over doses grows, so the errors accumulate.
+
+Kernels see only what the devices report: pressures, the bath temperature, valve states.
+The manifold's volume and temperature are the instrument's calibration (kernel inputs).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import Generator
+from dataclasses import dataclass, field
+from typing import Any
+
+import bluesky.plan_stubs as bps
+
+from ppu.kernel import Choice, In, Uses, kernel
+from ppu.operator import manual_step
+from ppu.units import Q_
+from protocols.plan_tools import call
+
+R = 8.314462618  # J/(mol K)
+LN2_K = 77.35  # liquid nitrogen boiling under one atmosphere
+GAS_PORTS = {"He": 1, "CO2": 2, "N2": 3}  # the selector's lines; port 4 is blanked
+FLUIDS = {"He": "Helium", "CO2": "CarbonDioxide", "N2": "Nitrogen"}
+GAUGE_ERROR = 0.0012  # 1σ, fraction of reading (a capacitance manometer's accuracy)
+VOLUME_ERROR = 0.005  # 1σ, fraction: the manifold volume's calibration
+HE_FILL_PA = 90_000.0  # helium in the manifold for the free-space dose
+FILL_OF_FULL_SCALE = 0.95  # never fill the manifold closer than this to the gauge's top
+SETTLE_S = 5.0  # after a valve closes, before the reading that counts
+EVACUATED_PA = 1.0  # "under vacuum" for the evacuation check
+FILL_TIMEOUT_S = 180.0
+MAX_DOSES_PER_TARGET = 12
+
+Plan = Generator[Any, Any, Any]
+
+
+# -- real-gas densities ---------------------------------------------------------------------
+def density(gas: str, temperature_k: float, pressure_pa: float) -> float:
+    """Molar density, mol/m³ (CoolProp's reference equation of state)."""
+    if pressure_pa <= 0:
+        return 0.0
+    from CoolProp.CoolProp import PropsSI
+
+    return float(PropsSI("Dmolar", "T", temperature_k, "P", pressure_pa, FLUIDS[gas]))
+
+
+def density_slope(gas: str, temperature_k: float, pressure_pa: float) -> float:
+    """∂ρ/∂p at constant T, mol/(m³ Pa)."""
+    if pressure_pa <= 0:
+        return 1.0 / (R * temperature_k)
+    from CoolProp.CoolProp import PropsSI
+
+    return float(PropsSI("d(Dmolar)/d(P)|T", "T", temperature_k, "P", pressure_pa, FLUIDS[gas]))
+
+
+def pressure_at(gas: str, temperature_k: float, density_mol_m3: float) -> float:
+    if density_mol_m3 <= 0:
+        return 0.0
+    from CoolProp.CoolProp import PropsSI
+
+    return float(PropsSI("P", "T", temperature_k, "Dmolar", density_mol_m3, FLUIDS[gas]))
+
+
+def saturation_pressure(gas: str, temperature_k: float) -> float:
+    from CoolProp.CoolProp import PropsSI
+
+    return float(PropsSI("P", "T", temperature_k, "Q", 0, FLUIDS[gas]))
+
+
+# -- the mass balance and its uncertainty ---------------------------------------------------
+@dataclass(frozen=True)
+class FreeSpace:
+    """The cell's free volume at the bath, from one helium dose, and how it depends on the
+    two helium readings: ((∂V_f/∂p1, p1), (∂V_f/∂p2, p2))."""
+
+    volume_m3: float
+    sensitivities: tuple[tuple[float, float], ...]
+
+
+def free_space(
+    manifold_m3: float, manifold_k: float, cell_k: float, p1: float, p2: float
+) -> FreeSpace:
+    d = density("He", manifold_k, p1) - density("He", manifold_k, p2)
+    rc = density("He", cell_k, p2)
+    if d <= 0 or rc <= 0:
+        raise ValueError(
+            f"free space: helium did not expand into the cell (p1 {p1:.1f} Pa, p2 {p2:.1f} Pa)"
+        )
+    v = manifold_m3 * d / rc
+    dv_dp1 = manifold_m3 * density_slope("He", manifold_k, p1) / rc
+    dv_dp2 = (
+        manifold_m3
+        * (-density_slope("He", manifold_k, p2) * rc - d * density_slope("He", cell_k, p2))
+        / rc**2
+    )
+    return FreeSpace(v, ((dv_dp1, p1), (dv_dp2, p2)))
+
+
+@dataclass
+class MassBalance:
+    """Cumulative amount adsorbed, dose after dose, with its first-order 1σ."""
+
+    gas: str
+    manifold_m3: float
+    manifold_k: float
+    space: FreeSpace
+    gauge_error: float = GAUGE_ERROR
+    volume_error: float = VOLUME_ERROR
+    left_manifold: float = 0.0  # Σ_j ρ(p_m,j) − ρ(p_j) at T_m, mol/m³
+    _var_settled: float = 0.0  # variance from readings no later dose can change
+    doses: list[tuple[float, float, float]] = field(default_factory=list)
+
+    def dose(self, p_fill: float, p_eq: float, cell_k: float) -> tuple[float, float]:
+        """Book one dose (manifold at `p_fill`, equilibrium at `p_eq`): (n mol, σ mol)."""
+        g, vm, tm, vf = self.gas, self.manifold_m3, self.manifold_k, self.space.volume_m3
+        self.left_manifold += density(g, tm, p_fill) - density(g, tm, p_eq)
+        n = vm * self.left_manifold - vf * density(g, cell_k, p_eq)
+        e = self.gauge_error
+        self._var_settled += (vm * density_slope(g, tm, p_fill) * e * p_fill) ** 2
+        d_eq = vm * density_slope(g, tm, p_eq) + vf * density_slope(g, cell_k, p_eq)
+        var = self._var_settled + (d_eq * e * p_eq) ** 2
+        rho_cell = density(g, cell_k, p_eq)
+        var += sum((rho_cell * dv * e * p) ** 2 for dv, p in self.space.sensitivities)
+        var += (n * self.volume_error) ** 2
+        # p_eq stays in the manifold sum for every later dose, without the cell term
+        self._var_settled += (vm * density_slope(g, tm, p_eq) * e * p_eq) ** 2
+        self.doses.append((p_fill, p_eq, cell_k))
+        return n, math.sqrt(var)
+
+    def gas_needed(self, p_prev: float, p_target: float, cell_k: float) -> float:
+        """Moles the cell's gas phase needs to go from `p_prev` to `p_target`."""
+        g, vf = self.gas, self.space.volume_m3
+        return vf * (density(g, cell_k, p_target) - density(g, cell_k, p_prev))
+
+
+@dataclass
+class Point:
+    pressure_pa: float
+    uptake_mmol_g: float
+    sigma_mmol_g: float
+    cell_k: float
+    branch: str
+    equilibration_s: float
+    settled: bool
+
+
+def interpolate(points: list[Point], pressure_pa: float) -> tuple[float, float]:
+    """(uptake, σ) at `pressure_pa` by linear interpolation of the adsorption branch;
+    a little beyond the last point (≤ 5 %) by extrapolation; NaN further out."""
+    ads = sorted((p for p in points if p.branch == "adsorption"), key=lambda p: p.pressure_pa)
+    if not ads:
+        return math.nan, math.nan
+    if len(ads) == 1:
+        only = ads[0]
+        if math.isclose(only.pressure_pa, pressure_pa, rel_tol=0.02):
+            return only.uptake_mmol_g, only.sigma_mmol_g
+        return math.nan, math.nan
+    if pressure_pa < ads[0].pressure_pa or pressure_pa > ads[-1].pressure_pa * 1.05:
+        return math.nan, math.nan
+    i = next((k for k in range(1, len(ads) - 1) if pressure_pa <= ads[k].pressure_pa), len(ads) - 1)
+    lo, hi = ads[i - 1], ads[i]
+    f = (pressure_pa - lo.pressure_pa) / (hi.pressure_pa - lo.pressure_pa)
+    return (
+        lo.uptake_mmol_g + f * (hi.uptake_mmol_g - lo.uptake_mmol_g),
+        lo.sigma_mmol_g + f * (hi.sigma_mmol_g - lo.sigma_mmol_g),
+    )
+
+
+def isotherm_targets(max_pa: float, n: int) -> list[float]:
+    """A third of the points geometric from 1 % to 10 % of the top, the rest even up to it."""
+    n_low = max(1, n // 3)
+    low = (
+        [0.05 * max_pa]
+        if n_low == 1
+        else [0.01 * max_pa * 10 ** (i / (n_low - 1)) for i in range(n_low)]
+    )
+    n_high = n - n_low
+    high = [0.15 * max_pa + (0.85 * max_pa) * i / max(1, n_high - 1) for i in range(n_high)]
+    return sorted(set(low + high))
+
+
+# -- the instrument, as the kernels drive it ------------------------------------------------
+async def _settle_bath(bath: Any, celsius: float, timeout_s: float) -> None:
+    async def settled() -> None:
+        await bath.set(celsius)
+
+    try:
+        await asyncio.wait_for(settled(), timeout_s)
+    except TimeoutError:
+        raise TimeoutError(
+            f"{bath.name}: the bath did not settle at {celsius:g} degC within "
+            f"{timeout_s / 60:.0f} min"
+        ) from None
+
+
+class Analyzer:
+    """Plan stubs over the analyzer's devices; keeps nothing the devices do not report."""
+
+    def __init__(self, instrument: Any, ctx: Any, manifold_m3: float, manifold_k: float):
+        for name in ("gauge", "valves", "selector"):
+            if not hasattr(instrument, name):
+                raise ValueError(f"{instrument.name}: a sorption analyzer needs a device '{name}'")
+        self.name = instrument.name
+        self.ctx = ctx
+        self.gauge = instrument.gauge
+        self.valves = instrument.valves
+        self.selector = instrument.selector
+        self.bath = getattr(instrument, "bath", None)
+        self.manifold_m3 = manifold_m3
+        self.manifold_k = manifold_k
+        self.to_pa = float(Q_(1.0, self.gauge.unit).to("Pa").magnitude)
+        self.full_scale_pa = float(self.gauge.high) * self.to_pa
+        self.cryogenic = False
+
+    def now(self) -> float:
+        return float(self.ctx.now())
+
+    # readings
+    def pressure(self) -> Plan:
+        value = yield from bps.rd(self.gauge.pressure)
+        if self.gauge.classify(value) == "OVER":
+            raise RuntimeError(
+                f"{self.gauge.name}: {value:g} {self.gauge.unit} is at the top of its range"
+            )
+        return float(value) * self.to_pa
+
+    def mean_pressure(self, n: int = 3, spacing_s: float = 1.0) -> Plan:
+        total = 0.0
+        for i in range(n):
+            if i:
+                yield from bps.sleep(spacing_s)
+            total += yield from self.pressure()
+        return total / n
+
+    def cell_temperature(self) -> Plan:
+        if self.cryogenic:
+            return LN2_K
+        if self.bath is None:
+            raise ValueError(f"{self.name}: no bath controller reports the cell's temperature")
+        celsius = yield from bps.rd(self.bath.temperature)
+        return float(celsius) + 273.15
+
+    # valves and gas
+    def valve(self, name: str, open_: bool) -> Plan:
+        yield from bps.mv(getattr(self.valves, name), open_)
+
+    def close_all(self) -> Plan:
+        for name in ("gas_in", "vacuum", "dose"):
+            yield from self.valve(name, False)
+
+    def select(self, gas: str) -> Plan:
+        yield from bps.mv(self.selector, GAS_PORTS[gas])
+
+    def bath_to(self, kelvin: float, timeout_s: float = 4 * 3600.0) -> Plan:
+        if self.bath is None:
+            raise ValueError(f"{self.name}: no bath controller to hold {kelvin:g} K")
+        celsius = kelvin - 273.15
+        yield from call(lambda: _settle_bath(self.bath, celsius, timeout_s))
+
+    # procedures
+    def evacuate(self, hold_s: float, max_wait_s: float = 3600.0) -> Plan:
+        """Pump manifold and cell until the gauge reads vacuum, then keep pumping `hold_s`."""
+        yield from self.valve("gas_in", False)
+        yield from self.valve("dose", True)
+        yield from self.valve("vacuum", True)
+        start = self.now()
+        while True:
+            value = yield from bps.rd(self.gauge.pressure)
+            if value * self.to_pa <= EVACUATED_PA or self.gauge.classify(value) == "UNDER":
+                break
+            if self.now() - start > max_wait_s:
+                raise RuntimeError(
+                    f"{self.name}: still {value:g} {self.gauge.unit} after pumping "
+                    f"{max_wait_s / 60:.0f} min: a leak?"
+                )
+            yield from bps.sleep(10.0)
+        if hold_s > 0:
+            yield from bps.sleep(hold_s)
+        yield from self.valve("vacuum", False)
+        yield from self.valve("dose", False)
+
+    def _move_manifold(self, target_pa: float, valve: str) -> Plan:
+        """Open `valve` (gas_in up, vacuum down) until the manifold reaches `target_pa`,
+        timing the next look from the rate seen so far; then settle and read."""
+        rising = valve == "gas_in"
+        p = yield from self.pressure()
+        if (p >= target_pa) if rising else (p <= target_pa):
+            return (yield from self.mean_pressure())
+        t_prev, p_prev = self.now(), p
+        start = t_prev
+        yield from self.valve(valve, True)
+        while True:
+            p = yield from self.pressure()
+            t = self.now()
+            if (p >= target_pa * 0.997) if rising else (p <= target_pa * 1.003):
+                break
+            rate = (p - p_prev) / (t - t_prev) if t > t_prev else 0.0
+            if not rising:
+                rate = -rate
+            if t - start > 3.0 and rate < 2e-4 * max(p, 1.0):
+                break  # at the supply pressure (or the pump's floor): no further
+            if t - start > FILL_TIMEOUT_S:
+                break
+            gap = abs(target_pa - p)
+            wait = 0.5 if rate <= 0 else min(2.0, max(0.05, 0.7 * gap / rate))
+            t_prev, p_prev = t, p
+            yield from bps.sleep(wait)
+        yield from self.valve(valve, False)
+        yield from bps.sleep(SETTLE_S)
+        return (yield from self.mean_pressure())
+
+    def fill_manifold(self, target_pa: float) -> Plan:
+        return (yield from self._move_manifold(target_pa, "gas_in"))
+
+    def pump_manifold(self, target_pa: float) -> Plan:
+        return (yield from self._move_manifold(target_pa, "vacuum"))
+
+    def equilibrate(
+        self, interval_s: float, tolerance: float, window: int, max_wait_s: float
+    ) -> Plan:
+        """Read every `interval_s` until the change per interval (the slope of a line
+        through the last `window` readings, which beats the gauge's digits and noise) is
+        below `tolerance` × pressure. Returns (pressure on that line now, seconds, settled)."""
+        start = self.now()
+        ts: list[float] = []
+        ps: list[float] = []
+        while True:
+            yield from bps.sleep(interval_s)
+            ps.append((yield from self.pressure()))
+            ts.append(self.now() - start)
+            if len(ps) >= window:
+                slope, value = _line(ts[-window:], ps[-window:])
+                if abs(slope) * interval_s <= tolerance * max(value, 1e-3):
+                    return value, ts[-1], True
+            if ts[-1] >= max_wait_s:
+                value = _line(ts[-window:], ps[-window:])[1] if len(ps) >= 2 else ps[-1]
+                return value, ts[-1], False
+
+
+def _line(ts: list[float], ps: list[float]) -> tuple[float, float]:
+    """Least-squares slope and the line's value at the last time."""
+    n = len(ts)
+    tm = sum(ts) / n
+    pm = sum(ps) / n
+    sxx = sum((t - tm) ** 2 for t in ts)
+    slope = sum((t - tm) * (p - pm) for t, p in zip(ts, ps, strict=True)) / sxx if sxx else 0.0
+    return slope, pm + slope * (ts[-1] - tm)
+
+
+@dataclass(frozen=True)
+class Equilibration:
+    interval_s: float
+    tolerance: float
+    max_wait_s: float
+    window: int = 10  # readings in the line whose slope is the change per interval
+
+
+def _dose_plan(
+    mb: MassBalance, p_prev: float, target: float, cell_k: float, slope: float, top: float
+) -> float:
+    """Manifold pressure for a dose from `p_prev` towards `target`: the gas the cell needs,
+    plus the uptake the last points' slope (mol/Pa) predicts; never so much that, were nothing
+    adsorbed, the cell would pass `p_prev + 2 (target − p_prev)`."""
+    g, vm, tm = mb.gas, mb.manifold_m3, mb.manifold_k
+    need = mb.gas_needed(p_prev, target, cell_k) + slope * (target - p_prev)
+    rho = density(g, tm, target) + need / vm
+    bound = max(p_prev + 2 * (target - p_prev), 0.0)
+    rho_bound = density(g, tm, bound) + mb.gas_needed(p_prev, bound, cell_k) / vm
+    rho = min(rho, rho_bound) if target > p_prev else max(rho, rho_bound)
+    return min(max(pressure_at(g, tm, max(rho, 0.0)), 0.0), top)
+
+
+def _run_isotherm(
+    a: Analyzer,
+    ctx: Any,
+    *,
+    gas: str,
+    bath_k: float,
+    mass_g: float,
+    targets: list[float],
+    desorption: list[float],
+    eq: Equilibration,
+    evacuation_s: float,
+    sample: str,
+    p0: float | None = None,
+) -> Plan:
+    """Free space, then the doses. Returns (points, free space)."""
+    yield from a.close_all()
+    if a.cryogenic:
+        yield from bps.sleep(900.0)  # the cell and its neck come to the dewar's temperature
+    else:
+        yield from a.bath_to(bath_k)
+    yield from a.evacuate(evacuation_s)
+
+    # free space with helium
+    yield from a.select("He")
+    top = FILL_OF_FULL_SCALE * a.full_scale_pa
+    p1 = yield from a.fill_manifold(min(HE_FILL_PA, top))
+    t_cell = yield from a.cell_temperature()
+    yield from a.valve("dose", True)
+    p2, _, _ = yield from a.equilibrate(2.0, eq.tolerance, 5, 900.0)
+    t_cell = (t_cell + (yield from a.cell_temperature())) / 2
+    space = free_space(a.manifold_m3, a.manifold_k, t_cell, p1, p2)
+    yield from a.valve("dose", False)
+    yield from a.evacuate(max(300.0, evacuation_s / 4))
+
+    yield from a.select(gas)
+    mb = MassBalance(gas, a.manifold_m3, a.manifold_k, space)
+    points: list[Point] = []
+    p_prev = 0.0
+
+    def book(p_fill: float, branch: str) -> Plan:
+        yield from a.valve("dose", True)
+        p_eq, waited, settled = yield from a.equilibrate(
+            eq.interval_s, eq.tolerance, eq.window, eq.max_wait_s
+        )
+        cell_k = yield from a.cell_temperature()
+        yield from a.valve("dose", False)
+        n, sigma = mb.dose(p_fill, p_eq, cell_k)
+        point = Point(p_eq, n * 1e3 / mass_g, sigma * 1e3 / mass_g, cell_k, branch, waited, settled)
+        points.append(point)
+        yield from bps.trigger_and_read(
+            [a.gauge] if a.cryogenic or a.bath is None else [a.gauge, a.bath]
+        )
+        label = "uptake" if branch == "adsorption" else "uptake_des"
+        extra = {} if p0 is None else {"relative_pressure": p_eq / p0}
+        ctx.measure(
+            f"{label}@{p_eq / 1e5:.4g}bar",
+            Q_(point.uptake_mmol_g, "mmol/g"),
+            sample=sample,
+            pressure_bar=p_eq / 1e5,
+            sigma=point.sigma_mmol_g,
+            gas=gas,
+            temperature_k=cell_k,
+            branch=branch,
+            point=len(points),
+            equilibration_s=waited,
+            equilibrated=settled,
+            **extra,
+        )
+        return p_eq
+
+    def slope_now() -> float:
+        """Uptake per Pa between the last two points (mol/Pa), never negative."""
+        if len(points) < 2:
+            return 0.0
+        a1, a2 = points[-2], points[-1]
+        dp = a2.pressure_pa - a1.pressure_pa
+        if dp == 0:
+            return 0.0
+        return max(0.0, (a2.uptake_mmol_g - a1.uptake_mmol_g) * mass_g * 1e-3 / dp)
+
+    exhausted = False
+    for target in targets:
+        for _ in range(MAX_DOSES_PER_TARGET):
+            if exhausted or p_prev >= target * 0.98:
+                break
+            cell_k = yield from a.cell_temperature()
+            p_want = _dose_plan(mb, p_prev, target, cell_k, slope_now(), top)
+            p_fill = yield from a.fill_manifold(p_want)
+            if p_fill <= p_prev * 1.002:
+                exhausted = True  # the supply cannot push the cell any higher
+                break
+            p_prev = yield from book(p_fill, "adsorption")
+
+    for target in desorption:
+        if target >= p_prev:
+            continue
+        cell_k = yield from a.cell_temperature()
+        p_want = _dose_plan(mb, p_prev, target, cell_k, slope_now(), top)
+        p_fill = yield from a.pump_manifold(p_want)
+        p_prev = yield from book(p_fill, "desorption")
+
+    yield from a.close_all()
+    return points, space
+
+
+def _sample_mass_g(ctx: Any, sample: str) -> float:
+    s = ctx.samples_in.get("sample")
+    if s is None or s.mass_value is None:
+        raise ValueError(f"sample {sample} has no recorded mass: weigh it first")
+    return float(Q_(s.mass_value, s.mass_unit or "g").m_as("g"))
+
+
+def _load(a: Analyzer, ctx: Any, sample: str) -> Plan:
+    """Ask for the sample to be put in the cell; returns where it came from."""
+    cell = f"{a.name}:cell"
+    home = ctx.location_of(sample)
+    if home is None:
+        raise ValueError(f"sample {sample}: where it is is not recorded")
+    if home != cell:
+        yield from manual_step(
+            ctx, f"Load {sample} into the sample cell of {a.name}", move=(home, cell)
+        )
+    return home
+
+
+def _unload(a: Analyzer, ctx: Any, sample: str, home: str) -> Plan:
+    cell = f"{a.name}:cell"
+    if home != cell:
+        yield from manual_step(
+            ctx, f"Vent the cell of {a.name} and return {sample} to {home}", move=(cell, home)
+        )
+
+
+def _bath_for(gas: str, kelvin: float) -> tuple[bool, float]:
+    """(cryogenic, bath temperature): 77 K is a liquid-nitrogen dewar, the rest a controller."""
+    if abs(kelvin - LN2_K) <= 1.0:
+        if gas == "CO2":
+            raise ValueError("CO2 freezes at 77 K: measure it between 273 and 353 K")
+        return True, LN2_K
+    if not 273.15 <= kelvin <= 353.15:
+        raise ValueError(
+            f"no bath for {kelvin:g} K: the controller holds 273–353 K, the dewar 77.35 K"
+        )
+    return False, kelvin
+
+
+def _fill_dewar(a: Analyzer, ctx: Any) -> Plan:
+    a.cryogenic = True
+    yield from manual_step(
+        ctx,
+        f"Fill the dewar of {a.name} with liquid nitrogen and raise it around the sample cell",
+        action="fill_dewar",
+    )
+
+
+def _remove_dewar(a: Analyzer, ctx: Any) -> Plan:
+    yield from manual_step(ctx, f"Lower the dewar of {a.name}", action="remove_dewar")
+    a.cryogenic = False
+
+
+@kernel(
+    role="sorption",
+    rerun_safe=True,
+    outputs={
+        "uptake_0p15bar": "mmol/g",
+        "uptake_1bar": "mmol/g",
+        "free_volume": "mL",
+        "duration": "h",
+    },
+)
+def measure_isotherm(
+    instrument,
+    ctx,
+    sample=Uses("activated"),
+    gas=Choice(("CO2", "N2"), default="CO2"),
+    temperature=In("K", ge="77 K", le="353.15 K", default="298.15 K", doc="bath temperature"),
+    max_pressure=In("bar", ge="0.05 bar", le="1.1 bar", default="1 bar"),
+    points=In("", ge=3, le=40, default=12, doc="target pressures on the adsorption branch"),
+    desorption_points=In("", ge=0, le=20, default=0),
+    equilibration_interval=In("s", ge="2 s", le="300 s", default="30 s"),
+    equilibrium_tolerance=In(
+        "",
+        ge=1e-6,
+        le=1e-2,
+        default=1e-4,
+        doc="equilibrium: pressure change per interval below this fraction of the pressure",
+    ),
+    max_equilibration=In("min", ge="1 min", le="600 min", default="120 min"),
+    evacuation=In("min", ge="0 min", le="1440 min", default="30 min"),
+    manifold_volume=In("mL", ge="1 mL", le="1000 mL", default="25 mL", doc="calibrated"),
+    manifold_temperature=In("K", ge="273.15 K", le="373.15 K", default="308.15 K"),
+):
+    """A volumetric adsorption isotherm: helium free space, then dose after dose to
+    `max_pressure`, each booked by a real-gas mass balance with its 1σ (one measurement per
+    point: `uptake@<p>bar`, with pressure, σ and temperature in its provenance)."""
+    start = ctx.now()
+    cryogenic, bath_k = _bath_for(gas, temperature.m_as("K"))
+    a = Analyzer(instrument, ctx, manifold_volume.m_as("m^3"), manifold_temperature.m_as("K"))
+    mass_g = _sample_mass_g(ctx, sample)
+    max_pa = max_pressure.m_as("Pa")
+    p0 = saturation_pressure(gas, bath_k) if cryogenic else None
+    if p0 is not None:
+        max_pa = min(max_pa, 0.95 * p0)
+    n_des = round(desorption_points.m_as(""))
+    targets = isotherm_targets(max_pa, round(points.m_as("")))
+    desorption = [max_pa * f for f in _desorption_fractions(n_des)]
+    home = yield from _load(a, ctx, sample)
+    if cryogenic:
+        yield from _fill_dewar(a, ctx)
+    pts, space = yield from _run_isotherm(
+        a,
+        ctx,
+        gas=gas,
+        bath_k=bath_k,
+        mass_g=mass_g,
+        targets=targets,
+        desorption=desorption,
+        eq=Equilibration(
+            equilibration_interval.m_as("s"),
+            equilibrium_tolerance.m_as(""),
+            max_equilibration.m_as("s"),
+        ),
+        evacuation_s=evacuation.m_as("s"),
+        sample=sample,
+        p0=p0,
+    )
+    if cryogenic:
+        yield from _remove_dewar(a, ctx)
+    yield from _unload(a, ctx, sample, home)
+    outputs: dict[str, Any] = {}
+    for name, p_bar in (("uptake_0p15bar", 0.15), ("uptake_1bar", 1.0)):
+        value, sigma = interpolate(pts, p_bar * 1e5)
+        q = Q_(value, "mmol/g")  # NaN when the isotherm does not reach that pressure
+        ctx.measure(
+            name,
+            q,
+            sample=sample,
+            sigma=None if math.isnan(sigma) else sigma,
+            pressure_bar=p_bar,
+            gas=gas,
+            temperature_k=bath_k,
+            interpolated=True,
+        )
+        outputs[name] = q
+    outputs["free_volume"] = Q_(space.volume_m3 * 1e6, "mL")
+    outputs["duration"] = Q_((ctx.now() - start) / 3600.0, "h")
+    return outputs
+
+
+def _desorption_fractions(n: int) -> list[float]:
+    return [0.9 * (0.05 / 0.9) ** (i / max(1, n - 1)) for i in range(n)] if n else []
+
+
+def rouquerol_range(relative: list[float], uptake: list[float]) -> tuple[int, int] | None:
+    """The BET range (indices into the points sorted by pressure) meeting the consistency
+    criteria of Rouquerol, Llewellyn and Rouquerol (Stud. Surf. Sci. Catal. 160, 49, 2007):
+    n(1 − x) rises over the whole range; C > 0; the monolayer's x_m = 1/(√C + 1) and n_m
+    lie inside the range. Of the ranges of ≥ 3 points that qualify: the longest, then the
+    most linear. None when no range qualifies."""
+    pts = sorted(zip(relative, uptake, strict=True))
+    x = [p[0] for p in pts]
+    n = [p[1] for p in pts]
+    end = len(x) - 1
+    for k in range(len(x) - 1):
+        if n[k + 1] * (1 - x[k + 1]) <= n[k] * (1 - x[k]):
+            end = k
+            break
+    best: tuple[int, float, int, int] | None = None
+    for i in range(end + 1):
+        for j in range(i + 2, end + 1):
+            xs = x[i : j + 1]
+            ys = [xk / (nk * (1 - xk)) for xk, nk in zip(xs, n[i : j + 1], strict=True)]
+            slope, intercept, r = _fit(xs, ys)
+            if intercept <= 0 or slope <= 0:
+                continue
+            c = slope / intercept + 1
+            n_m = 1 / (slope + intercept)
+            x_m = 1 / (math.sqrt(c) + 1)
+            if not (x[i] <= x_m <= x[j] and n[i] <= n_m <= n[j]):
+                continue
+            key = (j - i, r, i, j)
+            if best is None or key[:2] > best[:2]:
+                best = key
+    return None if best is None else (best[2], best[3])
+
+
+def _fit(xs: list[float], ys: list[float]) -> tuple[float, float, float]:
+    """Least-squares slope, intercept and correlation coefficient."""
+    k = len(xs)
+    xm, ym = sum(xs) / k, sum(ys) / k
+    sxx = sum((a - xm) ** 2 for a in xs)
+    syy = sum((b - ym) ** 2 for b in ys)
+    sxy = sum((a - xm) * (b - ym) for a, b in zip(xs, ys, strict=True))
+    slope = sxy / sxx if sxx else 0.0
+    r = sxy / math.sqrt(sxx * syy) if sxx and syy else 0.0
+    return slope, ym - slope * xm, r
+
+
+def bet_fit(
+    relative: list[float],
+    uptake_mmol_g: list[float],
+    *,
+    material: str = "sample",
+    limits: tuple[float, float] = (0.05, 0.3),
+) -> dict[str, Any]:
+    """BET area by pyGAPS's linear BET fit over the range `rouquerol_range` chooses (pyGAPS's
+    own choice applies only the first criterion); when no range qualifies, the classic
+    `limits`, flagged `rouquerol: False`."""
+    import pygaps
+    from pygaps.characterisation.area_bet import area_BET
+
+    pts = sorted(zip(relative, uptake_mmol_g, strict=True))
+    x = [p[0] for p in pts]
+    iso = pygaps.PointIsotherm(
+        pressure=x,
+        loading=[p[1] for p in pts],
+        material=material,
+        adsorbate="nitrogen",
+        temperature=LN2_K,
+        temperature_unit="K",
+        pressure_mode="relative",
+        loading_basis="molar",
+        loading_unit="mmol",
+        material_basis="mass",
+        material_unit="g",
+    )
+    chosen = rouquerol_range(x, [p[1] for p in pts])
+    if chosen is not None:
+        i, j = chosen
+        # pyGAPS takes the points with lo <= x < hi
+        hi = (x[j] + x[j + 1]) / 2 if j + 1 < len(x) else x[j] * 1.001
+        result = area_BET(iso, p_limits=(x[i], hi))
+    else:
+        result = area_BET(iso, p_limits=limits)
+    lo, hi_index = result.get("p_limit_indices", (0, len(x) - 1))
+    return {
+        "area": float(result["area"]),
+        "c": float(result["c_const"]),
+        "n_monolayer_mmol_g": float(result["n_monolayer"]) * 1e3,
+        "corr_coef": float(result["corr_coef"]),
+        "range": (x[int(lo)], x[int(hi_index)]),
+        "rouquerol": chosen is not None,
+    }
+
+
+@kernel(
+    role="sorption",
+    rerun_safe=True,
+    outputs={"bet_area": "m^2/g", "bet_c": "", "free_volume": "mL", "duration": "h"},
+)
+def measure_bet(
+    instrument,
+    ctx,
+    sample=Uses("activated"),
+    points=In("", ge=3, le=30, default=6, doc="points between 0.05 and 0.3 p/p0"),
+    low_points=In(
+        "",
+        ge=0,
+        le=10,
+        default=3,
+        doc="points from 0.005 to 0.05 p/p0, where a microporous solid's BET range lies",
+    ),
+    equilibration_interval=In("s", ge="2 s", le="300 s", default="30 s"),
+    equilibrium_tolerance=In("", ge=1e-6, le=1e-2, default=1e-4),
+    max_equilibration=In("min", ge="1 min", le="600 min", default="180 min"),
+    evacuation=In("min", ge="0 min", le="1440 min", default="30 min"),
+    manifold_volume=In("mL", ge="1 mL", le="1000 mL", default="25 mL", doc="calibrated"),
+    manifold_temperature=In("K", ge="273.15 K", le="373.15 K", default="308.15 K"),
+):
+    """BET area from an N2 isotherm at 77 K (the operator fills the dewar): points in p/p0
+    0.05–0.3 (and a few below for microporous solids), the linear BET fit in the range the
+    Rouquerol criteria choose (pyGAPS)."""
+    start = ctx.now()
+    a = Analyzer(instrument, ctx, manifold_volume.m_as("m^3"), manifold_temperature.m_as("K"))
+    mass_g = _sample_mass_g(ctx, sample)
+    p0 = saturation_pressure("N2", LN2_K)
+    n_low = round(low_points.m_as(""))
+    n_std = round(points.m_as(""))
+    low = [0.005 * 10 ** (i / max(1, n_low)) for i in range(n_low)]  # 0.005 … < 0.05
+    std = [0.05 + 0.25 * i / max(1, n_std - 1) for i in range(n_std)]
+    home = yield from _load(a, ctx, sample)
+    yield from _fill_dewar(a, ctx)
+    pts, space = yield from _run_isotherm(
+        a,
+        ctx,
+        gas="N2",
+        bath_k=LN2_K,
+        mass_g=mass_g,
+        targets=[x * p0 for x in low + std],
+        desorption=[],
+        eq=Equilibration(
+            equilibration_interval.m_as("s"),
+            equilibrium_tolerance.m_as(""),
+            max_equilibration.m_as("s"),
+        ),
+        evacuation_s=evacuation.m_as("s"),
+        sample=sample,
+        p0=p0,
+    )
+    yield from _remove_dewar(a, ctx)
+    yield from _unload(a, ctx, sample, home)
+    usable = [p for p in pts if 0 < p.pressure_pa < 0.5 * p0]
+    fit = bet_fit(
+        [p.pressure_pa / p0 for p in usable],
+        [p.uptake_mmol_g for p in usable],
+        material=sample,
+    )
+    area = Q_(fit["area"], "m^2/g")
+    ctx.measure(
+        "bet_area",
+        area,
+        sample=sample,
+        bet_c=fit["c"],
+        corr_coef=fit["corr_coef"],
+        range_p_p0=list(fit["range"]),
+        rouquerol=fit["rouquerol"],
+        n_monolayer_mmol_g=fit["n_monolayer_mmol_g"],
+        p0_pa=p0,
+    )
+    return {
+        "bet_area": area,
+        "bet_c": Q_(fit["c"], ""),
+        "free_volume": Q_(space.volume_m3 * 1e6, "mL"),
+        "duration": Q_((ctx.now() - start) / 3600.0, "h"),
+    }

@@ -1,0 +1,407 @@
+"""The volumetric sorption analyzer: the rig's physics alone, then the isotherm and BET
+kernels end to end (bluesky plan → ophyd-async devices → drivers → bytes over sockets →
+gauge, relay, selector and bath simulators sharing one rig) on the virtual clock.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import CoolProp.CoolProp as CP
+import pytest
+from sqlmodel import select
+
+from ppu.clock import Clock
+from ppu.lab import load_lab
+from ppu.runtime import running
+from ppu.store import Store
+from ppu.store.models import Measurement, Sample
+from protocols.sorption import MassBalance, free_space, measure_bet, measure_isotherm
+from simulators.modbus_relay import ModbusRelaySimulator
+from simulators.sorption import LN2_K, SorptionRig
+from simulators.vici import VICISimulator
+from simulators.world import Adsorbent, Portion, World
+from tests.conftest import _close_checking_leaks
+
+R = 8.314462618
+N2_AREA_M2_PER_MOL = 6.02214076e23 * 0.162e-18
+
+
+@dataclass
+class TestMOF:
+    """HKUST-1-like CO2 (Langmuir: 0.80 mmol/g at 0.15 bar, 4.50 at 1 bar, 298.15 K) and a
+    BET-type N2 isotherm at 77 K whose area is `bet_area_m2_g` (pyGAPS's N2 cross-section)."""
+
+    __test__ = False  # not a test class, whatever its name
+    q_sat: float = 24.3  # mol/kg
+    b_298_per_bar: float = 0.2270
+    heat_j_mol: float = 25e3
+    tau_s: float = 300.0
+    bet_area_m2_g: float = 1000.0
+    bet_c: float = 150.0
+
+    def loading(self, gas: str, temperature_k: float, pressure_pa: float) -> float:
+        if gas == "CO2":
+            b = self.b_298_per_bar / 1e5
+            b *= math.exp(self.heat_j_mol / R * (1 / temperature_k - 1 / 298.15))
+            return self.q_sat * b * pressure_pa / (1 + b * pressure_pa)
+        if gas == "N2":
+            if temperature_k > 120:
+                return 2e-7 * pressure_pa  # a little, at room temperature
+            x = min(pressure_pa / CP.PropsSI("P", "T", temperature_k, "Q", 0, "N2"), 0.9)
+            n_m = self.bet_area_m2_g * 1e3 / N2_AREA_M2_PER_MOL  # mol/kg
+            c = self.bet_c
+            return n_m * c * x / ((1 - x) * (1 - x + c * x))
+        return 0.0
+
+    def uptake_time_constant_s(self, gas: str, temperature_k: float) -> float:
+        return self.tau_s
+
+
+@dataclass
+class Henry:
+    """A linear isotherm: q = k p, for checking time constants against the closed form."""
+
+    k_mol_kg_pa: float = 4e-5
+    tau_s: float = 200.0
+
+    def loading(self, gas: str, temperature_k: float, pressure_pa: float) -> float:
+        return 0.0 if gas == "He" else self.k_mol_kg_pa * pressure_pa
+
+    def uptake_time_constant_s(self, gas: str, temperature_k: float) -> float:
+        return self.tau_s
+
+
+# -- the rig alone: a hand-driven clock, the relay and selector simulators as objects ---------
+class Bench:
+    def __init__(self, material: Any, mass_g: float = 0.1, **rig_kw: Any) -> None:
+        self.t = 0.0
+        self.world = World()
+        if material is not None:
+            self.world.put("an:cell", Portion("S", mass_g, material))
+        self.rig = SorptionRig(self.now, self.world, place="an:cell", seed=3, **rig_kw)
+        self.relay = ModbusRelaySimulator(self.now, on_change=self.rig.valve_changed)
+        self.selector = VICISimulator(self.now, positions=4)
+        self.rig.attach("valves", self.relay)
+        self.rig.attach("selector", self.selector)
+
+    def now(self) -> float:
+        return self.t
+
+    def wait(self, seconds: float, every: float = 1.0) -> None:
+        end = self.t + seconds
+        while self.t < end:
+            self.t = min(end, self.t + every)
+            self.rig.manifold_pressure_pa()
+
+    def valve(self, name: str, open_: bool) -> None:
+        self.relay.set_coil(self.rig.valve_channels[name], open_)
+
+    def select(self, gas: str) -> None:
+        self.selector.answer(f"GO{ {'He': 1, 'CO2': 2, 'N2': 3}[gas] }\r".encode())
+        self.wait(1.0)
+
+    def fill(self, gas: str, seconds: float) -> None:
+        self.select(gas)
+        self.valve("gas_in", True)
+        self.wait(seconds, 0.25)
+        self.valve("gas_in", False)
+
+
+def test_true_volumes_differ_from_nominal_by_a_seeded_calibration_error() -> None:
+    a, b = Bench(None).rig, Bench(None).rig
+    assert a.manifold_volume_ml == b.manifold_volume_ml  # same seed, same rig
+    assert 0 < abs(a.manifold_volume_ml / a.nominal_manifold_volume_ml - 1) <= 0.005
+    assert 0 < abs(a.cell_volume_ml / a.nominal_cell_volume_ml - 1) <= 0.005
+    other = SorptionRig(lambda: 0.0, World(), place="x:cell", seed=4)
+    assert other.manifold_volume_ml != a.manifold_volume_ml
+
+
+def test_only_dose_open_conserves_every_mole_while_the_sample_adsorbs() -> None:
+    b = Bench(TestMOF())
+    b.fill("CO2", 6.0)
+    p_fill = b.rig.manifold_pressure_pa()
+    assert 20e3 < p_fill < 40e3  # a short dose through the restriction
+    total = b.rig.total_mol("CO2")
+    b.valve("dose", True)
+    for _ in range(12):
+        b.wait(600.0, 7.0)
+        assert b.rig.total_mol("CO2") == pytest.approx(total, rel=1e-10)
+    adsorbed = b.rig.adsorbed_mol("CO2")
+    p = b.rig.cell_pressure_pa()
+    assert b.rig.manifold_pressure_pa() == pytest.approx(p, rel=1e-6)  # equalised
+    # at equilibrium with the isotherm (mol/kg × kg)
+    assert adsorbed == pytest.approx(TestMOF().loading("CO2", 298.15, p) * 1e-4, rel=1e-4)
+
+
+def test_pressure_relaxes_with_the_materials_time_constant() -> None:
+    """Linear isotherm, low pressure (ideal gas): after the fast equalisation the pressure
+    relaxes as exp(−t/τ_eff), τ_eff = τ / (1 + K/C), K = m k (mol/Pa) the sample's uptake
+    per pascal and C = V_m/RT_m + V_f/RT_c the gas phase's."""
+    material = Henry()
+    b = Bench(material, mass_g=0.1)
+    b.fill("CO2", 0.2)
+    b.valve("dose", True)
+    rig = b.rig
+    c = rig.manifold_volume_ml * 1e-6 / (R * rig.manifold_temperature_k)
+    c += rig.free_volume_m3() / (R * 298.15)
+    k = 0.1e-3 * material.k_mol_kg_pa
+    tau_eff = material.tau_s / (1 + k / c)
+    p_end = rig.total_mol() / (c + k)
+    b.wait(30.0, 0.5)
+    samples = []
+    for _ in range(10):
+        b.wait(60.0, 5.0)
+        samples.append((b.t, rig.manifold_pressure_pa() - p_end))
+    (t1, d1), (t2, d2) = samples[0], samples[-1]
+    assert d1 > 0 and d2 > 0
+    assert (t2 - t1) / math.log(d1 / d2) == pytest.approx(tau_eff, rel=0.01)
+    b.wait(5000.0, 60.0)
+    assert rig.manifold_pressure_pa() == pytest.approx(p_end, rel=1e-4)
+    # a slower sample relaxes more slowly
+    slow = Bench(Henry(tau_s=400.0), mass_g=0.1)
+    slow.fill("CO2", 0.2)
+    slow.valve("dose", True)
+    slow.wait(630.0, 5.0)
+    assert slow.rig.manifold_pressure_pa() - p_end > samples[-1][1]
+
+
+def test_helium_is_not_adsorbed_and_equalises_to_equal_real_pressures() -> None:
+    b = Bench(TestMOF())
+    b.fill("He", 20.0)
+    n = b.rig.total_mol("He")
+    b.valve("dose", True)
+    b.wait(600.0, 5.0)
+    assert b.rig.adsorbed_mol() == 0.0
+    p = b.rig.manifold_pressure_pa()
+    assert b.rig.cell_pressure_pa() == pytest.approx(p, rel=1e-7)
+    rig = b.rig
+    vm = rig.manifold_volume_ml * 1e-6
+    in_gas = vm * CP.PropsSI("Dmolar", "T", rig.manifold_temperature_k, "P", p, "Helium")
+    in_gas += rig.free_volume_m3() * CP.PropsSI("Dmolar", "T", 298.15, "P", p, "Helium")
+    assert in_gas == pytest.approx(n, rel=1e-6)
+    # the kernel's free-space formula gives back the true free volume from true pressures
+    b.valve("dose", False)
+    b.valve("vacuum", True)
+    b.valve("dose", True)
+    b.wait(300.0, 2.0)
+    b.valve("dose", False)
+    b.valve("vacuum", False)
+    assert b.rig.total_mol() < 1e-12
+    b.fill("He", 20.0)
+    p1 = rig.manifold_pressure_pa()
+    b.valve("dose", True)
+    b.wait(60.0, 2.0)
+    p2 = rig.manifold_pressure_pa()
+    fs = free_space(vm, rig.manifold_temperature_k, 298.15, p1, p2)
+    assert fs.volume_m3 == pytest.approx(rig.free_volume_m3(), rel=1e-6)
+
+
+def test_the_dewar_cools_the_cell_and_its_gas() -> None:
+    b = Bench(None)
+    b.fill("N2", 5.0)
+    b.valve("dose", True)
+    b.wait(60.0)
+    b.valve("dose", False)
+    warm = b.rig.cell_pressure_pa()
+    b.rig.operator_actions["fill_dewar"](None)
+    assert b.rig.cell_temperature_k() == LN2_K
+    assert b.rig.cell_pressure_pa() == pytest.approx(warm * LN2_K / 298.15, rel=0.01)
+    b.rig.operator_actions["remove_dewar"](None)
+    assert b.rig.cell_pressure_pa() == pytest.approx(warm, rel=1e-9)
+
+
+def test_taking_the_sample_out_vents_the_cell_and_releases_its_gas() -> None:
+    b = Bench(TestMOF())
+    b.fill("CO2", 6.0)
+    b.valve("dose", True)
+    b.wait(1200.0, 10.0)
+    b.valve("dose", False)
+    assert b.rig.adsorbed_mol() > 0
+    b.world.move("an:cell", "rack:1")
+    assert b.rig.adsorbed_mol() == 0 and b.rig.cell_pressure_pa() == 0
+    assert b.rig.manifold_pressure_pa() > 0  # the manifold stayed shut
+
+
+def test_mass_balance_uncertainty_accumulates_dose_after_dose() -> None:
+    space = free_space(25e-6, 308.15, 298.15, 90e3, 60e3)
+    mb = MassBalance("CO2", 25e-6, 308.15, space)
+    sigmas = []
+    p = 0.0
+    for k in range(1, 6):
+        p_fill, p = 2 * k * 10e3, k * 10e3
+        _, s = mb.dose(p_fill, p, 298.15)
+        sigmas.append(s)
+    assert sigmas == sorted(sigmas) and sigmas[-1] > 1.5 * sigmas[0]
+
+
+# -- end to end: the kernels on a simulated analyzer, through the runtime ----------------------
+LAB = """
+name = "sorption test lab"
+
+[instruments.analyzer_1]
+roles = ["sorption"]
+
+[instruments.analyzer_1.rig]
+model = "sorption"
+seed = 21
+options = { manifold_volume_ml = 25.0, cell_volume_ml = 12.0, supply_pressure_pa = 125000.0 }
+
+[instruments.analyzer_1.devices.gauge]
+driver = "mks-9xx"
+port = "/dev/ttyUSB10"
+settings = { model = "925", unit = "torr", channel = 4 }  # PR4: four digits
+simulator = { seed = 22, options = { model = "925" } }
+
+[instruments.analyzer_1.devices.valves]
+driver = "modbus-relay"
+port = "/dev/ttyUSB11"
+simulator = { seed = 23 }
+[instruments.analyzer_1.devices.valves.settings]
+valves = { gas_in = 0, dose = 1, vacuum = 2 }
+interlocks = [["gas_in", "vacuum"]]
+actuation_time = "0.1 s"
+
+[instruments.analyzer_1.devices.selector]
+driver = "vici"
+port = "/dev/ttyUSB12"
+settings = { positions = 4, safe_position = 4 }  # 1 He, 2 CO2, 3 N2, 4 blanked
+simulator = { seed = 24, options = { positions = 4 } }
+
+[instruments.analyzer_1.devices.bath]
+driver = "eurotherm-3200"
+port = "/dev/ttyUSB13"
+limits = { min_setpoint = "5 degC", max_setpoint = "80 degC" }
+simulator = { seed = 25 }
+[instruments.analyzer_1.devices.bath.settings]
+tolerance = "0.3 delta_degC"
+dwell = "300 s"
+safe_setpoint = "25 degC"
+poll_interval = 10.0
+"""
+
+
+def run_kernel(
+    tmp: Path, material: Adsorbent, kernel: Any, mass_mg: float = 100.0, **inputs: Any
+) -> dict[str, Any]:
+    tmp.mkdir(parents=True, exist_ok=True)
+    lab_file = tmp / "lab.toml"
+    lab_file.write_text(LAB)
+    clock = Clock.new_virtual()
+    store = Store(f"sqlite:///{tmp / 'ppu.sqlite'}")
+
+    async def main() -> dict[str, Any]:
+        async with running(load_lab(lab_file), clock, store, dry_run=True) as rt:
+            rt.world.put("rack:S1", Portion("S1", mass_mg / 1e3, material))
+            store.add_sample(
+                Sample(
+                    id="S1",
+                    kind="activated",
+                    mass_value=mass_mg,
+                    mass_unit="mg",
+                    location="rack:S1",
+                )
+            )
+            t0 = clock.now()
+            wall = time.perf_counter()
+            outputs = await rt.launch(kernel, instrument="analyzer_1", sample="S1", **inputs)
+            rig = rt.rigs["analyzer_1"]
+            return {
+                "outputs": outputs,
+                "virtual_h": (clock.now() - t0) / 3600,
+                "wall_s": time.perf_counter() - wall,
+                "rig": rig,
+                "home": [p.label for p in rt.world.contents("rack:S1")],
+                "requests": {k: s.requests for k, s in rt.simulators.items()},
+            }
+
+    try:
+        result = clock.loop.run_until_complete(main())
+        rows = store.session.exec(select(Measurement)).all()
+        result["measurements"] = {m.name: m for m in rows}
+        return result
+    finally:
+        store.close()
+        _close_checking_leaks(clock)
+
+
+def test_co2_isotherm_matches_the_truth_within_its_uncertainty(tmp_path: Path) -> None:
+    mof = TestMOF()
+    r = run_kernel(tmp_path, mof, measure_isotherm, gas="CO2", temperature="298.15 K")
+    out, ms = r["outputs"], r["measurements"]
+    truth_015 = mof.loading("CO2", 298.15, 0.15e5)  # mol/kg = mmol/g
+    truth_1 = mof.loading("CO2", 298.15, 1e5)
+    u015 = out["uptake_0p15bar"].m_as("mmol/g")
+    u1 = out["uptake_1bar"].m_as("mmol/g")
+    sigma015 = ms["uptake_0p15bar"].provenance["sigma"]
+    print(
+        f"\nuptake 0.15 bar {u015:.4f} (truth {truth_015:.4f}, error "
+        f"{(u015 / truth_015 - 1) * 100:+.2f} %, 1σ {sigma015 / u015 * 100:.2f} %); "
+        f"1 bar {u1:.3f} (truth {truth_1:.3f}, {(u1 / truth_1 - 1) * 100:+.2f} %); "
+        f"free volume {out['free_volume'].m_as('mL'):.3f} mL; {r['virtual_h']:.2f} h virtual in "
+        f"{r['wall_s']:.2f} s wall; requests {r['requests']}"
+    )
+    assert u015 == pytest.approx(truth_015, rel=0.03)
+    assert u1 == pytest.approx(truth_1, rel=0.03)
+    assert 0 < sigma015 <= 0.02 * u015
+    assert abs(u015 - truth_015) <= 3 * sigma015
+    # the free space while the sample was in the cell (it is back on the rack now)
+    rig = r["rig"]
+    true_free_ml = rig.cell_volume_ml - 0.1 / rig.skeletal_density_g_ml
+    assert out["free_volume"].m_as("mL") == pytest.approx(true_free_ml, rel=0.007)
+    assert 2.0 < out["duration"].m_as("h") < 12.0
+    points = [m for name, m in ms.items() if name.startswith("uptake@")]
+    assert len(points) >= 10
+    pressures = [m.provenance["pressure_bar"] for m in points]
+    assert max(pressures) >= 0.98 and min(pressures) < 0.02
+    assert all(m.provenance["sigma"] > 0 and m.provenance["equilibrated"] for m in points)
+    sigmas = [m.provenance["sigma"] / m.value for m in sorted(points, key=lambda m: m.virtual_t)]
+    assert sigmas[-1] < 0.02
+    assert r["home"] == ["S1"]  # the operator put the sample back
+    assert r["wall_s"] < 10.0
+
+
+def test_a_slower_uptake_makes_a_longer_isotherm(tmp_path: Path) -> None:
+    fast = run_kernel(tmp_path / "fast", TestMOF(tau_s=300.0), measure_isotherm, points=5)
+    slow = run_kernel(tmp_path / "slow", TestMOF(tau_s=600.0), measure_isotherm, points=5)
+    d_fast = fast["outputs"]["duration"].m_as("h")
+    d_slow = slow["outputs"]["duration"].m_as("h")
+    assert d_slow > 1.3 * d_fast
+    # both still measure the same material
+    for r in (fast, slow):
+        assert r["outputs"]["uptake_0p15bar"].m_as("mmol/g") == pytest.approx(0.80, rel=0.03)
+
+
+def test_bet_area_from_n2_at_77_k(tmp_path: Path) -> None:
+    mof = TestMOF(tau_s=300.0, bet_area_m2_g=1000.0)
+    r = run_kernel(tmp_path, mof, measure_bet)
+    out, ms = r["outputs"], r["measurements"]
+    area = out["bet_area"].m_as("m^2/g")
+    print(
+        f"\nBET {area:.0f} m2/g (truth {mof.bet_area_m2_g:.0f}), C {out['bet_c'].m_as(''):.0f}, "
+        f"range {ms['bet_area'].provenance['range_p_p0']}, {r['virtual_h']:.2f} h virtual in "
+        f"{r['wall_s']:.2f} s wall"
+    )
+    assert area == pytest.approx(mof.bet_area_m2_g, rel=0.05)
+    assert ms["bet_area"].provenance["rouquerol"] is True
+    assert not r["rig"].dewar_filled  # taken away at the end
+    rel = [m.provenance["relative_pressure"] for n, m in ms.items() if n.startswith("uptake@")]
+    assert max(rel) == pytest.approx(0.3, abs=0.02) and min(rel) < 0.05
+    assert out["duration"].m_as("h") > 3.0
+    assert r["wall_s"] < 10.0
+
+
+def test_co2_at_77_k_is_refused(tmp_path: Path) -> None:
+    from ppu.runtime import LaunchFailed
+
+    with pytest.raises(LaunchFailed, match="CO2 freezes"):
+        run_kernel(tmp_path, TestMOF(), measure_isotherm, gas="CO2", temperature="77.35 K")
+
+
+def test_kernels_never_import_the_simulated_world() -> None:
+    source = Path(measure_isotherm.body.__code__.co_filename).read_text()
+    assert "import simulators" not in source and "from simulators" not in source
