@@ -132,10 +132,11 @@ class SerialPort:
             raise PortClosed(f"cannot open {self.url}: {e}") from None
 
     async def close(self) -> None:
-        """Close on the port thread without waiting: pyserial's socket close sleeps 0.3 s
-        "to give the server time", which a shutdown of many ports need not pay in series.
-        The lock is released only once the port is really closed."""
+        """Give up the port now, and close it on the port thread without waiting:
+        pyserial's socket close sleeps 0.3 s "to give the server time", which a shutdown
+        of many ports need not pay in series."""
         serial_obj, self._serial = self._serial, None
+        self._lock.release()
 
         def close_blocking() -> None:
             try:
@@ -144,7 +145,6 @@ class SerialPort:
             except Exception:
                 pass
             finally:
-                self._lock.release()
                 if self._trace:
                     self._trace.close()
 

@@ -191,9 +191,7 @@ class PlannerBase:
         return max(done, key=lambda r: sign * r.objectives[name])  # max keeps the first of ties
 
     def _pending_rows(self, pending: Sequence[Mapping[str, Any] | Suggestion]) -> np.ndarray:
-        rows = [
-            self.space.to_unit(p.params if isinstance(p, Suggestion) else p) for p in pending
-        ]
+        rows = [self.space.to_unit(p.params if isinstance(p, Suggestion) else p) for p in pending]
         return np.stack(rows) if rows else np.empty((0, self.space.dim))
 
     def _avoid_rows(self, pending: Sequence[Mapping[str, Any] | Suggestion]) -> np.ndarray:

@@ -155,9 +155,7 @@ class SearchSpace:
                     raise ValueError(f"{p.name}: {v!r} is not finite")
                 if not p.low <= f <= p.high:
                     u = f" {p.unit}" if p.unit else ""
-                    raise ValueError(
-                        f"{p.name}: {f:g}{u} is outside {p.low:g}{u} … {p.high:g}{u}"
-                    )
+                    raise ValueError(f"{p.name}: {f:g}{u} is outside {p.low:g}{u} … {p.high:g}{u}")
                 out[p.name] = f
             else:
                 if v not in p.choices:
@@ -252,8 +250,13 @@ class SearchSpace:
         for p in self.params:
             if isinstance(p, Continuous):
                 out.append(
-                    {"type": "continuous", "name": p.name, "low": p.low, "high": p.high,
-                     "unit": p.unit}
+                    {
+                        "type": "continuous",
+                        "name": p.name,
+                        "low": p.low,
+                        "high": p.high,
+                        "unit": p.unit,
+                    }
                 )
             else:
                 out.append({"type": "categorical", "name": p.name, "choices": list(p.choices)})

@@ -27,7 +27,7 @@ from ppu.lab import LabSpec, read_toml
 from ppu.runtime import LaunchHandle, Runtime
 from ppu.store import Store
 from ppu.store.models import Campaign, Experiment
-from ppu.units import Q_, Quantity, UnitError, parse_quantity, to_json, unit_text
+from ppu.units import Q_, Quantity, UnitError, parse_quantity, to_json
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,8 @@ class ParamSpec:
     high: Quantity | None = None
     unit: str = ""
     choices: tuple[str, ...] = ()
+    raw_low: Any = None
+    raw_high: Any = None
 
     @property
     def categorical(self) -> bool:
@@ -168,26 +170,12 @@ def _search_space(f: str, raw: dict[str, Any]) -> dict[str, ParamSpec]:
             continue
         if "low" not in spec or "high" not in spec:
             raise BadInput(place, "needs low and high (or choices)")
-        low_raw, high_raw = spec["low"], spec["high"]
-        unit = _unit_of(low_raw, f"{place}.low")
-        low = _quantity(f"{place}.low", low_raw, unit)
-        high = _quantity(f"{place}.high", high_raw, unit)
-        if not low < high:
-            raise BadInput(place, f"low ({low_raw}) must be below high ({high_raw})")
-        params[name] = ParamSpec(name, low=low, high=high, unit=unit)
+        for key in ("low", "high"):
+            if not isinstance(spec[key], str | int | float) or isinstance(spec[key], bool):
+                raise BadInput(f"{place}.{key}", f"{spec[key]!r} is not a quantity")
+        # units are read against the kernel input this parameter feeds (see _bind)
+        params[name] = ParamSpec(name, raw_low=spec["low"], raw_high=spec["high"])
     return params
-
-
-def _unit_of(value: Any, place: str) -> str:
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return ""
-    if not isinstance(value, str):
-        raise BadInput(place, f"{value!r} is not a quantity")
-    try:
-        q = Q_(value)
-    except Exception:
-        raise BadInput(place, f"'{value}' has an unknown unit") from None
-    return unit_text(q.units) if isinstance(q, Quantity) else ""
 
 
 _REF = re.compile(r"^([A-Za-z_]\w*)\.([A-Za-z_]\w*)$")
@@ -248,7 +236,7 @@ def _workflow(
                 pname = value[1:]
                 if pname not in params:
                     raise BadInput(ip, f"'{value}' names no search_space parameter")
-                _check_binding(f"{f}: search_space.{pname}", params[pname], k, iname, spec)
+                params[pname] = _bind(f"{f}: search_space.{pname}", params[pname], k, iname, spec)
                 inputs[iname] = ("param", pname)
                 bound.add(pname)
             elif isinstance(spec, SampleIn) or (
@@ -307,7 +295,9 @@ def _placeholder(spec: Any) -> Any:
     return "sample"
 
 
-def _check_binding(place: str, p: ParamSpec, k: Kernel, iname: str, spec: Any) -> None:
+def _bind(place: str, p: ParamSpec, k: Kernel, iname: str, spec: Any) -> ParamSpec:
+    """Check a search-space parameter against the kernel input it feeds; read its bounds
+    in that input's unit."""
     if isinstance(spec, Choice):
         if not p.categorical:
             raise BadInput(
@@ -322,18 +312,33 @@ def _check_binding(place: str, p: ParamSpec, k: Kernel, iname: str, spec: Any) -
                 f"'{bad[0]}' is not one of {', '.join(spec.options)} "
                 f"(kernel {k.name}, input {iname})",
             )
-        return
+        return p
     if not isinstance(spec, In):
         raise BadInput(place, f"{k.name}.{iname} is a sample, not a parameter")
     if p.categorical:
         raise BadInput(place, f"{k.name}.{iname} is a quantity in {spec.unit or 'no unit'}")
-    for bound_name, q in (("low", p.low), ("high", p.high)):
+    bounds = {}
+    for name, raw in (
+        ("low", p.raw_low if p.low is None else p.low),
+        ("high", p.raw_high if p.high is None else p.high),
+    ):
         try:
-            spec.check(q)
+            bounds[name] = spec.check(raw)
         except UnitError as e:
-            raise BadInput(f"{place}.{bound_name}", str(e)) from None
+            raise BadInput(f"{place}.{name}", str(e)) from None
         except ValueError as e:
-            raise BadInput(f"{place}.{bound_name}", f"{e} for kernel {k.name}") from None
+            raise BadInput(f"{place}.{name}", f"{e} for kernel {k.name}") from None
+    if not bounds["low"] < bounds["high"]:
+        raise BadInput(place, f"low ({p.raw_low}) must be below high ({p.raw_high})")
+    unit = p.unit or spec.unit
+    return ParamSpec(
+        p.name,
+        low=bounds["low"].to(unit),
+        high=bounds["high"].to(unit),
+        unit=unit,
+        raw_low=p.raw_low,
+        raw_high=p.raw_high,
+    )
 
 
 def _objectives(f: str, raw: Any, workflow: tuple[StepSpec, ...]) -> tuple[ObjectiveSpec, ...]:

@@ -17,6 +17,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from ppu.errors import BadInput, PpuError
@@ -48,7 +49,7 @@ def _guard(as_json: bool, body: Callable[[], int | None]) -> None:
     try:
         code = body() or 0
     except PpuError as e:
-        err.print(f"[red]error:[/] {e}", highlight=False, soft_wrap=True)
+        err.print(f"[red]error:[/] {escape(str(e))}", highlight=False, soft_wrap=True)
         if as_json:
             _emit_json({"error": str(e), "exit_code": e.exit_code})
         raise typer.Exit(e.exit_code) from None

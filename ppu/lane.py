@@ -60,6 +60,7 @@ class Lane:
         self.on_document = on_document
         self.current: Job | None = None
         self.queue: deque[Any] = deque()
+        self.reserved = 0  # jobs assigned to this lane, not yet submitted
         self.busy_s = 0.0  # lab time spent running jobs
         self._busy_since: float | None = None
         self._wake: asyncio.Event | None = None
@@ -69,7 +70,11 @@ class Lane:
 
     @property
     def idle(self) -> bool:
-        return self.current is None and not self.queue
+        return self.current is None and not self.queue and not self.reserved
+
+    @property
+    def backlog(self) -> int:
+        return len(self.queue) + self.reserved + (self.current is not None)
 
     async def start(self) -> None:
         loop = self.clock.loop
@@ -153,6 +158,7 @@ class Lane:
     def submit(self, job: Job) -> None:
         """Queue a job (call on the loop thread)."""
         assert self._wake is not None, "lane not started"
+        self.reserved = max(0, self.reserved - 1)
         self.queue.append(job)
         self._wake.set()
 

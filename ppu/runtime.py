@@ -215,7 +215,10 @@ class Runtime:
         self.simulators: dict[str, Any] = {}
         self.rigs: dict[str, Any] = {}
         self.drivers: dict[str, Any] = {}
+        self._unassigned: list[tuple[int, LaunchHandle, str | None, asyncio.Future[Any]]] = []
+        self._dispatcher: asyncio.Task[None] | None = None
         self.world: Any = None
+        self.simlab: Any = None
         self.operator: Any = operator
         self.operator_delay_s = operator_delay_s
         self._ports: list[Any] = []
@@ -241,12 +244,16 @@ class Runtime:
     def prepare(self) -> None:
         """The simulated world and operator of a dry-run, or the console operator."""
         if self.dry_run:
+            from ppu.simlab import SimulatedLabThread
             from simulators.operator import SimulatedOperator
             from simulators.world import World
 
             self.world = World()
+            self.simlab = SimulatedLabThread(self.clock)
             if self.operator is None:
-                self.operator = SimulatedOperator(self.world, delay_s=self.operator_delay_s)
+                self.operator = SimulatedOperator(
+                    self.world, delay_s=self.operator_delay_s, in_lab=self.simlab.call
+                )
         elif self.operator is None:
             from ppu.operator import ConsoleOperator
 
@@ -273,7 +280,7 @@ class Runtime:
             if rig is not None:
                 rig.attach(dspec.name, sim)
             self.simulators[key] = sim
-            url = await sim.serve_tcp()
+            url = await self.simlab.run(sim.serve_tcp())
         trace = None
         if self.trace_dir is not None or dspec.trace:
             trace = (self.trace_dir or Path("traces")) / f"{key}.trace"
@@ -303,6 +310,8 @@ class Runtime:
         return rig
 
     async def close(self) -> None:
+        if self._dispatcher is not None:
+            self._tasks.add(self._dispatcher)
         for task in list(self._tasks):
             task.cancel()
         for task in list(self._tasks):
@@ -313,7 +322,10 @@ class Runtime:
         for port in self._ports:
             await port.close()
         for sim in self.simulators.values():
-            await sim.close()
+            await self.simlab.run(sim.close())
+        if self.simlab is not None:
+            self.simlab.stop()
+            self.simlab = None
         self.instruments.clear()
         self._ports.clear()
         self.simulators.clear()
@@ -342,7 +354,7 @@ class Runtime:
                 f"needs an instrument with role '{kernel.role}'; the lab has none",
             )
         idle = [i for i in able if i.lane.idle]
-        return idle[0] if idle else min(able, key=lambda i: len(i.lane.queue))
+        return idle[0] if idle else min(able, key=lambda i: i.lane.backlog)
 
     def launch(
         self,
@@ -477,10 +489,10 @@ class Runtime:
     async def _run_on_lane(
         self, h: LaunchHandle, values: dict[str, Any], samples_in: dict, instrument: str | None
     ):
-        inst = self.pick_instrument(h.kernel, instrument)
+        inst = await self._assign(h, instrument)
         h.row.instrument = inst.name
         ctx = self._context(h, inst.name, samples_in)
-        if not inst.lane.idle:
+        if inst.lane.current is not None or inst.lane.queue:
             self.store.journal(
                 h.row, "waiting", self.clock.now(), f"{inst.name} is busy", instrument=inst.name
             )
@@ -514,6 +526,30 @@ class Runtime:
         fut: asyncio.Future[Any] = self.clock.loop.create_future()
         inst.lane.submit(Job(make_plan=plan, future=fut, on_start=on_start, tag=h))
         return await fut, ctx
+
+    async def _assign(self, h: LaunchHandle, instrument: str | None) -> Instrument:
+        """Pick the instrument at a quiescent instant, in launch order: work finishing at
+        the same virtual instant on several ports completes in real-time order, and the
+        choice must not depend on that."""
+        fut: asyncio.Future[Instrument] = self.clock.loop.create_future()
+        self._unassigned.append((h.id, h, instrument, fut))
+        if self._dispatcher is None or self._dispatcher.done():
+            self._dispatcher = self.clock.loop.create_task(self._dispatch())
+        return await fut
+
+    async def _dispatch(self) -> None:
+        await self.clock.idle()
+        ready, self._unassigned = sorted(self._unassigned, key=lambda r: r[0]), []
+        for _, h, instrument, fut in ready:
+            if fut.done():
+                continue
+            try:
+                inst = self.pick_instrument(h.kernel, instrument)
+            except BadInput as e:
+                fut.set_exception(e)
+                continue
+            inst.lane.reserved += 1  # counts as queued until the job is submitted
+            fut.set_result(inst)
 
     def _on_document(self, lane: Lane, name: str, doc: dict) -> None:
         job = lane.current

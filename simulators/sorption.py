@@ -63,16 +63,19 @@ class RealGas:
     """p(T, ρ) from CoolProp's Helmholtz equations of state (one AbstractState per gas)."""
 
     def __init__(self) -> None:
+        # Loaded when the rig is built, never mid-run: the import takes a second or two, and
+        # a simulator that stalls that long misses its driver's timeout.
+        import CoolProp.CoolProp as CP
+
+        self._cp = CP
+        self._inputs = CP.DmolarT_INPUTS
         self._states: dict[str, Any] = {}
 
     def _state(self, gas: str) -> Any:
         st = self._states.get(gas)
         if st is None:
-            import CoolProp.CoolProp as CP  # lazily: the library takes a second to load
-
-            st = CP.AbstractState("HEOS", FLUIDS.get(gas, gas))
+            st = self._cp.AbstractState("HEOS", FLUIDS.get(gas, gas))
             self._states[gas] = st
-            self._inputs = CP.DmolarT_INPUTS
         return st
 
     def pressure(self, gas: str, temperature_k: float, density_mol_m3: float) -> float:

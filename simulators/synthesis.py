@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from simulators.materials import synthesize
 from simulators.world import Portion, World
 
 SOLVENT_LINES = ("DMF", "DEF", "DMAc", "EtOH", "H2O")  # selector positions 1..5
@@ -131,8 +132,6 @@ class SynthesisRig:
 
     def _harvest(self, place: str) -> None:
         """Emptying the reactor: the mixture becomes the solid product (or nothing)."""
-        from simulators.materials import synthesize
-
         portions = self.world.contents(place)
         if not portions or portions[0].substance is not self:
             return

@@ -1,0 +1,136 @@
+"""Campaign files and the closed loop, as a chemist meets them."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from ppu.cli import app
+from tests.conftest import ROOT
+
+DEMO = ROOT / "protocols" / "demo"
+runner = CliRunner()
+
+
+def _run(*args: str) -> tuple[int, str, str]:
+    r = runner.invoke(app, list(args))
+    return r.exit_code, r.stdout, r.stderr
+
+
+def _campaign_with(tmp_path: Path, old: str, new: str) -> Path:
+    text = (DEMO / "campaign.toml").read_text()
+    assert old in text, old
+    path = tmp_path / "campaign.toml"
+    path.write_text(text.replace(old, new, 1))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        (
+            'temperature = { low = "80 degC"',
+            'temperature = { low = "80 furlong"',
+            r"campaign\.toml: search_space\.temperature\.low: '80 furlong' is not a temperature",
+        ),
+        (
+            'high = "180 degC"',
+            'high = "450 degC"',
+            r"campaign\.toml: search_space\.temperature\.high: 450 degC is out of bounds \(allowed "
+            r"80 degC … 180 degC\) for kernel synthesize",
+        ),
+        (
+            'inputs = { sample = "synthesis.product", temperature = "180 degC"',
+            'inputs = { sample = "synthesis.product", temperature = "180 blorp"',
+            r"workflow\.activation\.inputs: temperature: '180 blorp' has an unknown",
+        ),
+        (
+            'kernel = "weigh"',
+            'kernel = "weigh"\ninstrument = "scale_9"',
+            r"campaign\.toml: workflow\.weighing\.instrument: unknown instrument 'scale_9'",
+        ),
+        (
+            '[[objectives]]\nname = "co2_uptake"\nfrom = "analysis.co2_uptake"\nunit = "mmol/g"\n'
+            "maximize = true\n",
+            "",
+            r"campaign\.toml: objectives: missing: at least one \[\[objectives\]\] is needed",
+        ),
+        (
+            'from = "analysis.co2_uptake"',
+            'from = "analysis.bet_area"',
+            r"campaign\.toml: objectives\.co2_uptake\.from: step analysis \(screen_sorption\) has "
+            r"no output 'bet_area'",
+        ),
+        (
+            'solvent = { choices = ["DMF"',
+            'solvent = { choices = ["acetone", "DMF"',
+            r"campaign\.toml: search_space\.solvent: 'acetone' is not one of DMF, DEF",
+        ),
+    ],
+)
+def test_bad_campaign_file_is_one_line_exit_2_nothing_stored(tmp_path, old, new, expected):
+    campaign = _campaign_with(tmp_path, old, new)
+    db = tmp_path / "ppu.sqlite"
+    code, _, err = _run(
+        "run", str(campaign), "--lab", str(DEMO / "lab.toml"), "--dry-run", "--db", str(db)
+    )
+    lines = err.strip().splitlines()
+    assert code == 2, err
+    assert len(lines) == 1, err
+    assert re.search(expected, lines[0]), lines[0]
+    assert not db.exists()
+
+
+def test_unknown_instrument_role_is_refused(tmp_path: Path) -> None:
+    lab = tmp_path / "lab.toml"
+    lab.write_text((DEMO / "lab.toml").read_text().replace('roles = ["oven"]', 'roles = ["kiln"]'))
+    code, _, err = _run(
+        "run",
+        str(DEMO / "campaign.toml"),
+        "--lab",
+        str(lab),
+        "--dry-run",
+        "--db",
+        str(tmp_path / "x.sqlite"),
+    )
+    assert code == 2
+    assert (
+        "campaign.toml: workflow.activation.kernel: activate needs an instrument with role "
+        "'oven'; lab.toml has none" in err
+    )
+    assert not (tmp_path / "x.sqlite").exists()
+
+
+def _demo_json(cwd: Path, monkeypatch: pytest.MonkeyPatch, budget: int) -> dict:
+    monkeypatch.chdir(cwd)
+    code, out, err = _run("demo", "--budget", str(budget), "--seed", "3", "--json")
+    assert code == 0, err
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def test_demo_closes_the_loop_and_a_seed_fixes_the_campaign(tmp_path, monkeypatch) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    first = _demo_json(tmp_path / "a", monkeypatch, budget=3)
+    second = _demo_json(tmp_path / "b", monkeypatch, budget=3)
+    first.pop("wall_s")
+    second.pop("wall_s")
+    assert first == second
+    assert first["experiments"] == 3
+    assert first["completed"] + first["failed"] + first["abandoned"] == 3
+    assert first["db"] == "ppu.sqlite"
+    assert first["virtual_duration_s"] > 24 * 3600
+    assert set(first["utilisation"]) == {"synthesis", "oven", "balance", "analyzer_1", "analyzer_2"}
+    best = first["best"]
+    assert best["objectives"]["co2_uptake"]["unit"] == "mmol/g"
+    assert best["params"]["temperature"]["unit"] == "degC"
+    # everything is in the store: experiments, launches, samples, measurements with units
+    _code, out, _ = _run("status", "--db", str(tmp_path / "a" / "ppu.sqlite"), "--json")
+    status = json.loads(out.strip().splitlines()[-1])
+    assert status["campaigns"][0]["id"] == first["campaign_id"]
+    assert status["launches"]["by_state"].get("done", 0) >= 6 * first["completed"]
+    assert status["measurements"] > 10 and status["samples"] >= 2 * first["completed"]
