@@ -475,6 +475,14 @@ class CampaignRun:
             c.task = asyncio.ensure_future(self._run_candidate(c))
 
     async def _run_candidate(self, c: Candidate) -> None:
+        if self.spec.approval:
+            accepted = await self.rt.operator.approve(
+                {"experiment": c.number, **_params_json(self.spec, c.params)}
+            )
+            if not accepted:
+                c.status, c.error = "ABANDONED", "proposal rejected by the operator"
+                self._finish(c)
+                return
         first = True
         for step in self.spec.workflow:
             inputs: dict[str, Any] = {}

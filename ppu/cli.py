@@ -465,3 +465,7 @@ def status_cmd(db: DbOption = None, as_json: JsonOption = False) -> None:
 
 def main() -> None:
     app()
+
+
+if __name__ == "__main__":
+    main()

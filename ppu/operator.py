@@ -32,9 +32,12 @@ class OperatorStep:
 
 
 class OperatorDesk(Protocol):
-    """Whoever carries out manual steps and says when they are done."""
+    """Whoever carries out manual steps and says when they are done, and accepts or
+    rejects the planner's proposals when a campaign asks for approval."""
 
     async def perform(self, step: OperatorStep) -> None: ...
+
+    async def approve(self, proposal: dict[str, Any]) -> bool: ...
 
 
 class ConsoleOperator:
@@ -49,6 +52,13 @@ class ConsoleOperator:
             print(f"\nOPERATOR STEP {step.id} ({step.instrument}): {step.text}", file=sys.stderr)
             print("  press Enter when done", file=sys.stderr)
             await self.loop.run_in_executor(None, sys.stdin.readline)
+
+    async def approve(self, proposal: dict[str, Any]) -> bool:
+        async with self._lock:
+            print(f"\nPROPOSAL: {proposal}", file=sys.stderr)
+            print("  accept? [y/N]", file=sys.stderr)
+            answer = await self.loop.run_in_executor(None, sys.stdin.readline)
+            return answer.strip().lower() in ("y", "yes")
 
 
 def manual_step(ctx: Any, text: str, **kw: Any) -> Generator[Msg, Any, None]:

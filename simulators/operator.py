@@ -46,3 +46,9 @@ class SimulatedOperator:
         else:
             do()
         self.done.append(step)
+
+    async def approve(self, proposal: dict[str, Any]) -> bool:
+        """A simulated chemist reads the proposal and accepts it."""
+        await asyncio.sleep(self.delay_s)
+        self.done.append(("approved", proposal))
+        return True

@@ -134,3 +134,17 @@ def test_demo_closes_the_loop_and_a_seed_fixes_the_campaign(tmp_path, monkeypatc
     assert status["campaigns"][0]["id"] == first["campaign_id"]
     assert status["launches"]["by_state"].get("done", 0) >= 6 * first["completed"]
     assert status["measurements"] > 10 and status["samples"] >= 2 * first["completed"]
+
+
+def test_proposals_wait_for_approval_when_the_campaign_asks(tmp_path: Path) -> None:
+    campaign = _campaign_with(tmp_path, "approval = false", "approval = true")
+    db = tmp_path / "ppu.sqlite"
+    code, out, err = _run("run", str(campaign), "--lab", str(DEMO / "lab.toml"), "--dry-run",
+                          "--db", str(db), "--budget", "1", "--json")
+    assert code == 0, err
+    import sqlite3
+
+    con = sqlite3.connect(db)
+    started = con.execute("select started_v from launch where kernel = 'synthesize'").fetchone()
+    con.close()
+    assert started[0] == 60.0  # the simulated chemist took a minute to accept the proposal
