@@ -27,26 +27,48 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
         proc = subprocess.run(
-            [sys.executable, "-m", "ppu.cli", "demo", "--budget", str(args.budget), "--seed",
-             str(args.seed), "--json"],
-            cwd=tmp, capture_output=True, text=True, check=True,
+            [
+                sys.executable,
+                "-m",
+                "ppu.cli",
+                "demo",
+                "--budget",
+                str(args.budget),
+                "--seed",
+                str(args.seed),
+                "--json",
+            ],
+            cwd=tmp,
+            capture_output=True,
+            text=True,
+            check=True,
         )
         process_s = time.perf_counter() - t0
     s = json.loads(proc.stdout.strip().splitlines()[-1])
     ratio = s["virtual_duration_s"] / s["wall_s"]
     print(f"demo campaign, budget {args.budget}, seed {args.seed}, planner {s['planner']}")
-    print(f"experiments: {s['experiments']} ({s['completed']} completed, {s['failed']} failed, "
-          f"{s['abandoned']} abandoned)")
-    print(f"virtual lab time: {s['virtual_duration_s']:.0f} s = "
-          f"{s['virtual_duration_s'] / 86400:.1f} days")
-    print(f"wall time (campaign): {s['wall_s']:.1f} s; whole process incl. start-up: "
-          f"{process_s:.1f} s")
-    print(f"virtual / wall: {ratio:,.0f}  (target ≥ 10,000: {'met' if ratio >= 1e4 else 'NOT met'})")
+    print(
+        f"experiments: {s['experiments']} ({s['completed']} completed, {s['failed']} failed, "
+        f"{s['abandoned']} abandoned)"
+    )
+    print(
+        f"virtual lab time: {s['virtual_duration_s']:.0f} s = "
+        f"{s['virtual_duration_s'] / 86400:.1f} days"
+    )
+    print(
+        f"wall time (campaign): {s['wall_s']:.1f} s; whole process incl. start-up: "
+        f"{process_s:.1f} s"
+    )
+    print(
+        f"virtual / wall: {ratio:,.0f}  (target ≥ 10,000: {'met' if ratio >= 1e4 else 'NOT met'})"
+    )
     best = s["best"]["objectives"] if s["best"] else {}
     print(f"best: {best}; first batch best: {s['first_batch_best']}")
     busiest = max(s["utilisation"], key=s["utilisation"].get)
-    print(f"utilisation: {s['utilisation']} (bottleneck {busiest} "
-          f"{s['utilisation'][busiest] * 100:.1f} %)")
+    print(
+        f"utilisation: {s['utilisation']} (bottleneck {busiest} "
+        f"{s['utilisation'][busiest] * 100:.1f} %)"
+    )
 
 
 if __name__ == "__main__":

@@ -139,8 +139,18 @@ def test_demo_closes_the_loop_and_a_seed_fixes_the_campaign(tmp_path, monkeypatc
 def test_proposals_wait_for_approval_when_the_campaign_asks(tmp_path: Path) -> None:
     campaign = _campaign_with(tmp_path, "approval = false", "approval = true")
     db = tmp_path / "ppu.sqlite"
-    code, out, err = _run("run", str(campaign), "--lab", str(DEMO / "lab.toml"), "--dry-run",
-                          "--db", str(db), "--budget", "1", "--json")
+    code, _out, err = _run(
+        "run",
+        str(campaign),
+        "--lab",
+        str(DEMO / "lab.toml"),
+        "--dry-run",
+        "--db",
+        str(db),
+        "--budget",
+        "1",
+        "--json",
+    )
     assert code == 0, err
     import sqlite3
 
