@@ -41,10 +41,11 @@ class Objective:
 class Suggestion:
     """A candidate with its provenance: which engine chose it, and what the model thought.
 
-    `acquisition` is the engine's acquisition value for this point given the pending points and
-    the earlier points of the same batch (log-EI for BoTorch); `predicted_mean`/`predicted_sd`
-    are the model's posterior for the first objective, in its own sign and unit (latent
-    function, without observation noise); `model_version` counts the model fits so far.
+    For a model-based engine: `acquisition` is the point's own acquisition value given the data
+    (log noisy EI for BoTorch); `predicted_mean`/`predicted_sd` are the posterior of the first
+    objective there, in its own sign and unit (the latent function, without observation
+    noise); `model_version` identifies the model (one per training set). Space-filling
+    suggestions leave them None / 0.
     """
 
     params: dict[str, Value]

@@ -49,7 +49,7 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 
 from planner.base import Objective, PlannerBase, Suggestion, derive_seed
-from planner.sobol import SobolStream
+from planner.sobol import SobolStream, draw_new
 from planner.space import SearchSpace
 from planner.state import base_state, check_state, unpack
 
@@ -251,18 +251,7 @@ class BoTorchPlanner(PlannerBase):
             return self._bo_batch(n, pending_rows, avoid)
 
     def _sobol(self, n: int, avoid: np.ndarray) -> list[np.ndarray]:
-        out: list[np.ndarray] = []
-        rows = avoid
-        while len(out) < n:
-            for _ in range(1000):
-                u = self._stream.next()
-                if not self.space.matches(u, rows).any():
-                    break
-            else:
-                raise RuntimeError("botorch: the Sobol stream found no new point")
-            out.append(u)
-            rows = np.concatenate([rows, u.reshape(1, -1)], axis=0)
-        return out
+        return draw_new(self._stream.next, self.space, n, avoid, self.engine)
 
     def _bo_batch(self, n: int, pending_rows: np.ndarray, avoid: np.ndarray) -> list[Suggestion]:
         import torch
@@ -356,7 +345,7 @@ class BoTorchPlanner(PlannerBase):
             vals = torch.cat([acqf(chunk.unsqueeze(-2)) for chunk in X.split(1024)])
         top = vals.topk(min(self.num_restarts, m * r)).indices
         per_combo = vals.view(m, r).argmax(dim=1) + torch.arange(m) * r
-        starts = torch.unique(torch.cat([top, per_combo]) if not __import__("os").environ.get("NOPC") else top)  # XXX
+        starts = torch.unique(torch.cat([top, per_combo]))  # sorted: deterministic order
         ic = X[starts].unsqueeze(-2)
         bounds = torch.as_tensor(space.unit_bounds(), dtype=torch.float64)
         fixed = {i: ic[:, 0, i].clone() for i in cats} or None

@@ -7,7 +7,7 @@ so a point is never suggested twice; a stream point equal to a tried or pending 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -48,6 +48,30 @@ class SobolStream:
         return self.space.snap_unit(self._engine.random(1)[0])
 
 
+def draw_new(
+    next_unit: Callable[[], np.ndarray],
+    space: SearchSpace,
+    n: int,
+    avoid: np.ndarray,
+    who: str,
+) -> list[np.ndarray]:
+    """`n` points from a stream, distinct from the rows of `avoid` and from each other."""
+    out: list[np.ndarray] = []
+    rows = avoid
+    for _ in range(n):
+        for _skip in range(_MAX_SKIPS):
+            u = next_unit()
+            if not space.matches(u, rows).any():
+                break
+        else:
+            raise RuntimeError(
+                f"{who}: no new point in {_MAX_SKIPS} draws; is the space exhausted?"
+            )
+        out.append(u)
+        rows = np.concatenate([rows, u.reshape(1, -1)], axis=0)
+    return out
+
+
 class _StreamPlanner(PlannerBase):
     """A planner that walks a deterministic point stream, skipping points to avoid."""
 
@@ -62,29 +86,12 @@ class _StreamPlanner(PlannerBase):
     def _set_counters(self, counters: Mapping[str, Any]) -> None:
         raise NotImplementedError
 
-    def _draw(self, n: int, avoid: np.ndarray) -> list[np.ndarray]:
-        """`n` stream points, distinct from `avoid` and from each other."""
-        out: list[np.ndarray] = []
-        rows = avoid
-        for _ in range(n):
-            for _skip in range(_MAX_SKIPS):
-                u = self._next_unit()
-                if not self.space.matches(u, rows).any():
-                    break
-            else:
-                raise RuntimeError(
-                    f"{self.engine}: no new point after {_MAX_SKIPS} draws; is the space exhausted?"
-                )
-            out.append(u)
-            rows = np.concatenate([rows, u.reshape(1, -1)], axis=0)
-        return out
-
     def suggest(
         self, n: int, pending: Sequence[Mapping[str, Any] | Suggestion] = ()
     ) -> list[Suggestion]:
         """The next `n` stream points that are neither tried nor pending."""
         n = self._check_n(n)
-        units = self._draw(n, self._avoid_rows(pending))
+        units = draw_new(self._next_unit, self.space, n, self._avoid_rows(pending), self.engine)
         return [Suggestion(params=self.space.from_unit(u), engine=self.engine) for u in units]
 
     def to_state(self) -> dict[str, Any]:

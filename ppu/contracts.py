@@ -5,7 +5,7 @@ body and a planner. Concrete classes satisfy them structurally; nothing inherits
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator, Mapping, Sequence
+from collections.abc import Callable, Generator, Mapping
 from typing import Any, Protocol, runtime_checkable
 
 from bluesky.utils import Msg
@@ -57,13 +57,8 @@ class LaunchContext(Protocol):
 KernelPlan = Callable[..., Generator[Msg, Any, Mapping[str, Any]]]
 
 
-class Planner(Protocol):
-    """The suggest / ingest interface bluesky-adaptive agents use."""
+# The planner's contract lives with the planner (suggest / ingest / best, the shape
+# bluesky-adaptive agents use); it is re-exported here beside the others.
+from planner.base import Planner  # noqa: E402
 
-    def suggest(self, n: int, pending: Sequence[Mapping[str, Any]] = ()) -> list[dict[str, Any]]:
-        """The next `n` candidates, knowing which are still being measured."""
-        ...
-
-    def ingest(self, results: Sequence[Mapping[str, Any]]) -> None:
-        """Results as they stream back: COMPLETED, FAILED or ABANDONED."""
-        ...
+__all__ = ["Driver", "KernelPlan", "LaunchContext", "Planner", "SafeDevice", "Simulator"]
