@@ -13,10 +13,10 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -45,27 +45,7 @@ from ppu.clock import Clock
 from ppu.units import Q_
 from simulators.alicat import AlicatSimulator
 from simulators.base import Faults
-
-T = TypeVar("T")
-
-
-@pytest.fixture(autouse=True)
-def _locks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PPU_LOCK_DIR", str(tmp_path / "locks"))
-
-
-def run(main: Callable[[Clock], Awaitable[T]]) -> T:
-    """Run `main(clock)` on a fresh virtual clock and close it afterwards."""
-    clock = Clock.new_virtual()
-    try:
-        return clock.loop.run_until_complete(main(clock))
-    finally:
-        pending = [t for t in asyncio.all_tasks(clock.loop) if not t.done()]
-        for t in pending:
-            t.cancel()
-        if pending:
-            clock.loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
-        clock.close()
+from tests.devices.harness import run_on_virtual_clock, serving
 
 
 @asynccontextmanager
@@ -73,15 +53,10 @@ async def rig(
     clock: Clock, *, pty: bool = False, trace: Path | None = None, **sim_args: Any
 ) -> AsyncIterator[tuple[AlicatSimulator, SerialPort, AlicatController]]:
     sim = AlicatSimulator(clock.monotonic, **sim_args)
-    url = await (sim.serve_pty() if pty else sim.serve_tcp())
-    port = SerialPort(url, clock, baudrate=19200, timeout=0.3, trace=trace)
-    await port.open()
-    try:
+    async with serving(
+        clock, sim, pty=pty, baudrate=19200, timeout=0.3, trace=trace, linger=0.01
+    ) as port:
         yield sim, port, AlicatController(port, sim.unit_id)
-    finally:
-        await port.close()
-        await sim.close()
-        await asyncio.sleep(0.01)  # let the server see the connection close
 
 
 def sccm(q: Any) -> float:
@@ -105,7 +80,7 @@ def test_driver_controls_flow_over_tcp() -> None:
             assert (await mfc.set_gas("CO2")).gas == "CO2"
             assert (await mfc.set_gas(1)).gas == "Ar"
 
-    run(main)
+    run_on_virtual_clock(main)
 
 
 def test_no_reply_raises_and_the_port_recovers() -> None:
@@ -116,7 +91,7 @@ def test_no_reply_raises_and_the_port_recovers() -> None:
                 await mfc.poll()
             assert (await mfc.poll()).gas == "N2"
 
-    run(main)
+    run_on_virtual_clock(main)
 
 
 def test_garbled_reply_raises_garbled() -> None:
@@ -127,7 +102,7 @@ def test_garbled_reply_raises_garbled() -> None:
                 await mfc.poll()
             assert (await mfc.poll()).gas == "N2"
 
-    run(main)
+    run_on_virtual_clock(main)
 
 
 def test_error_reply_raises_refused() -> None:
@@ -138,7 +113,7 @@ def test_error_reply_raises_refused() -> None:
                 await mfc.set_setpoint(Q_(10, SCCM))
             assert e.value.code == "?"
 
-    run(main)
+    run_on_virtual_clock(main)
 
 
 def test_disconnect_raises_port_closed_then_reconnects() -> None:
@@ -152,7 +127,7 @@ def test_disconnect_raises_port_closed_then_reconnects() -> None:
             sim.faults.force("disconnect")
             assert (await retry_safe(port, mfc.poll)).unit_id == "A"
 
-    run(main)
+    run_on_virtual_clock(main)
 
 
 def test_stuck_reading_stops_changing() -> None:
@@ -166,7 +141,7 @@ def test_stuck_reading_stops_changing() -> None:
             await asyncio.sleep(0.5)
             assert sccm((await mfc.poll()).mass_flow) > sccm(first) + 40
 
-    run(main)
+    run_on_virtual_clock(main)
 
 
 def test_driver_over_a_pty_device_path() -> None:
@@ -177,7 +152,7 @@ def test_driver_over_a_pty_device_path() -> None:
             await asyncio.sleep(10.0)
             assert sccm((await mfc.poll()).mass_flow) == pytest.approx(25.0, abs=0.2)
 
-    run(main)
+    run_on_virtual_clock(main)
 
 
 def test_other_unit_ids_stay_silent() -> None:
@@ -187,7 +162,7 @@ def test_other_unit_ids_stay_silent() -> None:
                 await AlicatController(port, "A").poll()  # nobody called A on this bus
             assert (await AlicatController(port, "B").poll()).unit_id == "B"
 
-    run(main)
+    run_on_virtual_clock(main)
 
 
 # -- 2. conformance with the manuals' examples ---------------------------------------------
@@ -314,7 +289,7 @@ def test_mass_flow_limits_write_no_byte(tmp_path: Path) -> None:
                 await dev.gas.set("Unobtainium")
             assert sim.requests == before
 
-    run(main)
+    run_on_virtual_clock(main)
     assert not trace.exists() or ">>" not in trace.read_text()
 
 
@@ -324,7 +299,7 @@ def test_full_scale_accepts_units() -> None:
             dev = MassFlowController(mfc, full_scale="0.5 slpm", name="mfc")
             assert dev.full_scale == pytest.approx(500.0)
 
-    run(main)
+    run_on_virtual_clock(main)
 
 
 def test_device_set_waits_for_flow_on_the_clock() -> None:
@@ -352,7 +327,7 @@ def test_device_set_waits_for_flow_on_the_clock() -> None:
             assert abs(await dev.flow.get_value()) < 0.2
             assert await dev.setpoint.get_value() == 0.0
 
-    run(main)
+    run_on_virtual_clock(main)
 
 
 def test_safe_state_releases_a_held_valve() -> None:
@@ -367,7 +342,7 @@ def test_safe_state_releases_a_held_valve() -> None:
             frame = await mfc.poll()
             assert "HLD" not in frame.status and sim.true_flow_sccm() < 0.1
 
-    run(main)
+    run_on_virtual_clock(main)
 
 
 # -- 5. simulator physics ----------------------------------------------------------------

@@ -31,14 +31,13 @@ from devices.errors import (
 )
 from devices.eurotherm import Eurotherm3200, LoopMode, Register
 from devices.modbus_rtu import parse_reply, request_bytes
-from devices.port import SerialPort
 from devices.retry import retry_safe
 from devices.temperature_controller import TemperatureController, parse_rate
 from ppu.clock import Clock
 from ppu.units import Q_
 from simulators.eurotherm import Eurotherm3200Simulator
 from simulators.modbus_rtu import crc16
-from tests.conftest import _close_checking_leaks
+from tests.devices.harness import run_with_driver
 
 
 def framed(hex_without_crc: str) -> bytes:
@@ -53,24 +52,16 @@ def run_with_controller(
     trace: Path | None = None,
     **sim_kw: Any,
 ) -> Any:
-    clock = Clock.new_virtual()
-
-    async def main() -> Any:
-        sim = Eurotherm3200Simulator(clock.monotonic, seed=5, **sim_kw)
-        url = await (sim.serve_pty() if pty else sim.serve_tcp())
+    return run_with_driver(
+        body,
+        lambda clock: Eurotherm3200Simulator(clock.monotonic, seed=5, **sim_kw),
+        Eurotherm3200,
+        pty=pty,
         # 115200 baud keeps minimalmodbus's inter-frame silence at its 1.75 ms floor.
-        port = SerialPort(url, clock, baudrate=115200, timeout=0.2, trace=trace)
-        await port.open()
-        try:
-            return await body(sim, Eurotherm3200(port), clock)
-        finally:
-            await port.close()
-            await sim.close()
-
-    try:
-        return clock.loop.run_until_complete(main())
-    finally:
-        _close_checking_leaks(clock)
+        baudrate=115200,
+        timeout=0.2,
+        trace=trace,
+    )
 
 
 # -- conformance: frames from the manuals ------------------------------------------------

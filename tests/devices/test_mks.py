@@ -40,13 +40,12 @@ from devices.mks import (
     parse_reply,
     parse_unit,
 )
-from devices.port import SerialPort
 from devices.pressure_gauge import PressureGauge, RangeStatus
 from devices.retry import retry_safe
 from ppu.clock import Clock
 from ppu.units import Q_
 from simulators.mks import TORR_PA, MKSGaugeSimulator, PumpedVolume
-from tests.conftest import _close_checking_leaks
+from tests.devices.harness import run_with_driver
 
 
 def run_with_gauge(
@@ -57,24 +56,11 @@ def run_with_gauge(
     pressure_pa: Callable[[], float] | None = None,
     **sim_kw: Any,
 ) -> Any:
-    clock = Clock.new_virtual()
-
-    async def main() -> Any:
+    def simulator(clock: Clock) -> MKSGaugeSimulator:
         source = pressure_pa or PumpedVolume(clock.monotonic)
-        sim = MKSGaugeSimulator(clock.monotonic, source, seed=5, **sim_kw)
-        url = await (sim.serve_pty() if pty else sim.serve_tcp())
-        port = SerialPort(url, clock, timeout=0.2, trace=trace)
-        await port.open()
-        try:
-            return await body(sim, MKSGauge(port), clock)
-        finally:
-            await port.close()
-            await sim.close()
+        return MKSGaugeSimulator(clock.monotonic, source, seed=5, **sim_kw)
 
-    try:
-        return clock.loop.run_until_complete(main())
-    finally:
-        _close_checking_leaks(clock)
+    return run_with_driver(body, simulator, MKSGauge, pty=pty, timeout=0.2, trace=trace)
 
 
 # -- conformance: the manuals' examples --------------------------------------------------

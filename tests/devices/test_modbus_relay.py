@@ -36,7 +36,7 @@ from devices.solenoid_valve import SolenoidValve, ValveBank
 from ppu.clock import Clock
 from simulators.modbus_relay import ModbusRelaySimulator
 from simulators.modbus_rtu import crc16
-from tests.conftest import _close_checking_leaks
+from tests.devices.harness import run_with_driver
 
 
 def framed(hex_without_crc: str) -> bytes:
@@ -58,24 +58,17 @@ def run_with_relay(
     channels: int = 8,
     **sim_kw: Any,
 ) -> Any:
-    clock = Clock.new_virtual()
-
-    async def main() -> Any:
-        sim = ModbusRelaySimulator(clock.monotonic, seed=2, address=slave, channels=channels,
-                                   **sim_kw)
-        url = await (sim.serve_pty() if pty else sim.serve_tcp())
-        port = SerialPort(url, clock, baudrate=115200, timeout=0.2, trace=trace)
-        await port.open()
-        try:
-            return await body(sim, ModbusRelayModule(port, slave, channels), clock)
-        finally:
-            await port.close()
-            await sim.close()
-
-    try:
-        return clock.loop.run_until_complete(main())
-    finally:
-        _close_checking_leaks(clock)
+    return run_with_driver(
+        body,
+        lambda clock: ModbusRelaySimulator(
+            clock.monotonic, seed=2, address=slave, channels=channels, **sim_kw
+        ),
+        lambda port: ModbusRelayModule(port, slave, channels),
+        pty=pty,
+        baudrate=115200,
+        timeout=0.2,
+        trace=trace,
+    )
 
 
 # -- conformance: the specification's examples --------------------------------------------
@@ -294,20 +287,16 @@ def test_interlock_refuses_without_moving_a_coil(tmp_path: Path) -> None:
     assert final[:3] == [False, True, False]
 
 
-def test_bank_configuration_errors() -> None:
-    clock = Clock.new_virtual()
-    try:
-        relay = ModbusRelayModule(SerialPort("socket://127.0.0.1:9", clock))  # never opened
-        with pytest.raises(LimitError):
-            ValveBank(relay, {"a": 0, "b": 0})
-        with pytest.raises(LimitError):
-            ValveBank(relay, {"a": 0}, interlocks=[{"a", "ghost"}])
-        with pytest.raises(LimitError):
-            ValveBank(relay, {"relay": 0})  # would shadow the bank's own attribute
-        with pytest.raises(LimitError):
-            ModbusRelayModule(relay.port, slave=0)  # broadcast is not a module's address
-    finally:
-        _close_checking_leaks(clock)
+def test_bank_configuration_errors(virtual_clock: Clock) -> None:
+    relay = ModbusRelayModule(SerialPort("socket://127.0.0.1:9", virtual_clock))  # never opened
+    with pytest.raises(LimitError):
+        ValveBank(relay, {"a": 0, "b": 0})
+    with pytest.raises(LimitError):
+        ValveBank(relay, {"a": 0}, interlocks=[{"a", "ghost"}])
+    with pytest.raises(LimitError):
+        ValveBank(relay, {"relay": 0})  # would shadow the bank's own attribute
+    with pytest.raises(LimitError):
+        ModbusRelayModule(relay.port, slave=0)  # broadcast is not a module's address
 
 
 # -- devices: moving and the safe state ---------------------------------------------------

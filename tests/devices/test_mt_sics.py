@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -46,27 +46,7 @@ from ppu.clock import Clock
 from ppu.units import Q_
 from simulators.base import Faults
 from simulators.mt_sics import MTSICSSimulator
-
-T = TypeVar("T")
-
-
-@pytest.fixture(autouse=True)
-def _locks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PPU_LOCK_DIR", str(tmp_path / "locks"))
-
-
-def run(main: Callable[[Clock], Awaitable[T]]) -> T:
-    """Run `main(clock)` on a fresh virtual clock and close it afterwards."""
-    clock = Clock.new_virtual()
-    try:
-        return clock.loop.run_until_complete(main(clock))
-    finally:
-        pending = [t for t in asyncio.all_tasks(clock.loop) if not t.done()]
-        for t in pending:
-            t.cancel()
-        if pending:
-            clock.loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
-        clock.close()
+from tests.devices.harness import run_on_virtual_clock, serving
 
 
 @asynccontextmanager
@@ -75,15 +55,8 @@ async def rig(
 ) -> AsyncIterator[tuple[MTSICSSimulator, SerialPort, MTSICSBalance]]:
     """A simulator served over TCP (or a pty), a port on it and the driver."""
     sim = MTSICSSimulator(clock.monotonic, **sim_args)
-    url = await (sim.serve_pty() if pty else sim.serve_tcp())
-    port = SerialPort(url, clock, timeout=0.3, trace=trace)
-    await port.open()
-    try:
+    async with serving(clock, sim, pty=pty, timeout=0.3, trace=trace, linger=0.01) as port:
         yield sim, port, MTSICSBalance(port)
-    finally:
-        await port.close()
-        await sim.close()
-        await asyncio.sleep(0.01)  # let the server see the connection close
 
 
 # -- 1. driver against the simulator over a real socket, every fault kind -----------------
@@ -103,7 +76,7 @@ def test_driver_weighs_over_tcp() -> None:
             w = await bal.stable_weight()
             assert w.stable and w.value.m_as("g") == pytest.approx(100.0, abs=1e-3)
 
-    run(main)
+    run_on_virtual_clock(main)
 
 
 def test_no_reply_raises_and_the_port_recovers() -> None:
@@ -114,7 +87,7 @@ def test_no_reply_raises_and_the_port_recovers() -> None:
                 await bal.serial_number()
             assert await bal.serial_number() == "B123456789"
 
-    run(main)
+    run_on_virtual_clock(main)
 
 
 def test_garbled_reply_raises_garbled() -> None:
@@ -125,7 +98,7 @@ def test_garbled_reply_raises_garbled() -> None:
                 await bal.weight_immediately()
             assert (await bal.weight_immediately()).stable
 
-    run(main)
+    run_on_virtual_clock(main)
 
 
 def test_error_reply_raises_refused() -> None:
@@ -136,7 +109,7 @@ def test_error_reply_raises_refused() -> None:
                 await bal.stable_weight()
             assert e.value.code == "EL"
 
-    run(main)
+    run_on_virtual_clock(main)
 
 
 def test_disconnect_raises_port_closed_then_reconnects() -> None:
@@ -151,7 +124,7 @@ def test_disconnect_raises_port_closed_then_reconnects() -> None:
             sim.faults.force("disconnect")
             assert await retry_safe(port, bal.serial_number) == "B123456789"
 
-    run(main)
+    run_on_virtual_clock(main)
 
 
 def test_stuck_reading_stops_changing() -> None:
@@ -168,7 +141,7 @@ def test_stuck_reading_stops_changing() -> None:
             await asyncio.sleep(1.0)
             assert (await bal.weight_immediately()).value.m_as("g") > first.m_as("g") + 10
 
-    run(main)
+    run_on_virtual_clock(main)
 
 
 def test_driver_over_a_pty_device_path() -> None:
@@ -180,7 +153,7 @@ def test_driver_over_a_pty_device_path() -> None:
             await asyncio.sleep(60.0)
             assert (await bal.stable_weight()).value.m_as("g") == pytest.approx(10.0, abs=1e-3)
 
-    run(main)
+    run_on_virtual_clock(main)
 
 
 # -- 2. conformance with the manual's examples ---------------------------------------------
@@ -322,7 +295,7 @@ def test_balance_limits_write_no_byte(tmp_path: Path) -> None:
             balance.check_load(220.0)
             assert sim.requests == before
 
-    run(main)
+    run_on_virtual_clock(main)
     assert not trace.exists() or ">>" not in trace.read_text()
 
 
@@ -348,7 +321,7 @@ def test_balance_device_waits_for_stability_on_the_clock() -> None:
             await balance.zero()
             assert await balance.tare_mass.get_value() == 0.0
 
-    run(main)
+    run_on_virtual_clock(main)
 
 
 def test_balance_read_stable_times_out_when_it_never_settles() -> None:
@@ -365,7 +338,7 @@ def test_balance_read_stable_times_out_when_it_never_settles() -> None:
                 await balance.read_stable(timeout=10.0)
             assert 10.0 <= clock.now() - t0 <= 12.0
 
-    run(main)
+    run_on_virtual_clock(main)
 
 
 # -- 5. simulator physics ----------------------------------------------------------------

@@ -27,13 +27,12 @@ from devices.errors import (
     PortInUse,
 )
 from devices.ne1000 import NE1000, PumpState, parse_dispensed, parse_quantity_reply, parse_reply
-from devices.port import SerialPort
 from devices.retry import retry_safe
 from devices.syringe_pump import SyringePump
 from ppu.clock import Clock
 from ppu.units import Q_
 from simulators.ne1000 import NE1000Simulator
-from tests.conftest import _close_checking_leaks
+from tests.devices.harness import run_with_driver
 
 
 def run_with_pump(
@@ -43,23 +42,14 @@ def run_with_pump(
     trace: Path | None = None,
     **sim_kw: Any,
 ) -> Any:
-    clock = Clock.new_virtual()
-
-    async def main() -> Any:
-        sim = NE1000Simulator(clock.monotonic, seed=3, **sim_kw)
-        url = await (sim.serve_pty() if pty else sim.serve_tcp())
-        port = SerialPort(url, clock, timeout=0.2, trace=trace)
-        await port.open()
-        try:
-            return await body(sim, NE1000(port), clock)
-        finally:
-            await port.close()
-            await sim.close()
-
-    try:
-        return clock.loop.run_until_complete(main())
-    finally:
-        _close_checking_leaks(clock)
+    return run_with_driver(
+        body,
+        lambda clock: NE1000Simulator(clock.monotonic, seed=3, **sim_kw),
+        NE1000,
+        pty=pty,
+        timeout=0.2,
+        trace=trace,
+    )
 
 
 # -- conformance: the manual's examples ------------------------------------------------

@@ -29,13 +29,12 @@ from devices.errors import (
     NoReply,
     PortClosed,
 )
-from devices.port import SerialPort
 from devices.retry import retry_safe
 from devices.selector_valve import SelectorValve, ValveConfigError, ValveStuck
 from devices.vici import PARSERS, VICIActuator, parse_count, parse_line, parse_position
 from ppu.clock import Clock
 from simulators.vici import VICISimulator
-from tests.conftest import _close_checking_leaks
+from tests.devices.harness import run_with_driver
 
 
 def run_with_valve(
@@ -46,23 +45,14 @@ def run_with_valve(
     device_id: str | None = None,
     **sim_kw: Any,
 ) -> Any:
-    clock = Clock.new_virtual()
-
-    async def main() -> Any:
-        sim = VICISimulator(clock.monotonic, seed=2, device_id=device_id, **sim_kw)
-        url = await (sim.serve_pty() if pty else sim.serve_tcp())
-        port = SerialPort(url, clock, timeout=0.2, trace=trace)
-        await port.open()
-        try:
-            return await body(sim, VICIActuator(port, device_id, quiet_window=0.1), clock)
-        finally:
-            await port.close()
-            await sim.close()
-
-    try:
-        return clock.loop.run_until_complete(main())
-    finally:
-        _close_checking_leaks(clock)
+    return run_with_driver(
+        body,
+        lambda clock: VICISimulator(clock.monotonic, seed=2, device_id=device_id, **sim_kw),
+        lambda port: VICIActuator(port, device_id, quiet_window=0.1),
+        pty=pty,
+        timeout=0.2,
+        trace=trace,
+    )
 
 
 def make_valve(actuator: VICIActuator, **kw: Any) -> SelectorValve:
