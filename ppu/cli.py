@@ -349,7 +349,7 @@ def _print_summary(s: dict[str, Any]) -> None:
     best = s["best"]
     if best:
         params = ", ".join(
-            f"{k} = {v['value']:.4g} {v['unit']}" if isinstance(v, dict) else f"{k} = {v}"
+            f"{k} = {v['value']:.4g} {v['unit']}".rstrip() if isinstance(v, dict) else f"{k} = {v}"
             for k, v in best["params"].items()
         )
         objs = ", ".join(
