@@ -82,6 +82,11 @@ class InstrumentSimulator(ABC):
         self._writers: set[asyncio.StreamWriter] = set()
         self._connections: set[asyncio.Task[None]] = set()
         self._pty_fds: list[int] = []
+        self._after_request: list[Callable[[], None]] = []
+
+    def after_each_request(self, hook: Callable[[], None]) -> None:
+        """Call `hook()` after every request (a rig logging a reactor's temperature)."""
+        self._after_request.append(hook)
 
     # -- protocol, per instrument model -----------------------------------------------
     @abstractmethod
@@ -122,6 +127,8 @@ class InstrumentSimulator(ABC):
         if fault == "error_reply":
             return self.error_reply(request), False
         reply = self.answer(request)
+        for hook in self._after_request:
+            hook()
         if fault == "garbled" and reply is not None:
             reply = self.faults.garble(reply)
         return reply, False

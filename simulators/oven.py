@@ -48,14 +48,7 @@ class ActivationOvenRig:
     def attach(self, device: str, sim: Any) -> None:
         if hasattr(sim, "temperature_c") and hasattr(sim, "advance"):
             self._heater = sim
-            answer = sim.answer
-
-            def answer_and_log(request: bytes, _answer=answer) -> Any:
-                reply = _answer(request)
-                self._log()
-                return reply
-
-            sim.answer = answer_and_log
+            sim.after_each_request(self._log)
 
     def _valve_changed(self, channel: int, energised: bool) -> None:
         self._log()

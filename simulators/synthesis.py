@@ -65,14 +65,7 @@ class SynthesisRig:
     def attach(self, device: str, sim: Any) -> None:
         if hasattr(sim, "temperature_c") and hasattr(sim, "advance"):
             self._heater = sim
-            answer = sim.answer
-
-            def answer_and_log(request: bytes, _answer=answer) -> Any:
-                reply = _answer(request)
-                self._log_temperature()
-                return reply
-
-            sim.answer = answer_and_log
+            sim.after_each_request(self._log_temperature)
         elif hasattr(sim, "rotor_position"):
             self._selector = sim
 
