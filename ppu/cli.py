@@ -463,6 +463,15 @@ def status_cmd(db: DbOption = None, as_json: JsonOption = False) -> None:
     _guard(as_json, body)
 
 
+def _register_groups() -> None:
+    from ppu.commands import register_all
+
+    register_all(app)
+
+
+_register_groups()
+
+
 def main() -> None:
     app()
 

@@ -102,3 +102,63 @@ class Experiment(SQLModel, table=True):
     error: str | None = None
     suggested_v: float = 0.0
     ended_v: float | None = None
+
+
+class Command(SQLModel, table=True):
+    """A control action from the dashboard, the CLI or another process, and its audit trail.
+
+    The runtime polls pending commands and marks each done or refused: pause | resume |
+    abort (target: campaign id), hold | release (instrument name), approve | reject
+    (experiment id), confirm (operator step id), resolve (launch id; `argument`: done |
+    failed | rerun)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: str | None = Field(default=None, index=True)
+    kind: str
+    target: str
+    argument: str | None = None
+    who: str = "unknown"
+    state: str = Field(default="pending", index=True)  # pending | done | refused
+    result: str | None = None
+    created_wall: float = 0.0
+    done_wall: float | None = None
+
+
+class OperatorStepRecord(SQLModel, table=True):
+    """A manual step a kernel is waiting on (load a sample, fill the dewar)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: str | None = Field(default=None, index=True)
+    launch_id: int | None = Field(default=None, index=True)
+    instrument: str | None = None
+    text: str
+    state: str = "waiting"  # waiting | confirmed
+    created_v: float = 0.0
+    created_wall: float = 0.0
+    confirmed_wall: float | None = None
+    confirmed_by: str | None = None
+
+
+class InstrumentStatus(SQLModel, table=True):
+    """Each instrument's state as the runtime last wrote it, for readers in other processes."""
+
+    name: str = Field(primary_key=True)
+    campaign_id: str | None = None
+    state: str = "ready"  # ready | busy | held | quarantined | offline
+    launch_id: int | None = None
+    kernel: str | None = None
+    busy_s: float = 0.0
+    faults: int = 0
+    updated_v: float = 0.0
+    updated_wall: float = 0.0
+
+
+class PlannerState(SQLModel, table=True):
+    """The planner's saved state after each ingest, so a resumed campaign suggests the same."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: str = Field(index=True)
+    version: int
+    state: dict[str, Any] | None = _json()
+    virtual_t: float = 0.0
+    created_wall: float = 0.0
