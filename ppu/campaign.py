@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ppu.clock import Clock
+from ppu.control import ControlDesk, RecordedOperator
 from ppu.errors import BadInput
 from ppu.kernel import Choice, In, Kernel, SampleIn
 from ppu.lab import LabSpec, read_toml
@@ -415,6 +416,8 @@ class CampaignRun:
         self._wake = asyncio.Event()
         self._watchers: set[asyncio.Future[None]] = set()
         self.planner = _make_planner(spec)
+        self.abort_requested: str | None = None  # who asked
+        self.safe_states: dict[str, str] = {}
 
     @property
     def finished(self) -> list[Candidate]:
@@ -427,24 +430,54 @@ class CampaignRun:
             left = 0
         return max(0, left)
 
+    def request_abort(self, who: str) -> None:
+        self.abort_requested = who
+        self._wake.set()
+
+    def wake(self) -> None:
+        self._wake.set()
+
     async def run(self) -> None:
         while True:
             await self.clock.idle()  # decide only when the lab is quiescent
             self._wake.clear()
+            if self.abort_requested is not None:
+                await self._abort()
+                return
             backlog = sum(
                 1 for c in self.candidates if c.status == "running" and c.waiting_for_first_step
             )
             n = min(self.spec.batch_size - backlog, self._budget_left())
+            if self.rt.paused:
+                n = 0
             if n > 0:
                 await self._suggest_and_launch(n)
             active = [c.task for c in self.candidates if c.task and not c.task.done()]
             if not active:
-                if self._budget_left() == 0 or n <= 0:
+                if self._budget_left() == 0 or (n <= 0 and not self.rt.paused):
                     break
-                continue
+                if not self.rt.paused:
+                    continue
             waker = asyncio.ensure_future(self._wake.wait())
             await asyncio.wait([*active, waker], return_when=asyncio.FIRST_COMPLETED)
             waker.cancel()
+
+    async def _abort(self) -> None:
+        for c in self.candidates:
+            if c.task is not None and not c.task.done():
+                c.task.cancel()
+        await asyncio.gather(*(c.task for c in self.candidates if c.task), return_exceptions=True)
+        self.safe_states = await self.rt.abort(f"aborted by {self.abort_requested}")
+        for c in self.candidates:
+            for h in c.launches.values():
+                if h.future.done() and not h.future.cancelled():
+                    h.future.exception()  # the journal has it; nothing is left unread
+        for c in self.candidates:
+            if c.status == "running":
+                c.status, c.error = "ABANDONED", f"campaign aborted by {self.abort_requested}"
+                self.store.update_experiment(
+                    c.row, status=c.status, error=c.error, ended_v=self.clock.now()
+                )
 
     async def _suggest_and_launch(self, n: int) -> None:
         pending = [c.params for c in self.candidates if c.status == "running"]
@@ -476,9 +509,15 @@ class CampaignRun:
 
     async def _run_candidate(self, c: Candidate) -> None:
         if self.spec.approval:
+            self.store.update_experiment(c.row, status="awaiting_approval")
             accepted = await self.rt.operator.approve(
-                {"experiment": c.number, **_params_json(self.spec, c.params)}
+                {
+                    "experiment": c.number,
+                    "experiment_id": c.row.id,
+                    **_params_json(self.spec, c.params),
+                }
             )
+            self.store.update_experiment(c.row, status="running")
             if not accepted:
                 c.status, c.error = "ABANDONED", "proposal rejected by the operator"
                 self._finish(c)
@@ -699,11 +738,39 @@ async def run_campaign(
         )
     )
     run = CampaignRun(spec, rt, store, clock, campaign_id, on_progress=on_progress)
+    desk = ControlDesk(
+        rt,
+        store,
+        campaign_id=campaign_id,
+        poll_s=control_poll_s(clock),
+        on_abort=run.request_abort,
+        on_command=run.wake,
+    )
+    rt.operator = RecordedOperator(rt.operator, desk, store, clock, campaign_id)
+    polling = asyncio.ensure_future(desk.run())
     try:
         await run.run()
     except BaseException:
         store.update_campaign(campaign_id, state="failed", virtual_t=clock.now())
         raise
+    finally:
+        polling.cancel()
+        await asyncio.gather(polling, return_exceptions=True)
     summary = summarize(run, time.perf_counter() - wall0, db_label)
-    store.update_campaign(campaign_id, state="done", virtual_t=clock.now(), summary=summary)
+    state = "done"
+    if run.abort_requested is not None:
+        state = "aborted"
+        summary["aborted_by"] = run.abort_requested
+        summary["safe_states"] = run.safe_states
+    store.update_campaign(campaign_id, state=state, virtual_t=clock.now(), summary=summary)
     return summary
+
+
+def control_poll_s(clock: Clock) -> float:
+    """How often commands are looked for, in the clock's seconds: half a second of a
+    person's time (a paced dry-run turns that into `pace` times more lab time); an
+    unpaced dry-run looks every 5 min of lab time, which passes in a blink."""
+    if not clock.virtual:
+        return 0.5
+    pace = getattr(clock.loop, "pace", None)
+    return 0.5 * pace if pace else 300.0

@@ -217,6 +217,17 @@ def _run_launch(k, raw, spec, url, dry_run, instrument, trace, as_json) -> int:
 
 
 DEMO_DIR = Path(__file__).resolve().parents[1] / "protocols" / "demo"
+ServeOption = Annotated[
+    bool, typer.Option("--serve", help="Serve the dashboard on 127.0.0.1 while it runs.")
+]
+PortOption = Annotated[int, typer.Option("--port", help="Dashboard port (with --serve).")]
+PaceOption = Annotated[
+    float | None,
+    typer.Option("--pace", help="Dry-run: lab seconds per real second, so a person can watch."),
+]
+OperatorDelayOption = Annotated[
+    str, typer.Option("--operator-delay", help="Dry-run: how long the simulated operator takes.")
+]
 
 
 @app.command("run")
@@ -233,10 +244,16 @@ def run_cmd(
         int | None, typer.Option("--budget", help="Override the number of experiments.")
     ] = None,
     db: DbOption = None,
+    serve: ServeOption = False,
+    port: PortOption = 8765,
+    pace: PaceOption = None,
+    operator_delay: OperatorDelayOption = "60 s",
     as_json: JsonOption = False,
 ) -> None:
     """Run a closed-loop campaign: the planner proposes, the lab measures, results flow back."""
-    _guard(as_json, lambda: _run_campaign(campaign, lab, dry_run, seed, budget, db, as_json))
+    _guard(as_json, lambda: _run_campaign(campaign, lab, dry_run, seed, budget, db, as_json,
+                                          serve=serve, port=port, pace=pace,
+                                          operator_delay=operator_delay))
 
 
 @app.command("demo")
@@ -248,19 +265,36 @@ def demo_cmd(
         int | None, typer.Option("--budget", help="Number of experiments [default: the file's].")
     ] = None,
     db: DbOption = None,
+    serve: ServeOption = False,
+    port: PortOption = 8765,
+    pace: PaceOption = None,
+    operator_delay: OperatorDelayOption = "60 s",
     as_json: JsonOption = False,
 ) -> None:
     """Exactly `ppu run protocols/demo/campaign.toml --lab protocols/demo/lab.toml --dry-run`."""
     _guard(
         as_json,
         lambda: _run_campaign(
-            DEMO_DIR / "campaign.toml", DEMO_DIR / "lab.toml", True, seed, budget, db, as_json
+            DEMO_DIR / "campaign.toml", DEMO_DIR / "lab.toml", True, seed, budget, db, as_json,
+            serve=serve, port=port, pace=pace, operator_delay=operator_delay,
         ),
     )
 
 
-def _run_campaign(campaign, lab, dry_run, seed, budget, db, as_json) -> int:
+def _run_campaign(
+    campaign, lab, dry_run, seed, budget, db, as_json, *, serve=False, port=8765, pace=None,
+    operator_delay="60 s",
+) -> int:
     import dataclasses
+
+    from ppu.units import UnitError, parse_quantity
+
+    if pace is not None and (not dry_run or pace <= 0):
+        raise BadInput("--pace", "needs --dry-run and a positive number of lab seconds per second")
+    try:
+        delay_s = parse_quantity(operator_delay, "s").m_as("s")
+    except UnitError as e:
+        raise BadInput("--operator-delay", str(e)) from None
 
     from ppu.campaign import campaign_id_for, load_campaign, run_campaign
     from ppu.lab import load_lab
@@ -280,9 +314,16 @@ def _run_campaign(campaign, lab, dry_run, seed, budget, db, as_json) -> int:
 
     db_label = db or os.environ.get("PPU_DB", "ppu.sqlite")
     store = Store(_db_url(db))
-    clock = Clock.new_virtual() if dry_run else Clock.new_wall()
+    clock = Clock.new_virtual(pace=pace) if dry_run else Clock.new_wall()
     result: dict[str, Any] = {}
     total = spec.max_experiments
+    dashboard = None
+    if serve:
+        from ppu.api.app import serve_in_thread
+
+        token = os.environ.get("PPU_TOKEN") or __import__("secrets").token_urlsafe(16)
+        dashboard = serve_in_thread(_db_url(db), token, "127.0.0.1", port)
+        err.print(f"dashboard: {dashboard.url}  (control token: {token})", highlight=False)
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
@@ -297,7 +338,8 @@ def _run_campaign(campaign, lab, dry_run, seed, budget, db, as_json) -> int:
     )
 
     async def main() -> None:
-        async with running(spec_lab, clock, store, dry_run=dry_run) as rt:
+        async with running(spec_lab, clock, store, dry_run=dry_run,
+                           operator_delay_s=delay_s) as rt:
             cid = campaign_id_for(store, spec, spec.seed)
             task = progress.add_task(f"campaign {cid}", total=total, status="")
 
@@ -327,6 +369,8 @@ def _run_campaign(campaign, lab, dry_run, seed, budget, db, as_json) -> int:
     try:
         clock.loop.run_until_complete(main())
     finally:
+        if dashboard is not None:
+            dashboard.stop()
         store.close()
         clock.close()
     summary = result["summary"]
@@ -334,6 +378,9 @@ def _run_campaign(campaign, lab, dry_run, seed, budget, db, as_json) -> int:
         _emit_json(summary)
     else:
         _print_summary(summary)
+    if summary.get("aborted_by"):
+        err.print(f"aborted by {summary['aborted_by']}; instruments: {summary['safe_states']}")
+        return 3
     return 0
 
 

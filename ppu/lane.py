@@ -18,7 +18,7 @@ from typing import Any
 
 from bluesky import RunEngine
 from bluesky import run_engine as _run_engine
-from bluesky.utils import DuringTask, Msg
+from bluesky.utils import DuringTask, Msg, RequestAbort, RequestStop
 
 from ppu.clock import Clock
 
@@ -61,6 +61,10 @@ class Lane:
         self.current: Job | None = None
         self.queue: deque[Any] = deque()
         self.reserved = 0  # jobs assigned to this lane, not yet submitted
+        #: why the lane must not start its next job: "operator" (held for maintenance),
+        #: "pause" (the campaign is paused), "quarantine" (repeated instrument faults)
+        self.holds: set[str] = set()
+        self.on_change: Callable[[Lane], None] | None = None
         self.busy_s = 0.0  # lab time spent running jobs
         self._busy_since: float | None = None
         self._wake: asyncio.Event | None = None
@@ -71,6 +75,29 @@ class Lane:
     @property
     def idle(self) -> bool:
         return self.current is None and not self.queue and not self.reserved
+
+    @property
+    def state(self) -> str:
+        """ready | busy | held | quarantined (a running kernel finishes before a hold bites)."""
+        if self.current is not None:
+            return "busy"
+        if "quarantine" in self.holds:
+            return "quarantined"
+        return "held" if self.holds else "ready"
+
+    def hold(self, reason: str) -> None:
+        self.holds.add(reason)
+        self._changed()
+
+    def release(self, reason: str) -> None:
+        self.holds.discard(reason)
+        if self._wake is not None:
+            self._wake.set()
+        self._changed()
+
+    def _changed(self) -> None:
+        if self.on_change is not None:
+            self.on_change(self)
 
     @property
     def backlog(self) -> int:
@@ -127,7 +154,7 @@ class Lane:
         assert self._wake is not None
         ready.set_result(None)
         while True:
-            if not self.queue:
+            if not self.queue or (self.holds and self.queue[0] is not _STOP):
                 self._wake.clear()
                 # a bare Msg: bluesky's plan-stub wrappers capture a stack trace each time
                 yield Msg("wait_for", None, [self._wake.wait])
@@ -137,9 +164,15 @@ class Lane:
                 return
             self.current = job
             self._busy_since = self.clock.now()
+            self._changed()
             try:
                 job.on_start()
                 result = yield from job.make_plan()
+            except (RequestAbort, RequestStop) as e:
+                # the lane itself is being aborted: fail the job and end the lane's plan
+                if not job.future.done():
+                    job.future.set_exception(RuntimeError(f"aborted ({type(e).__name__})"))
+                raise
             except Exception as e:
                 if not job.future.done():
                     job.future.set_exception(e)
@@ -150,6 +183,7 @@ class Lane:
                 self.busy_s += self.clock.now() - self._busy_since
                 self._busy_since = None
                 self.current = None
+                self._changed()
 
     def busy_time(self) -> float:
         extra = self.clock.now() - self._busy_since if self._busy_since is not None else 0.0

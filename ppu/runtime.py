@@ -215,6 +215,7 @@ class Runtime:
         self.simulators: dict[str, Any] = {}
         self.rigs: dict[str, Any] = {}
         self.drivers: dict[str, Any] = {}
+        self.aborted = False
         self._unassigned: list[tuple[int, LaunchHandle, str | None, asyncio.Future[Any]]] = []
         self._dispatcher: asyncio.Task[None] | None = None
         self.world: Any = None
@@ -235,6 +236,7 @@ class Runtime:
                 for dspec in ispec.devices.values():
                     devices[dspec.name] = await self.open_device(ispec, dspec, rig)
                 lane = Lane(ispec.name, self.clock, on_document=self._on_document)
+                lane.on_change = self._lane_changed
                 await lane.start()
                 self.instruments[ispec.name] = Instrument(ispec.name, ispec.roles, devices, lane)
         except BaseException:
@@ -353,8 +355,8 @@ class Runtime:
                 f"kernel {kernel.name}",
                 f"needs an instrument with role '{kernel.role}'; the lab has none",
             )
-        idle = [i for i in able if i.lane.idle]
-        return idle[0] if idle else min(able, key=lambda i: i.lane.backlog)
+        idle = [i for i in able if i.lane.idle and not i.lane.holds]
+        return idle[0] if idle else min(able, key=lambda i: (bool(i.lane.holds), i.lane.backlog))
 
     def launch(
         self,
@@ -550,6 +552,65 @@ class Runtime:
                 continue
             inst.lane.reserved += 1  # counts as queued until the job is submitted
             fut.set_result(inst)
+
+    # -- control --------------------------------------------------------------------------
+    def hold(self, instrument: str, reason: str = "operator") -> None:
+        """No new kernel starts on `instrument` (a running one finishes)."""
+        self.instruments[instrument].lane.hold(reason)
+
+    def release(self, instrument: str, reason: str = "operator") -> None:
+        self.instruments[instrument].lane.release(reason)
+
+    @property
+    def paused(self) -> bool:
+        return any("pause" in i.lane.holds for i in self.instruments.values())
+
+    def pause(self) -> None:
+        """Running kernels finish; nothing new starts anywhere until resumed."""
+        for inst in self.instruments.values():
+            inst.lane.hold("pause")
+
+    def resume(self) -> None:
+        for inst in self.instruments.values():
+            inst.lane.release("pause")
+
+    async def abort(self, reason: str) -> dict[str, str]:
+        """Stop every running kernel, cancel what waits, and drive every instrument to its
+        safe state (heaters off, valves closed, pumps stopped). Returns what each said."""
+        self.aborted = True
+        for inst in self.instruments.values():
+            inst.lane.hold("abort")
+        running = [i for i in self.instruments.values() if i.lane.current is not None]
+        with self.clock.holding():
+            for inst in running:
+                # RE.abort waits for the loop to run it: call it from a worker thread
+                await self.clock.loop.run_in_executor(None, inst.lane.RE.abort, reason)
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        states: dict[str, str] = {}
+        for inst in self.instruments.values():
+            try:
+                await inst.safe_state()
+                states[inst.name] = "safe"
+            except Exception as e:  # one instrument's failure must not leave others unsafe
+                states[inst.name] = f"NOT SAFE: {_describe(e)}"
+        return states
+
+    def _lane_changed(self, lane: Lane) -> None:
+        if self.store is None:
+            return
+        job = lane.current
+        h = job.tag if job is not None else None
+        self.store.note_instrument(
+            lane.name,
+            state=lane.state,
+            campaign_id=self.campaign_id,
+            launch_id=h.id if h is not None else None,
+            kernel=h.kernel.name if h is not None else None,
+            busy_s=lane.busy_time(),
+            updated_v=self.clock.now(),
+        )
 
     def _on_document(self, lane: Lane, name: str, doc: dict) -> None:
         job = lane.current

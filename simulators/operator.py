@@ -11,6 +11,8 @@ from simulators.world import World
 
 
 class SimulatedOperator:
+    name = "simulated operator"
+
     def __init__(
         self,
         world: World,
@@ -27,6 +29,10 @@ class SimulatedOperator:
 
     async def perform(self, step: Any) -> None:
         await asyncio.sleep(self.delay_s)
+        await self.perform_now(step)
+
+    async def perform_now(self, step: Any) -> None:
+        """Do the step at once (a person confirmed it first from the dashboard)."""
         act = None
         if step.action is not None:
             act = self.actions.get(f"{step.instrument}:{step.action}") or self.actions.get(

@@ -20,10 +20,14 @@ from sqlmodel import Session, SQLModel, create_engine, select
 
 from ppu.store.models import (
     Campaign,
+    Command,
     Experiment,
+    InstrumentStatus,
     Launch,
     LaunchEvent,
     Measurement,
+    OperatorStepRecord,
+    PlannerState,
     RunDocument,
     Sample,
 )
@@ -107,6 +111,7 @@ class Store:
         self._conn = self.engine.connect()
         self._documents: list[dict[str, Any]] = []
         self._runs_by_descriptor: dict[Any, Any] = {}
+        self._instrument_notes: dict[str, dict[str, Any]] = {}
 
     def close(self) -> None:
         self.flush_documents()
@@ -124,6 +129,14 @@ class Store:
         if self._documents:
             self._conn.execute(_INSERT_DOCUMENT, self._documents)
             self._documents = []
+        if self._instrument_notes:
+            notes, self._instrument_notes = self._instrument_notes, {}
+            for name, fields in notes.items():
+                done = self._conn.execute(
+                    update(InstrumentStatus).where(InstrumentStatus.name == name).values(**fields)
+                )
+                if done.rowcount == 0:
+                    self._conn.execute(insert(InstrumentStatus).values(name=name, **fields))
         self._conn.commit()
         if self.session.in_transaction():
             # end the read snapshot so the next read sees this write
@@ -270,8 +283,84 @@ class Store:
         )
 
     def flush_documents(self) -> None:
-        if self._documents:
+        if self._documents or self._instrument_notes:
             self._write()
+
+    # -- instruments, control, operator steps, planner state --------------------------------
+    def note_instrument(self, name: str, **fields: Any) -> None:
+        """An instrument's state, written with the next commit (it changes with every launch)."""
+        fields["updated_wall"] = time.time()
+        self._instrument_notes.setdefault(name, {}).update(fields)
+
+    def add_command(
+        self,
+        kind: str,
+        target: str,
+        *,
+        who: str,
+        campaign_id: str | None = None,
+        argument: str | None = None,
+    ) -> int:
+        result = self._conn.execute(
+            insert(Command).values(
+                kind=kind,
+                target=target,
+                who=who,
+                campaign_id=campaign_id,
+                argument=argument,
+                created_wall=time.time(),
+            )
+        )
+        self._write()
+        return int(result.inserted_primary_key[0])
+
+    def pending_commands(self) -> list[Command]:
+        with Session(self.engine, expire_on_commit=False) as s:
+            rows = s.exec(
+                select(Command).where(Command.state == "pending").order_by(Command.id)  # type: ignore[arg-type]
+            ).all()
+            return list(rows)
+
+    def finish_command(self, command_id: int, state: str, result: str) -> None:
+        self._write(
+            update(Command)
+            .where(Command.id == command_id)
+            .values(state=state, result=result, done_wall=time.time())
+        )
+
+    def add_step(self, step: OperatorStepRecord) -> int:
+        result = self._conn.execute(insert(OperatorStepRecord).values(**_row(step, skip=("id",))))
+        self._write()
+        return int(result.inserted_primary_key[0])
+
+    def confirm_step(self, step_id: int, who: str) -> None:
+        self._write(
+            update(OperatorStepRecord)
+            .where(OperatorStepRecord.id == step_id)
+            .values(state="confirmed", confirmed_by=who, confirmed_wall=time.time())
+        )
+
+    def save_planner_state(
+        self, campaign_id: str, version: int, state: dict[str, Any], virtual_t: float
+    ) -> None:
+        self._write(
+            insert(PlannerState).values(
+                campaign_id=campaign_id,
+                version=version,
+                state=plain(state),
+                virtual_t=virtual_t,
+                created_wall=time.time(),
+            )
+        )
+
+    def latest_planner_state(self, campaign_id: str) -> PlannerState | None:
+        with Session(self.engine, expire_on_commit=False) as s:
+            return s.exec(
+                select(PlannerState)
+                .where(PlannerState.campaign_id == campaign_id)
+                .order_by(PlannerState.id.desc())
+                .limit(1)  # type: ignore[union-attr]
+            ).first()
 
     # -- reading --------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:

@@ -1,0 +1,166 @@
+"""Steering a running campaign: control commands from the store, and recorded operator steps.
+
+The dashboard, `ppu serve` in another process, or the CLI write `Command` rows; the
+runtime polls them (on the lab clock: every `poll_s`), carries each out and marks it done
+or refused with a reason. The rows are the audit trail: who, when, what, and what happened.
+
+Manual steps and approvals are recorded in the store too, and complete by whichever comes
+first: a person's `confirm` / `approve` command, or the operator the run already has (the
+simulated chemist of a dry-run after its delay, or a person at the console).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import Any
+
+from ppu.store import Store
+from ppu.store.models import Command, OperatorStepRecord
+
+
+class ControlDesk:
+    def __init__(
+        self,
+        rt: Any,
+        store: Store,
+        *,
+        campaign_id: str | None,
+        poll_s: float,
+        on_abort: Callable[[str], None] | None = None,
+        on_command: Callable[[], None] | None = None,
+    ) -> None:
+        self.rt = rt
+        self.store = store
+        self.campaign_id = campaign_id
+        self.poll_s = poll_s
+        self.on_abort = on_abort
+        self.on_command = on_command  # e.g. wake the campaign loop after a resume
+        self.approvals: dict[int, asyncio.Future[tuple[bool, str]]] = {}
+        self.steps: dict[int, asyncio.Future[str]] = {}
+        self.carried_out: list[Command] = []
+
+    async def run(self) -> None:
+        while True:
+            await asyncio.sleep(self.poll_s)
+            self.poll()
+
+    def poll(self) -> None:
+        for cmd in self.store.pending_commands():
+            if cmd.campaign_id not in (None, self.campaign_id) and cmd.kind not in (
+                "hold",
+                "release",
+                "confirm",
+            ):
+                continue  # another campaign's
+            state, result = self.carry_out(cmd)
+            self.store.finish_command(cmd.id, state, result)  # type: ignore[arg-type]
+            self.carried_out.append(cmd)
+            if self.on_command is not None:
+                self.on_command()
+
+    def carry_out(self, cmd: Command) -> tuple[str, str]:
+        kind, target = cmd.kind, cmd.target
+        rt = self.rt
+        if kind in ("pause", "resume", "abort"):
+            if target != self.campaign_id:
+                return "refused", f"campaign {target} is not the one running ({self.campaign_id})"
+            if kind == "pause":
+                rt.pause()
+                self.store.update_campaign(target, state="paused")
+                return "done", "paused: running kernels finish, nothing new starts"
+            if kind == "resume":
+                rt.resume()
+                self.store.update_campaign(target, state="running")
+                return "done", "resumed"
+            if self.on_abort is not None:
+                self.on_abort(cmd.who)
+            return "done", "aborting: instruments to their safe state"
+        if kind in ("hold", "release"):
+            if target not in rt.instruments:
+                return "refused", f"no instrument '{target}'"
+            (rt.hold if kind == "hold" else rt.release)(target)
+            return "done", f"{target} {'held' if kind == 'hold' else 'released'}"
+        if kind in ("approve", "reject"):
+            fut = self.approvals.get(int(target)) if target.isdigit() else None
+            if fut is None or fut.done():
+                return "refused", f"experiment {target} is not awaiting approval"
+            fut.set_result((kind == "approve", cmd.who))
+            return "done", f"experiment {target} {kind}d by {cmd.who}"
+        if kind == "confirm":
+            fut = self.steps.get(int(target)) if target.isdigit() else None
+            if fut is None or fut.done():
+                return "refused", f"step {target} is not waiting"
+            fut.set_result(cmd.who)
+            return "done", f"step {target} confirmed by {cmd.who}"
+        return "refused", f"unknown command '{kind}'"
+
+    def expect_approval(self, experiment_id: int) -> asyncio.Future[tuple[bool, str]]:
+        fut = self.rt.clock.loop.create_future()
+        self.approvals[experiment_id] = fut
+        return fut
+
+    def expect_step(self, step_id: int) -> asyncio.Future[str]:
+        fut = self.rt.clock.loop.create_future()
+        self.steps[step_id] = fut
+        return fut
+
+
+class RecordedOperator:
+    """Wraps the run's operator: every manual step and approval is in the store, and a
+    person's command through the desk can complete it first."""
+
+    def __init__(
+        self, inner: Any, desk: ControlDesk, store: Store, clock: Any, campaign_id: str | None
+    ) -> None:
+        self.inner = inner
+        self.desk = desk
+        self.store = store
+        self.clock = clock
+        self.campaign_id = campaign_id
+
+    @property
+    def actions(self) -> dict[str, Any]:
+        return self.inner.actions
+
+    async def perform(self, step: Any) -> None:
+        record = OperatorStepRecord(
+            campaign_id=self.campaign_id,
+            launch_id=step.launch_id,
+            instrument=step.instrument,
+            text=step.text,
+            created_v=self.clock.now(),
+            created_wall=time.time(),
+        )
+        step_id = self.store.add_step(record)
+        person = self.desk.expect_step(step_id)
+        machine = asyncio.ensure_future(self.inner.perform(step))
+        try:
+            await asyncio.wait([person, machine], return_when=asyncio.FIRST_COMPLETED)
+            if person.done():
+                machine.cancel()
+                await asyncio.gather(machine, return_exceptions=True)
+                if hasattr(self.inner, "perform_now"):
+                    await self.inner.perform_now(step)  # the physical move still happens
+                who = person.result()
+            else:
+                machine.result()
+                who = getattr(self.inner, "name", "operator")
+        finally:
+            self.desk.steps.pop(step_id, None)
+        self.store.confirm_step(step_id, who)
+
+    async def approve(self, proposal: dict[str, Any]) -> bool:
+        experiment_id = int(proposal["experiment_id"])
+        person = self.desk.expect_approval(experiment_id)
+        machine = asyncio.ensure_future(self.inner.approve(proposal))
+        try:
+            await asyncio.wait([person, machine], return_when=asyncio.FIRST_COMPLETED)
+            if person.done():
+                machine.cancel()
+                await asyncio.gather(machine, return_exceptions=True)
+                return person.result()[0]
+            return bool(machine.result())
+        finally:
+            self.desk.approvals.pop(experiment_id, None)
