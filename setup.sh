@@ -10,6 +10,11 @@ pip() { .venv/bin/python -m pip --disable-pip-version-check -q "$@"; }
 pip install "torch==2.13.0"
 if [ "${1:-}" = "--dev" ]; then
   pip install -e ".[dev]"
+  # the dashboard's browser test drives Debian's chromium (no browser download here)
+  if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null; then
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } \
+      >/dev/null 2>&1 || echo "setup: could not install chromium; browser tests will be skipped" >&2
+  fi
 else
   pip install -e .
 fi

@@ -26,12 +26,21 @@ class GarbledReply(DriverError):
         self.raw = raw
 
 
+#: refusal codes that line noise produces: the instrument did not recognise a command that
+#: was corrupted on its way in (NE-1000 and Alicat `?`, `?COM`; MT-SICS ES, ET; MKS NAK160;
+#: VICI "Bad command"; Modbus exception 04). Repeating an idempotent command is safe.
+LINE_NOISE_CODES = frozenset({"?", "?COM", "ES", "ET", "160", "Bad command", "04"})
+
+
 class InstrumentRefused(DriverError):
     """The instrument understood the line and said no (an error or alarm reply)."""
 
     def __init__(self, message: str, code: str = "") -> None:
         super().__init__(message)
         self.code = code
+        #: a refusal that a corrupted command explains; one that stands (out of range,
+        #: not stable yet, an alarm) is not repeated blindly
+        self.transient = type(self).transient or code in LINE_NOISE_CODES
 
 
 class PortClosed(DriverError):

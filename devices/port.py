@@ -21,7 +21,7 @@ from typing import Any, Protocol, TypeVar
 
 import serial
 
-from devices.errors import NoReply, PortClosed, PortInUse
+from devices.errors import DriverError, NoReply, PortClosed, PortInUse
 
 T = TypeVar("T")
 
@@ -113,6 +113,8 @@ class SerialPort:
         self._trace = WireTrace(trace, clock) if trace else None
         self._thread = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix=f"port:{url}")
         self._stale = False
+        #: told of every fault on this port, retried or not (the runtime records them)
+        self.on_fault: Callable[[DriverError], None] | None = None
 
     # -- life cycle -----------------------------------------------------------------
     async def open(self) -> None:
@@ -198,7 +200,12 @@ class SerialPort:
 
     async def _run(self, fn: Callable[..., T], *args: Any) -> T:
         with self.clock.holding():
-            return await self.clock.loop.run_in_executor(self._thread, fn, *args)
+            try:
+                return await self.clock.loop.run_in_executor(self._thread, fn, *args)
+            except DriverError as e:
+                if self.on_fault is not None:
+                    self.on_fault(e)
+                raise
 
     def _query_blocking(self, request: bytes, read: Callable[[Any], bytes] | None) -> bytes:
         s = self._serial

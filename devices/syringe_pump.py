@@ -121,9 +121,8 @@ class SyringePump(StandardReadable):
         try:
             await self.driver.run()
             return
-        except DriverError as e:
-            if not e.transient:
-                raise
+        except DriverError:
+            pass  # lost, garbled or refused: ask the pump whether it started
         state, _, now = await retry_safe(self.driver.port, self.driver.dispensed)
         if state in (PumpState.INFUSING, PumpState.WITHDRAWING) or now > before:
             return
@@ -134,9 +133,8 @@ class SyringePump(StandardReadable):
         try:
             await self.driver.run()
             return
-        except DriverError as e:
-            if not e.transient:
-                raise
+        except DriverError:
+            pass  # lost, garbled or refused: ask the pump whether it started
         state, now, _ = await retry_safe(self.driver.port, self.driver.dispensed)
         if state in (PumpState.INFUSING, PumpState.WITHDRAWING) or now > before:
             return  # the RUN arrived; only its reply was lost

@@ -32,3 +32,7 @@ class Aborted(PpuError):
 class SampleFailed(Exception):
     """The chemistry failed (no product, an amorphous powder, no measurable uptake): the
     experiment is FAILED, which the planner learns from, not ABANDONED."""
+
+
+class InstrumentUnavailable(PpuError):
+    """The instrument a launch needs is quarantined after repeated faults."""

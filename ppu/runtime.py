@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import time
 import traceback
 from collections.abc import AsyncIterator, Generator
@@ -19,15 +20,15 @@ from typing import Any
 
 from bluesky.utils import Msg
 
-from ppu import catalog
+from ppu import __version__, catalog
 from ppu.clock import Clock
-from ppu.errors import BadInput, PpuError
+from ppu.errors import BadInput, InstrumentUnavailable, PpuError
 from ppu.kernel import Kernel
 from ppu.lab import LabSpec
 from ppu.lane import Job, Lane
 from ppu.store import Store
+from ppu.store.models import FaultRecord, Measurement, Sample
 from ppu.store.models import Launch as LaunchRow
-from ppu.store.models import Measurement, Sample
 from ppu.units import Quantity, to_json, unit_text
 
 
@@ -102,6 +103,8 @@ class KernelContext:
     made: list[Sample] = field(default_factory=list)
     measured: list[Measurement] = field(default_factory=list)
     updates: dict[str, dict[str, Any]] = field(default_factory=dict)
+    skipped: list[str] = field(default_factory=list)
+    store_engine: Any = None
 
     def now(self) -> float:
         return self.clock.now()
@@ -154,9 +157,23 @@ class KernelContext:
                 return s.location
         return None
 
+    def measurements(self, sample_id: str) -> list[Measurement]:
+        """What the store already holds about a sample (for analysis kernels)."""
+        from sqlmodel import Session, select
+
+        with Session(self.store_engine) as s:
+            return list(s.exec(select(Measurement).where(Measurement.sample_id == sample_id)
+                               .order_by(Measurement.id)).all())  # type: ignore[arg-type]
+
     def measure(
         self, name: str, value: Quantity, sample: str | None = None, **provenance: Any
     ) -> None:
+        """Record a measurement with its unit and provenance. A non-finite value (an isotherm
+        that never reached the pressure asked about) is not a measurement: it is noted in
+        `skipped` instead of being stored."""
+        if not math.isfinite(float(value.magnitude)):
+            self.skipped.append(name)
+            return
         self.measured.append(
             Measurement(
                 launch_id=self.launch_id,
@@ -169,6 +186,7 @@ class KernelContext:
                 provenance={
                     "kernel": self.kernel.name,
                     "instrument": self.instrument,
+                    "software": f"ppu {__version__}",
                     **provenance,
                 },
             )
@@ -204,6 +222,7 @@ class Runtime:
         trace_dir: Path | None = None,
         operator: Any = None,
         operator_delay_s: float = 60.0,
+        quarantine_after: int = 3,
     ) -> None:
         self.lab = lab
         self.clock = clock
@@ -216,6 +235,10 @@ class Runtime:
         self.rigs: dict[str, Any] = {}
         self.drivers: dict[str, Any] = {}
         self.aborted = False
+        self.quarantine_after = quarantine_after
+        self._failures_in_a_row: dict[str, int] = {}
+        self._faults_by_launch: dict[int, int] = {}
+        self.faults_seen = 0
         self._unassigned: list[tuple[int, LaunchHandle, str | None, asyncio.Future[Any]]] = []
         self._dispatcher: asyncio.Task[None] | None = None
         self.world: Any = None
@@ -289,6 +312,7 @@ class Runtime:
         port = SerialPort(
             url, self.clock, baudrate=model.baudrate, timeout=model.timeout_s, trace=trace
         )
+        port.on_fault = lambda e, i=ispec.name, d=dspec.name: self._fault(i, d, e)
         await port.open()
         self._ports.append(port)
         driver = catalog.load(model.driver)(port, **dspec.driver_options)
@@ -354,6 +378,11 @@ class Runtime:
             raise BadInput(
                 f"kernel {kernel.name}",
                 f"needs an instrument with role '{kernel.role}'; the lab has none",
+            )
+        able = [i for i in able if "quarantine" not in i.lane.holds] or able
+        if all("quarantine" in i.lane.holds for i in able):
+            raise InstrumentUnavailable(
+                f"every instrument with role '{kernel.role}' is quarantined"
             )
         idle = [i for i in able if i.lane.idle and not i.lane.holds]
         return idle[0] if idle else min(able, key=lambda i: (bool(i.lane.holds), i.lane.backlog))
@@ -442,6 +471,7 @@ class Runtime:
         except Exception as e:
             h.failure = _failure_kind(e)
             self.store.finish(h.row, "failed", self.clock.now(), error=_describe(e))
+            self._count_outcome(h)
             h.future.set_exception(
                 LaunchFailed(f"launch {h.id} ({kernel.name}) failed: {_describe(e)}")
             )
@@ -451,6 +481,11 @@ class Runtime:
         for name, q in checked.items():
             if not any(m.name == name for m in ctx.measured):
                 ctx.measure(name, q, sample=single)
+        faults = self._faults_by_launch.pop(h.id, 0)
+        for m in ctx.measured:
+            # a value read on a line that faulted may be a corrupted one that still parsed
+            m.provenance = {**(m.provenance or {}), "quality": "suspect" if faults else "good",
+                            "faults_during_launch": faults}
         consumed = [values[k] for k, s in kernel.sample_inputs.items() if s.consumes]
         self.store.finish(
             h.row,
@@ -462,6 +497,7 @@ class Runtime:
             measurements=ctx.measured,
             sample_updates=ctx.updates,
         )
+        self._count_outcome(h)
         h.future.set_result(checked)
 
     def _context(self, h: LaunchHandle, inst: str | None, samples_in: dict[str, Any]):
@@ -473,6 +509,7 @@ class Runtime:
             campaign_id=self.campaign_id,
             samples_in=samples_in,
             operator=self.operator,
+            store_engine=self.store.engine if self.store is not None else None,
         )
 
     async def _run_compute(self, h: LaunchHandle, values: dict[str, Any], samples_in: dict):
@@ -547,7 +584,7 @@ class Runtime:
                 continue
             try:
                 inst = self.pick_instrument(h.kernel, instrument)
-            except BadInput as e:
+            except (BadInput, InstrumentUnavailable) as e:
                 fut.set_exception(e)
                 continue
             inst.lane.reserved += 1  # counts as queued until the job is submitted
@@ -597,6 +634,48 @@ class Runtime:
                 states[inst.name] = f"NOT SAFE: {_describe(e)}"
         return states
 
+    def _fault(self, instrument: str, device: str, e: Exception, kind: str | None = None) -> None:
+        """Every fault on the wire is recorded, whether a retry then succeeds or not."""
+        self.faults_seen += 1
+        lane = self.instruments[instrument].lane if instrument in self.instruments else None
+        job = lane.current if lane is not None else None
+        if job is not None and job.tag is not None:
+            self._faults_by_launch[job.tag.id] = self._faults_by_launch.get(job.tag.id, 0) + 1
+        if self.store is None:
+            return
+        self.store.add_fault(FaultRecord(
+            campaign_id=self.campaign_id, instrument=instrument, device=device,
+            launch_id=job.tag.id if job is not None and job.tag is not None else None,
+            kind=kind or type(e).__name__, message=str(e)[:500], virtual_t=self.clock.now(),
+            wall_t=time.time(),
+        ))
+
+    def _count_outcome(self, h: LaunchHandle) -> None:
+        """Instrument failures in a row quarantine the instrument; a success clears them."""
+        name = h.row.instrument
+        if name is None or name not in self.instruments:
+            return
+        if h.state == "done":
+            self._failures_in_a_row[name] = 0
+            return
+        if h.failure != "instrument":
+            return
+        n = self._failures_in_a_row.get(name, 0) + 1
+        self._failures_in_a_row[name] = n
+        if n >= self.quarantine_after and not self.aborted:
+            self.quarantine(name, f"{n} launches in a row failed on instrument faults")
+
+    def quarantine(self, name: str, reason: str) -> None:
+        """Take an instrument out of service: nothing more starts on it, and what waits for
+        it is abandoned (an instrument's fault, not the chemistry's)."""
+        lane = self.instruments[name].lane
+        lane.hold("quarantine")
+        self._fault(name, "", RuntimeError(reason), kind="quarantine")
+        while lane.queue:
+            job = lane.queue.popleft()
+            if hasattr(job, "future") and not job.future.done():
+                job.future.set_exception(InstrumentUnavailable(f"{name} is quarantined: {reason}"))
+
     def _lane_changed(self, lane: Lane) -> None:
         if self.store is None:
             return
@@ -620,13 +699,13 @@ class Runtime:
 
 def _failure_kind(e: BaseException) -> str:
     from devices.errors import DriverError, LimitError
-    from ppu.errors import SampleFailed
+    from ppu.errors import InstrumentUnavailable, SampleFailed
 
     seen: BaseException | None = e
     while seen is not None:
         if isinstance(seen, SampleFailed):
             return "chemistry"
-        if isinstance(seen, DriverError | LimitError | TimeoutError):
+        if isinstance(seen, DriverError | LimitError | TimeoutError | InstrumentUnavailable):
             return "instrument"
         seen = seen.__cause__ or seen.__context__
     return "software"

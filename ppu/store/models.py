@@ -162,3 +162,17 @@ class PlannerState(SQLModel, table=True):
     state: dict[str, Any] | None = _json()
     virtual_t: float = 0.0
     created_wall: float = 0.0
+
+
+class FaultRecord(SQLModel, table=True):
+    """Every fault seen on the wire (retried or not), and every quarantine."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: str | None = Field(default=None, index=True)
+    instrument: str = Field(index=True)
+    device: str | None = None
+    launch_id: int | None = Field(default=None, index=True)
+    kind: str  # NoReply | GarbledReply | InstrumentRefused | PortClosed | quarantine | …
+    message: str
+    virtual_t: float
+    wall_t: float

@@ -22,6 +22,7 @@ from ppu.store.models import (
     Campaign,
     Command,
     Experiment,
+    FaultRecord,
     InstrumentStatus,
     Launch,
     LaunchEvent,
@@ -291,6 +292,10 @@ class Store:
         """An instrument's state, written with the next commit (it changes with every launch)."""
         fields["updated_wall"] = time.time()
         self._instrument_notes.setdefault(name, {}).update(fields)
+
+    def add_fault(self, fault: FaultRecord) -> None:
+        self._conn.execute(insert(FaultRecord).values(**_row(fault, skip=("id",))))
+        self._write()
 
     def add_command(
         self,

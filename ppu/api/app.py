@@ -1,0 +1,403 @@
+"""The dashboard's HTTP face: a JSON API (with its OpenAPI spec), a live stream, one page.
+
+The app only reads the store, except for one kind of write: a control action becomes a
+pending `Command` row, which the runtime (in this process or another) carries out and marks
+done or refused. Those rows are the audit trail. The stream follows the store by polling it,
+so the app works the same beside the runtime and as `ppu serve --db` on another process's
+store.
+"""
+
+import asyncio
+import hmac
+import json
+import os
+import secrets
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Query, Request
+from fastapi import Path as PathParam
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import OperationalError
+from sqlmodel import Session
+
+from ppu.api import models as m
+from ppu.api import queries as q
+from ppu.store.models import Experiment, Launch, OperatorStepRecord
+from ppu.store.store import make_engine
+
+STATIC = Path(__file__).parent / "static"
+POLL_S = 0.4  # the stream looks at the store this often: well inside the 2 s promise
+MAX_ID = 2**53  # ids beyond what a JavaScript number holds exactly are not ours
+LOOPBACK = {"127.0.0.1", "::1", "localhost", "testclient"}
+
+CampaignId = Annotated[str, PathParam(min_length=1, max_length=200)]
+RowId = Annotated[int, PathParam(ge=1, le=MAX_ID)]
+InstrumentName = Annotated[str, PathParam(min_length=1, max_length=200)]
+CampaignFilter = Annotated[
+    str | None, Query(alias="campaign", max_length=200, description="a campaign id")
+]
+Limit = Annotated[int, Query(ge=1, le=5000)]
+Operator = Annotated[
+    str | None,
+    Header(
+        alias="X-Operator",
+        max_length=80,
+        description="who is acting, for the audit trail (default: 'token holder')",
+    ),
+]
+
+PROBLEMS: dict[int | str, dict[str, Any]] = {
+    401: {"model": m.Problem, "description": "no or wrong bearer token"},
+    404: {"model": m.Problem, "description": "no such target"},
+}
+CONTROL: dict[int | str, dict[str, Any]] = {
+    **PROBLEMS,
+    409: {"model": m.Problem, "description": "the target is not in a state this applies to"},
+}
+
+
+def resolve_token(token: str | None = None) -> tuple[str, bool]:
+    """The control token: given, else $PPU_TOKEN, else a fresh one. True if generated."""
+    if token:
+        return token, False
+    env = os.environ.get("PPU_TOKEN")
+    if env:
+        return env, False
+    return secrets.token_urlsafe(18), True
+
+
+def create_app(db_url: str, token: str | None = None, *, open_reads: bool = True) -> FastAPI:
+    """The dashboard app over the store at `db_url`.
+
+    Control needs `Authorization: Bearer <token>`. Reads need it too unless `open_reads`
+    (the default, right when the server listens on loopback only)."""
+    token, _ = resolve_token(token)
+    engine = make_engine(db_url)
+    stopping = threading.Event()
+    bearer = HTTPBearer(auto_error=False, description="the token printed when the server starts")
+
+    def session() -> Iterator[Session]:
+        with Session(engine) as s:
+            yield s
+
+    def token_ok(creds: HTTPAuthorizationCredentials | None, query_token: str | None) -> bool:
+        given = creds.credentials if creds is not None else query_token
+        return given is not None and hmac.compare_digest(given.encode(), token.encode())
+
+    def unauthorized() -> HTTPException:
+        return HTTPException(
+            401, "control needs the bearer token", headers={"WWW-Authenticate": "Bearer"}
+        )
+
+    def may_read(request: Request) -> None:
+        # not declared as security in the spec: on loopback (the default) reads are open
+        if open_reads and (request.client is None or request.client.host in LOOPBACK):
+            return
+        scheme, _, given = request.headers.get("authorization", "").partition(" ")
+        creds = (
+            HTTPAuthorizationCredentials(scheme=scheme, credentials=given.strip())
+            if scheme.lower() == "bearer" and given.strip()
+            else None
+        )
+        if not token_ok(creds, request.query_params.get("token")):
+            raise unauthorized()
+
+    def who_acts(
+        creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+        operator: Operator = None,
+    ) -> str:
+        if not token_ok(creds, None):
+            raise unauthorized()
+        name = (operator or "").strip()
+        return name if name.isprintable() and name else "token holder"
+
+    DB = Annotated[Session, Depends(session)]
+    Who = Annotated[str, Depends(who_acts)]
+
+    app = FastAPI(
+        title="ppu dashboard API",
+        version="1",
+        description=(
+            "Watch and steer a running campaign. Reads are open on loopback; control needs "
+            "the bearer token. Control actions queue a command for the runtime (202) and "
+            "are the audit trail. Quantities are {value, unit}; `*_v_s` is virtual lab time "
+            "in seconds, `*_wall_s` Unix time."
+        ),
+    )
+    app.state.engine = engine
+    app.state.token = token
+    app.state.stopping = stopping
+
+    @app.exception_handler(OperationalError)
+    async def busy_store(_request: Request, exc: OperationalError) -> JSONResponse:
+        # the writer holds the store for longer than the busy timeout: try again shortly
+        return JSONResponse(
+            {"detail": f"store busy: {exc.orig}"}, status_code=503, headers={"Retry-After": "1"}
+        )
+
+    reads = APIRouter(prefix="/api", dependencies=[Depends(may_read)], responses=PROBLEMS)
+    control = APIRouter(prefix="/api", responses=CONTROL)
+
+    def found(value: Any, what: str) -> Any:
+        if value is None:
+            raise HTTPException(404, f"no {what}")
+        return value
+
+    # -- reads ------------------------------------------------------------------------------
+    @reads.get("/campaigns", response_model=list[m.CampaignOut], tags=["campaigns"])
+    def list_campaigns(s: DB) -> Any:
+        """Every campaign in the store, newest first."""
+        return q.campaigns(s)
+
+    @reads.get("/campaigns/{campaign_id}", response_model=m.CampaignOut, tags=["campaigns"])
+    def get_campaign(campaign_id: CampaignId, s: DB) -> Any:
+        return found(q.campaign(s, campaign_id), f"campaign '{campaign_id}'")
+
+    @reads.get("/campaigns/{campaign_id}/timeline", response_model=m.Timeline, tags=["campaigns"])
+    def get_timeline(campaign_id: CampaignId, s: DB) -> Any:
+        """Kernels per instrument on the virtual clock (a Gantt chart's bars)."""
+        return found(q.timeline(s, campaign_id), f"campaign '{campaign_id}'")
+
+    @reads.get(
+        "/campaigns/{campaign_id}/isotherms", response_model=list[m.Isotherm], tags=["campaigns"]
+    )
+    def get_isotherms(
+        campaign_id: CampaignId, s: DB, latest: Annotated[int, Query(ge=1, le=100)] = 4
+    ) -> Any:
+        """The latest isotherm launches and their points so far (pressure vs uptake)."""
+        return found(q.isotherms(s, campaign_id, latest), f"campaign '{campaign_id}'")
+
+    @reads.get("/campaigns/{campaign_id}/progress", response_model=m.Progress, tags=["campaigns"])
+    def get_progress(campaign_id: CampaignId, s: DB) -> Any:
+        """Objective values per experiment, best so far, and the Pareto front (≥ 2 objectives)."""
+        return found(q.progress(s, campaign_id), f"campaign '{campaign_id}'")
+
+    @reads.get("/launches", response_model=list[m.LaunchOut], tags=["launches"])
+    def list_launches(
+        s: DB,
+        campaign: CampaignFilter = None,
+        state: Annotated[list[str] | None, Query(max_length=10)] = None,
+        instrument: Annotated[str | None, Query(max_length=200)] = None,
+        limit: Limit = 1000,
+    ) -> Any:
+        """Launches, oldest first (the newest `limit`); `state` may repeat."""
+        return q.launches(s, campaign, state or (), instrument, limit)
+
+    @reads.get("/launches/{launch_id}", response_model=m.LaunchOut, tags=["launches"])
+    def get_launch(launch_id: RowId, s: DB) -> Any:
+        return found(q.launch(s, launch_id), f"launch {launch_id}")
+
+    @reads.get("/instruments", response_model=list[m.InstrumentOut], tags=["instruments"])
+    def list_instruments(s: DB, campaign: CampaignFilter = None) -> Any:
+        """Each instrument's live state as the runtime wrote it (else inferred from launches)."""
+        return q.instruments(s, campaign)
+
+    @reads.get("/samples", response_model=list[m.SampleOut], tags=["samples"])
+    def list_samples(s: DB, campaign: CampaignFilter = None) -> Any:
+        """Samples with their parents and children: the lineage graph's nodes and edges."""
+        return q.samples(s, campaign)
+
+    @reads.get("/samples/{sample_id}", response_model=m.SampleLineage, tags=["samples"])
+    def get_sample(sample_id: Annotated[str, PathParam(max_length=200)], s: DB) -> Any:
+        """One sample, everything it came from and everything made from it."""
+        return found(q.sample_lineage(s, sample_id), f"sample '{sample_id}'")
+
+    @reads.get("/measurements", response_model=list[m.MeasurementOut], tags=["measurements"])
+    def list_measurements(
+        s: DB,
+        campaign: CampaignFilter = None,
+        launch: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+        sample: Annotated[str | None, Query(max_length=200)] = None,
+        name: Annotated[
+            str | None, Query(max_length=200, description="names starting with this")
+        ] = None,
+        after: Annotated[int, Query(ge=0, le=MAX_ID, description="ids above this")] = 0,
+        limit: Limit = 1000,
+    ) -> Any:
+        """Measurements with their units and provenance, oldest first."""
+        return q.measurements(s, campaign, launch, sample, name, after, limit)
+
+    @reads.get("/suggestions", response_model=list[m.SuggestionOut], tags=["suggestions"])
+    def list_suggestions(
+        s: DB,
+        campaign: CampaignFilter = None,
+        status: Annotated[
+            str | None, Query(max_length=40, description="e.g. awaiting_approval")
+        ] = None,
+    ) -> Any:
+        """The planner's proposals (experiments) with provenance and outcome."""
+        return q.suggestions(s, campaign, status)
+
+    @reads.get("/suggestions/{experiment_id}", response_model=m.SuggestionOut, tags=["suggestions"])
+    def get_suggestion(experiment_id: RowId, s: DB) -> Any:
+        return found(q.suggestion(s, experiment_id), f"suggestion {experiment_id}")
+
+    @reads.get("/steps", response_model=list[m.StepOut], tags=["operator steps"])
+    def list_steps(
+        s: DB,
+        campaign: CampaignFilter = None,
+        state: Annotated[
+            str | None, Query(max_length=40, description="waiting | confirmed")
+        ] = None,
+    ) -> Any:
+        """Manual steps kernels asked for, waiting or confirmed."""
+        return q.steps(s, campaign, state)
+
+    @reads.get("/audit", response_model=list[m.CommandOut], tags=["audit"])
+    def get_audit(s: DB, campaign: CampaignFilter = None, limit: Limit = 200) -> Any:
+        """Every control action, newest first: who, when, what, and what came of it."""
+        return q.audit(s, campaign, limit)
+
+    @reads.get("/commands/{command_id}", response_model=m.CommandOut, tags=["audit"])
+    def get_command(command_id: RowId, s: DB) -> Any:
+        """One control action: poll it to see whether the runtime did it or refused."""
+        from ppu.store.models import Command
+
+        row = found(s.get(Command, command_id), f"command {command_id}")
+        return q.command_out(row)
+
+    @reads.get(
+        "/stream",
+        tags=["stream"],
+        response_class=JSONResponse,
+        responses={200: {"content": {"text/event-stream": {}}, "description": "event stream"}},
+    )
+    async def stream(request: Request, campaign: CampaignFilter = None) -> Any:
+        """Server-sent events: `launch` (journal entries), `measurement`, `experiment`,
+        `command`, `step`, `instrument`, `campaign`; first a `hello`. Follows the store by
+        polling it every 0.4 s."""
+        from sse_starlette.sse import EventSourceResponse
+
+        return EventSourceResponse(
+            _events(request, engine, campaign, stopping), ping=10, send_timeout=10
+        )
+
+    # -- control ----------------------------------------------------------------------------
+    def command(
+        s: Session, kind: str, target: str, who: str, cid: str | None, arg: str | None = None
+    ) -> dict[str, Any]:
+        return q.add_command(s, kind, target, who, cid, arg)
+
+    def campaign_action(kind: str) -> Callable[..., Any]:
+        def act(campaign_id: CampaignId, who: Who, s: DB) -> Any:
+            c = found(q.campaign(s, campaign_id), f"campaign '{campaign_id}'")
+            if c["state"] in q.TERMINAL_CAMPAIGN:
+                raise HTTPException(409, f"campaign '{campaign_id}' is {c['state']}")
+            return command(s, kind, campaign_id, who, campaign_id)
+
+        act.__doc__ = f"Ask the runtime to {kind} the campaign."
+        return act
+
+    def instrument_action(kind: str) -> Callable[..., Any]:
+        def act(name: InstrumentName, who: Who, s: DB) -> Any:
+            if name not in q.instrument_names(s):
+                raise HTTPException(404, f"no instrument '{name}'")
+            return command(s, kind, name, who, q.instrument_campaign(s, name))
+
+        act.__doc__ = f"Ask the runtime to {kind} the instrument (a held one takes no launches)."
+        return act
+
+    def suggestion_action(kind: str) -> Callable[..., Any]:
+        def act(experiment_id: RowId, who: Who, s: DB) -> Any:
+            e = found(s.get(Experiment, experiment_id), f"suggestion {experiment_id}")
+            if e.status != "awaiting_approval":
+                raise HTTPException(
+                    409, f"suggestion {experiment_id} is {e.status}, not awaiting approval"
+                )
+            return command(s, kind, str(experiment_id), who, e.campaign_id)
+
+        act.__doc__ = f"{kind.capitalize()} a proposal that waits for approval."
+        return act
+
+    for kind in ("pause", "resume", "abort"):
+        control.post(
+            f"/campaigns/{{campaign_id}}/{kind}",
+            response_model=m.CommandOut,
+            status_code=202,
+            tags=["campaigns"],
+            name=f"{kind}_campaign",
+        )(campaign_action(kind))
+    for kind in ("hold", "release"):
+        control.post(
+            f"/instruments/{{name}}/{kind}",
+            response_model=m.CommandOut,
+            status_code=202,
+            tags=["instruments"],
+            name=f"{kind}_instrument",
+        )(instrument_action(kind))
+    for kind in ("approve", "reject"):
+        control.post(
+            f"/suggestions/{{experiment_id}}/{kind}",
+            response_model=m.CommandOut,
+            status_code=202,
+            tags=["suggestions"],
+            name=f"{kind}_suggestion",
+        )(suggestion_action(kind))
+
+    @control.post(
+        "/steps/{step_id}/confirm",
+        response_model=m.CommandOut,
+        status_code=202,
+        tags=["operator steps"],
+    )
+    def confirm_step(step_id: RowId, who: Who, s: DB) -> Any:
+        """Say a manual step is done; the waiting kernel goes on."""
+        st = found(s.get(OperatorStepRecord, step_id), f"operator step {step_id}")
+        if st.state != "waiting":
+            raise HTTPException(409, f"operator step {step_id} is already {st.state}")
+        return command(s, "confirm", str(step_id), who, st.campaign_id)
+
+    @control.post(
+        "/launches/{launch_id}/resolve",
+        response_model=m.CommandOut,
+        status_code=202,
+        tags=["launches"],
+        responses={400: {"model": m.Problem, "description": "the body is not JSON"}},
+    )
+    def resolve_launch(launch_id: RowId, body: m.ResolveIn, who: Who, s: DB) -> Any:
+        """Settle a launch held for an operator: it did finish, it failed, or re-run it."""
+        x = found(s.get(Launch, launch_id), f"launch {launch_id}")
+        if x.state != "held":
+            raise HTTPException(409, f"launch {launch_id} is {x.state}, not held")
+        return command(s, "resolve", str(launch_id), who, x.campaign_id, body.outcome)
+
+    app.include_router(reads)
+    app.include_router(control)
+
+    # -- the page ---------------------------------------------------------------------------
+    @app.get("/", include_in_schema=False)
+    def page() -> FileResponse:
+        return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    return app
+
+
+async def _events(
+    request: Request, engine: Any, campaign_id: str | None, stopping: threading.Event
+) -> AsyncIterator[dict[str, Any]]:
+    """The live stream: what changed in the store since the last look, every POLL_S."""
+
+    def start() -> q.Follower:
+        with Session(engine) as s:
+            return q.Follower(s, campaign_id)
+
+    def poll(f: q.Follower) -> list[tuple[str, dict[str, Any]]]:
+        with Session(engine) as s:
+            return f.poll(s)
+
+    follower = await asyncio.to_thread(start)
+    yield {"event": "hello", "data": json.dumps({"campaign": campaign_id, "poll_s": POLL_S})}
+    while not stopping.is_set() and not await request.is_disconnected():
+        try:
+            batch = await asyncio.to_thread(poll, follower)
+        except OperationalError:
+            batch = []  # the writer is busy: look again next time
+        for name, data in batch:
+            yield {"event": name, "data": json.dumps(data, default=str)}
+        await asyncio.sleep(POLL_S)

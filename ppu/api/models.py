@@ -1,0 +1,212 @@
+"""What the API answers, as pydantic models: they make the OpenAPI spec and check each reply.
+
+Physical values travel as quantities, {"value": 1.5, "unit": "mmol/g"}. Clock readings are
+plain seconds and say so in their names: `*_v_s` is virtual lab time since the campaign's
+start (a dry-run's clock), `*_wall_s` is Unix wall time.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+
+class Quantity(BaseModel):
+    value: float | None = Field(description="None when the value was not finite")
+    unit: str
+
+
+class CampaignOut(BaseModel):
+    id: str
+    name: str
+    state: str = Field(description="running | paused | done | aborted | failed")
+    seed: int
+    dry_run: bool
+    created_wall_s: float
+    virtual_t_s: float = Field(description="virtual lab time reached so far")
+    objectives: list[ObjectiveOut]
+    experiments: dict[str, int] = Field(description="experiments by status")
+    launches: dict[str, int] = Field(description="launches by state")
+    summary: dict[str, Any] | None = None
+
+
+class ObjectiveOut(BaseModel):
+    name: str
+    unit: str
+    maximize: bool
+
+
+class LaunchOut(BaseModel):
+    id: int
+    campaign_id: str | None
+    kernel: str
+    instrument: str | None
+    state: str = Field(description="queued | waiting | running | done | failed | cancelled | held")
+    rerun_safe: bool
+    inputs: dict[str, Any] | None
+    outputs: dict[str, Any] | None
+    error: str | None
+    queued_v_s: float
+    started_v_s: float | None
+    ended_v_s: float | None
+
+
+class InstrumentOut(BaseModel):
+    name: str
+    roles: list[str]
+    state: str = Field(description="ready | busy | held | quarantined | offline | unknown")
+    source: Literal["runtime", "launches"] = Field(
+        description="runtime: the state the runtime last wrote; launches: inferred from launches"
+    )
+    campaign_id: str | None
+    launch_id: int | None
+    kernel: str | None
+    busy_s: float = Field(description="virtual seconds spent running kernels")
+    faults: int
+    updated_v_s: float | None
+    updated_wall_s: float | None
+
+
+class SampleOut(BaseModel):
+    id: str
+    campaign_id: str | None
+    kind: str
+    parents: list[str]
+    children: list[str]
+    location: str | None
+    state: str = Field(description="present | consumed | discarded | lost")
+    mass: Quantity | None
+    made_by: int | None = Field(description="the launch that produced it")
+    made_by_kernel: str | None
+    created_v_s: float
+    properties: dict[str, Any] | None
+
+
+class SampleLineage(BaseModel):
+    sample: SampleOut
+    ancestors: list[SampleOut] = Field(description="parents, their parents, … (nearest first)")
+    descendants: list[SampleOut]
+
+
+class MeasurementOut(BaseModel):
+    id: int
+    launch_id: int
+    sample_id: str | None
+    name: str
+    quantity: Quantity
+    virtual_t_s: float
+    wall_s: float
+    provenance: dict[str, Any] | None
+
+
+class SuggestionOut(BaseModel):
+    """One experiment: the planner's proposal, where it came from, and how it turned out."""
+
+    id: int
+    campaign_id: str
+    number: int
+    status: str = Field(
+        description="running | awaiting_approval | COMPLETED | FAILED | ABANDONED | rejected"
+    )
+    pending_approval: bool
+    params: dict[str, Any] | None
+    objectives: dict[str, Any] | None
+    suggestion: dict[str, Any] | None = Field(
+        description="provenance: engine, acquisition, prediction, model version"
+    )
+    launches: list[int]
+    error: str | None
+    suggested_v_s: float
+    ended_v_s: float | None
+
+
+class StepOut(BaseModel):
+    id: int
+    campaign_id: str | None
+    launch_id: int | None
+    instrument: str | None
+    text: str
+    state: str = Field(description="waiting | confirmed")
+    created_v_s: float
+    created_wall_s: float
+    confirmed_wall_s: float | None
+    confirmed_by: str | None
+
+
+class CommandOut(BaseModel):
+    """A control action and its audit entry: who asked for what, when, and what came of it."""
+
+    id: int
+    campaign_id: str | None
+    kind: str
+    target: str
+    argument: str | None
+    who: str
+    state: str = Field(description="pending | done | refused")
+    result: str | None
+    created_wall_s: float
+    done_wall_s: float | None
+
+
+class TimelineBar(BaseModel):
+    launch_id: int
+    kernel: str
+    instrument: str
+    state: str
+    start_v_s: float
+    end_v_s: float
+    running: bool = Field(description="still running: the bar ends at the campaign's now")
+
+
+class Timeline(BaseModel):
+    campaign_id: str
+    now_v_s: float
+    instruments: list[str]
+    bars: list[TimelineBar]
+
+
+class IsothermPoint(BaseModel):
+    measurement_id: int
+    pressure: Quantity
+    uptake: Quantity
+    point: int | None
+    branch: str | None
+
+
+class Isotherm(BaseModel):
+    launch_id: int
+    sample_id: str | None
+    instrument: str | None
+    gas: str | None
+    temperature: Quantity | None
+    state: str
+    points: list[IsothermPoint]
+
+
+class ProgressPoint(BaseModel):
+    experiment: int
+    id: int
+    status: str
+    objectives: dict[str, float | None]
+    best_so_far: dict[str, float | None]
+
+
+class Progress(BaseModel):
+    campaign_id: str
+    objectives: list[ObjectiveOut]
+    points: list[ProgressPoint]
+    pareto: list[int] = Field(description="experiment numbers on the Pareto front")
+
+
+class ResolveIn(BaseModel):
+    outcome: Literal["done", "failed", "rerun"] = Field(
+        description="what the operator found: the held launch did finish, failed, or may re-run"
+    )
+
+
+class Problem(BaseModel):
+    detail: str
+
+
+CampaignOut.model_rebuild()

@@ -1,0 +1,149 @@
+"""The dashboard page in a real browser (Debian's chromium through Playwright)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import insert
+
+from ppu.api.server import serve_in_thread
+from ppu.store import Store
+from ppu.store.models import Launch, Measurement
+from tests.api.conftest import TOKEN
+from tests.api.test_control import change, commands_in
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+LIVE_MS = 2000  # the page follows the store within 2 s
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium"
+    ),
+]
+
+
+@pytest.fixture
+def browser_page():
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1600})
+            errors: list[str] = []
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.set_default_timeout(5000)
+            yield page, errors
+        finally:
+            browser.close()
+
+
+def test_dashboard_shows_the_run_and_a_hold_reaches_the_audit(
+    browser_page, store_copy: Path, demo_campaign: str, tmp_path: Path
+):
+    page, errors = browser_page
+    url = f"sqlite:///{store_copy}"
+    with serve_in_thread(url, TOKEN, "127.0.0.1", 0) as server:
+        import httpx
+
+        api = httpx.Client(base_url=server.url, timeout=5)
+        timeline = api.get(f"/api/campaigns/{demo_campaign}/timeline").json()
+        isotherms = api.get(f"/api/campaigns/{demo_campaign}/isotherms?latest=4").json()
+        instruments = [i["name"] for i in api.get("/api/instruments").json()]
+
+        page.goto(f"{server.url}/")
+        page.wait_for_selector("#live.on")
+        page.wait_for_function(
+            "n => document.querySelectorAll('#timeline rect.bar').length === n",
+            arg=len(timeline["bars"]),
+        )
+        cards = page.locator("#instruments .instrument")
+        assert cards.evaluate_all("els => els.map(e => e.dataset.name)") == instruments
+        assert page.locator("#campaign-state").inner_text() == "done"
+        n_points = sum(len(i["points"]) for i in isotherms)
+        page.wait_for_function(
+            "n => document.querySelectorAll('#isotherms circle.pt').length === n", arg=n_points
+        )
+        assert page.locator("#isotherms .isotherm").count() == len(isotherms) == 4
+        assert page.locator("#progress circle.exp").count() == 2
+        assert page.locator("#samples [data-sample]").count() == len(api.get("/api/samples").json())
+
+        # hold an instrument: the page asks for the token once, then the command is audited
+        page.locator(
+            '#instruments .instrument[data-name="analyzer_2"] button[data-action="hold"]'
+        ).click()
+        page.wait_for_selector("#token-dialog[open]")
+        page.fill("#token-input", TOKEN)
+        page.fill("#operator-input", "Playwright")
+        page.click("#token-ok")
+        entry = page.locator("#audit li[data-command]").first
+        entry.wait_for()
+        assert "hold analyzer_2" in entry.inner_text() and "Playwright" in entry.inner_text()
+        rows = commands_in(store_copy)
+        assert [(c.kind, c.target, c.who, c.state) for c in rows] == [
+            ("hold", "analyzer_2", "Playwright", "pending")
+        ]
+        assert page.evaluate("sessionStorage.getItem('ppu-token')") == TOKEN
+
+        # rows written now by another writer show up without a reload
+        writer = Store(url, create=False)
+        try:
+            bars_before = page.locator("#timeline rect.bar").count()
+            launch = writer.add_launch(
+                Launch(
+                    campaign_id=demo_campaign,
+                    kernel="measure_isotherm",
+                    instrument="analyzer_2",
+                    inputs={"gas": "CO2", "temperature": {"value": 298.15, "unit": "K"}},
+                ),
+                timeline["now_v_s"],
+            )
+            writer.journal(launch, "running", timeline["now_v_s"], started_v=timeline["now_v_s"])
+            t0 = time.monotonic()
+            page.wait_for_function(
+                "n => document.querySelectorAll('#timeline rect.bar.running').length === 1 &&"
+                " document.querySelectorAll('#timeline rect.bar').length === n",
+                arg=bars_before + 1,
+                timeout=LIVE_MS,
+            )
+            for i, p in enumerate((0.05, 0.15, 0.5)):  # points arrive one by one
+                change(
+                    store_copy,
+                    insert(Measurement).values(
+                        launch_id=launch.id,
+                        name=f"uptake@{p}bar",
+                        value=1.0 + i,
+                        unit="mmol/g",
+                        virtual_t=timeline["now_v_s"] + 60 * i,
+                        wall_t=time.time(),
+                        provenance={"pressure_bar": p, "gas": "CO2", "point": i + 1},
+                    ),
+                )
+            page.wait_for_function(
+                "id => { const g = document.querySelector("
+                " `#isotherms .isotherm[data-launch='${id}']`);"
+                " return g && g.querySelectorAll('circle.pt').length === 3; }",
+                arg=launch.id,
+                timeout=LIVE_MS,
+            )
+            assert time.monotonic() - t0 < 2 * LIVE_MS / 1000
+        finally:
+            writer.close()
+
+        shot = tmp_path / "dashboard.png"
+        page.screenshot(path=str(shot), full_page=True)
+        assert shot.stat().st_size > 10_000
+        print(f"screenshot: {shot}")
+    assert errors == []
