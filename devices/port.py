@@ -154,11 +154,11 @@ class SerialPort:
         self._thread.shutdown(wait=False)
 
     async def reconnect(self) -> None:
-        """Re-open after a dropped connection (a simulator restart, a cable re-seated)."""
-        if self._serial is not None:
-            with contextlib.suppress(Exception):
-                await self._run(self._serial.close)
-        self._serial = None
+        """Re-open after a dropped connection (a simulator restart, a cable re-seated).
+        The dead connection is closed off to one side: pyserial's socket close sleeps."""
+        dead, self._serial = self._serial, None
+        if dead is not None:
+            _CLOSER.submit(_close_quietly, dead)
         await self._run(self._open_blocking)
 
     # -- exchanges ------------------------------------------------------------------
@@ -261,6 +261,14 @@ class _TracedSerial:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._serial, name)
+
+
+_CLOSER = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="port-closer")
+
+
+def _close_quietly(serial_obj: Any) -> None:
+    with contextlib.suppress(Exception):
+        serial_obj.close()
 
 
 def read_until(terminator: bytes) -> Callable[[Any], bytes]:

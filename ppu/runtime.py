@@ -31,6 +31,8 @@ from ppu.store.models import FaultRecord, Measurement, Sample
 from ppu.store.models import Launch as LaunchRow
 from ppu.units import Quantity, to_json, unit_text
 
+DRY_RUN_REPLY_TIMEOUT_S = 0.25
+
 
 class LaunchFailed(PpuError):
     """The kernel raised, or an input it waited for never came."""
@@ -162,8 +164,13 @@ class KernelContext:
         from sqlmodel import Session, select
 
         with Session(self.store_engine) as s:
-            return list(s.exec(select(Measurement).where(Measurement.sample_id == sample_id)
-                               .order_by(Measurement.id)).all())  # type: ignore[arg-type]
+            return list(
+                s.exec(
+                    select(Measurement)
+                    .where(Measurement.sample_id == sample_id)
+                    .order_by(Measurement.id)
+                ).all()
+            )  # type: ignore[arg-type]
 
     def measure(
         self, name: str, value: Quantity, sample: str | None = None, **provenance: Any
@@ -309,9 +316,10 @@ class Runtime:
         trace = None
         if self.trace_dir is not None or dspec.trace:
             trace = (self.trace_dir or Path("traces")) / f"{key}.trace"
-        port = SerialPort(
-            url, self.clock, baudrate=model.baudrate, timeout=model.timeout_s, trace=trace
-        )
+        # a simulator answers within milliseconds from its own thread: a lost reply in a
+        # dry-run need not cost a real instrument's full timeout of wall time
+        timeout = min(model.timeout_s, DRY_RUN_REPLY_TIMEOUT_S) if self.dry_run else model.timeout_s
+        port = SerialPort(url, self.clock, baudrate=model.baudrate, timeout=timeout, trace=trace)
         port.on_fault = lambda e, i=ispec.name, d=dspec.name: self._fault(i, d, e)
         await port.open()
         self._ports.append(port)
@@ -484,8 +492,11 @@ class Runtime:
         faults = self._faults_by_launch.pop(h.id, 0)
         for m in ctx.measured:
             # a value read on a line that faulted may be a corrupted one that still parsed
-            m.provenance = {**(m.provenance or {}), "quality": "suspect" if faults else "good",
-                            "faults_during_launch": faults}
+            m.provenance = {
+                **(m.provenance or {}),
+                "quality": "suspect" if faults else "good",
+                "faults_during_launch": faults,
+            }
         consumed = [values[k] for k, s in kernel.sample_inputs.items() if s.consumes]
         self.store.finish(
             h.row,
@@ -643,12 +654,18 @@ class Runtime:
             self._faults_by_launch[job.tag.id] = self._faults_by_launch.get(job.tag.id, 0) + 1
         if self.store is None:
             return
-        self.store.add_fault(FaultRecord(
-            campaign_id=self.campaign_id, instrument=instrument, device=device,
-            launch_id=job.tag.id if job is not None and job.tag is not None else None,
-            kind=kind or type(e).__name__, message=str(e)[:500], virtual_t=self.clock.now(),
-            wall_t=time.time(),
-        ))
+        self.store.add_fault(
+            FaultRecord(
+                campaign_id=self.campaign_id,
+                instrument=instrument,
+                device=device,
+                launch_id=job.tag.id if job is not None and job.tag is not None else None,
+                kind=kind or type(e).__name__,
+                message=str(e)[:500],
+                virtual_t=self.clock.now(),
+                wall_t=time.time(),
+            )
+        )
 
     def _count_outcome(self, h: LaunchHandle) -> None:
         """Instrument failures in a row quarantine the instrument; a success clears them."""
