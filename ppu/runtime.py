@@ -268,6 +268,7 @@ class Runtime:
                 lane = Lane(ispec.name, self.clock, on_document=self._on_document)
                 lane.on_change = self._lane_changed
                 await lane.start()
+                self._lane_changed(lane)  # every instrument has a row from the start
                 self.instruments[ispec.name] = Instrument(ispec.name, ispec.roles, devices, lane)
         except BaseException:
             await self.close()
@@ -344,6 +345,15 @@ class Runtime:
         return rig
 
     async def close(self) -> None:
+        if self.store is not None:
+            for inst in self.instruments.values():
+                self.store.note_instrument(
+                    inst.name,
+                    state="offline",
+                    launch_id=None,
+                    kernel=None,
+                    updated_v=self.clock.now(),
+                )
         if self._dispatcher is not None:
             self._tasks.add(self._dispatcher)
         for task in list(self._tasks):
