@@ -319,7 +319,7 @@ def _run_campaign(
     total = spec.max_experiments
     dashboard = None
     if serve:
-        from ppu.api.app import serve_in_thread
+        from ppu.api.server import serve_in_thread
 
         token = os.environ.get("PPU_TOKEN") or __import__("secrets").token_urlsafe(16)
         dashboard = serve_in_thread(_db_url(db), token, "127.0.0.1", port)
