@@ -251,9 +251,22 @@ def run_cmd(
     as_json: JsonOption = False,
 ) -> None:
     """Run a closed-loop campaign: the planner proposes, the lab measures, results flow back."""
-    _guard(as_json, lambda: _run_campaign(campaign, lab, dry_run, seed, budget, db, as_json,
-                                          serve=serve, port=port, pace=pace,
-                                          operator_delay=operator_delay))
+    _guard(
+        as_json,
+        lambda: _run_campaign(
+            campaign,
+            lab,
+            dry_run,
+            seed,
+            budget,
+            db,
+            as_json,
+            serve=serve,
+            port=port,
+            pace=pace,
+            operator_delay=operator_delay,
+        ),
+    )
 
 
 @app.command("demo")
@@ -275,14 +288,33 @@ def demo_cmd(
     _guard(
         as_json,
         lambda: _run_campaign(
-            DEMO_DIR / "campaign.toml", DEMO_DIR / "lab.toml", True, seed, budget, db, as_json,
-            serve=serve, port=port, pace=pace, operator_delay=operator_delay,
+            DEMO_DIR / "campaign.toml",
+            DEMO_DIR / "lab.toml",
+            True,
+            seed,
+            budget,
+            db,
+            as_json,
+            serve=serve,
+            port=port,
+            pace=pace,
+            operator_delay=operator_delay,
         ),
     )
 
 
 def _run_campaign(
-    campaign, lab, dry_run, seed, budget, db, as_json, *, serve=False, port=8765, pace=None,
+    campaign,
+    lab,
+    dry_run,
+    seed,
+    budget,
+    db,
+    as_json,
+    *,
+    serve=False,
+    port=8765,
+    pace=None,
     operator_delay="60 s",
 ) -> int:
     import dataclasses
@@ -338,8 +370,7 @@ def _run_campaign(
     )
 
     async def main() -> None:
-        async with running(spec_lab, clock, store, dry_run=dry_run,
-                           operator_delay_s=delay_s) as rt:
+        async with running(spec_lab, clock, store, dry_run=dry_run, operator_delay_s=delay_s) as rt:
             cid = campaign_id_for(store, spec, spec.seed)
             task = progress.add_task(f"campaign {cid}", total=total, status="")
 
@@ -462,6 +493,94 @@ def devices_check_cmd(
 
 def _short(v: Any) -> str:
     return f"{v:.5g}" if isinstance(v, float) else str(v)
+
+
+steps_app = typer.Typer(help="Manual steps kernels are waiting on.", invoke_without_command=True)
+app.add_typer(steps_app, name="steps")
+
+
+@steps_app.callback()
+def steps_cmd(
+    ctx: typer.Context,
+    db: DbOption = None,
+    show_all: Annotated[bool, typer.Option("--all", help="Confirmed steps too.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """List the manual steps waiting for a person (load a sample, fill a dewar)."""
+    if ctx.invoked_subcommand is not None:
+        return
+
+    def body() -> None:
+        from sqlmodel import Session, select
+
+        from ppu.store.models import OperatorStepRecord
+
+        store = _open_existing_store(db)
+        try:
+            with Session(store.engine) as s:
+                q = select(OperatorStepRecord).order_by(OperatorStepRecord.id)  # type: ignore[arg-type]
+                if not show_all:
+                    q = q.where(OperatorStepRecord.state == "waiting")
+                rows = [r.model_dump() for r in s.exec(q).all()]
+        finally:
+            store.close()
+        if as_json:
+            _emit_json({"steps": rows})
+            return
+        if not rows:
+            out.print("no manual step is waiting" if not show_all else "no manual steps")
+            return
+        t = Table("step", "instrument", "launch", "what to do", "state")
+        for r in rows:
+            t.add_row(
+                str(r["id"]),
+                r["instrument"] or "",
+                str(r["launch_id"] or ""),
+                r["text"],
+                r["state"],
+            )
+        out.print(t)
+
+    _guard(as_json, body)
+
+
+@steps_app.command("confirm")
+def steps_confirm_cmd(
+    step: Annotated[int, typer.Argument(help="Step id (see `ppu steps`).")],
+    who: Annotated[str, typer.Option("--who", help="Your name, for the audit.")] = "console",
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Say a manual step is done; the running campaign carries on (it polls the store)."""
+
+    def body() -> None:
+        from ppu.store.models import OperatorStepRecord
+
+        store = _open_existing_store(db)
+        try:
+            row = store.session.get(OperatorStepRecord, step)
+            if row is None:
+                raise BadInput(f"step {step}", "no such step")
+            if row.state != "waiting":
+                raise BadInput(f"step {step}", f"is already {row.state}")
+            cid = store.add_command("confirm", str(step), who=who, campaign_id=row.campaign_id)
+        finally:
+            store.close()
+        if as_json:
+            _emit_json({"command": cid, "step": step, "who": who})
+        else:
+            out.print(f"step {step}: confirmation sent (command {cid})")
+
+    _guard(as_json, body)
+
+
+def _open_existing_store(db: str | None):
+    from ppu.store import Store
+
+    url = _db_url(db)
+    if url.startswith("sqlite:///") and not Path(url[10:]).exists():
+        raise BadInput(url[10:], "no store here (run a launch or a campaign first)")
+    return Store(url)
 
 
 @app.command("status")

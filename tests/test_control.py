@@ -17,7 +17,7 @@ from tests.conftest import ROOT, _close_checking_leaks
 DEMO = ROOT / "protocols" / "demo"
 
 
-def _campaign(tmp_path: Path, script, budget: int = 2):
+def _campaign(tmp_path: Path, script, budget: int = 2, operator_delay_s: float = 60.0):
     """Run the demo campaign with `script(rt, store, cid)` acting alongside; return both."""
     lab = load_lab(DEMO / "lab.toml")
     spec = dataclasses.replace(
@@ -28,7 +28,8 @@ def _campaign(tmp_path: Path, script, budget: int = 2):
     seen: dict = {}
 
     async def main():
-        async with running(lab, clock, store, dry_run=True) as rt:
+        async with running(lab, clock, store, dry_run=True,
+                           operator_delay_s=operator_delay_s) as rt:
             actor = asyncio.ensure_future(script(rt, store, "c1", clock, seen))
             seen["summary"] = await run_campaign(
                 spec, rt, store, clock, "c1", db_label="t", dry_run=True
@@ -117,3 +118,36 @@ def _count(store: Store, kernel: str) -> int:
         .select_from(Launch)
         .where(Launch.kernel == kernel, Launch.started_v.is_not(None))
     ).one()  # type: ignore[union-attr]
+
+
+def test_ppu_steps_lists_a_waiting_step_and_confirms_it(tmp_path: Path) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from ppu.cli import app
+
+    db = str(tmp_path / "ppu.sqlite")
+
+    async def person_at_the_console(rt, store, cid, clock, seen):
+        runner = CliRunner()
+        while True:  # look every 10 min of lab time, as someone walking past would
+            await asyncio.sleep(600)
+            r = runner.invoke(app, ["steps", "--db", db, "--json"])
+            steps = json.loads(r.stdout.strip().splitlines()[-1])["steps"]
+            if steps:
+                break
+        seen["waiting"] = steps[0]
+        seen["asked_at"] = clock.now()
+        r = runner.invoke(app, ["steps", "confirm", str(steps[0]["id"]), "--who", "Ada",
+                                "--db", db])
+        assert r.exit_code == 0, r.stderr
+
+    seen, store = _campaign(tmp_path, person_at_the_console, budget=1,
+                            operator_delay_s=24 * 3600)
+    from ppu.store.models import OperatorStepRecord
+
+    step = store.session.get(OperatorStepRecord, seen["waiting"]["id"])
+    assert seen["waiting"]["text"].startswith("Empty the reactor of synthesis")
+    assert step.state == "confirmed" and step.confirmed_by == "Ada"
+    assert seen["summary"]["experiments"] == 1
