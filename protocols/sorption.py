@@ -20,10 +20,28 @@ Solids", 2nd ed., ch. 3.2; ISO 9277 for the BET part):
    manifold less what is in the cell's gas phase:
        n_k = V_m Σ_{j≤k} [ρ(p_m,j, T_m) − ρ(p_j, T_m)] − V_f ρ(p_k, T_c)
    with real-gas molar densities ρ from CoolProp.
-4. 1σ by first-order propagation: every pressure reading ±0.12 % of reading (the gauge's
-   accuracy, taken as independent from reading to reading), the calibrated manifold
-   volume ±0.5 % (its error scales V_f too, so n scales with it), the two helium readings
-   through V_f. The sum over doses grows, so the errors accumulate.
+4. 1σ by first-order propagation, each error where it really acts (GUM):
+   * the gauge's calibration: its accuracy (±0.12 % of reading, a limit: rectangular,
+     u = a/√3) is one gain error common to every reading of that gauge, so it is propagated
+     through the sum of all the readings' sensitivities (the helium ratio that gives V_f
+     does not see it at all; the manifold sum scales with it) and through the pressure the
+     point is reported at (through the isotherm's local slope);
+   * each reading's own errors, independent from reading to reading: noise, estimated from
+     the scatter of the readings about the equilibration lines (Type A, pooled over the
+     run), averaged down where readings are averaged; and the display's resolution
+     (4 or 3 significant digits: rectangular, ±half a step, averaged down only as far as
+     the noise or a drift carries the readings across the steps); the equilibrium
+     reading's error also moves the pressure the point is reported at;
+   * the calibrated manifold volume (±0.5 %, a limit: rectangular), which scales V_f too,
+     so n scales with it;
+   * the uptake the equilibration line projects is still to come when the point is read
+     (first-order relaxation fitted to the dose's readings).
+   The sum over doses grows, so the reading errors accumulate.
+5. Equilibrium: the pressure change per interval (a line through the last readings) is
+   below `equilibrium_tolerance` × p, and the first-order relaxation fitted to the whole
+   dose projects less than `EQUILIBRIUM_UPTAKE_FRACTION` of the uptake still to come (a
+   slow, weak adsorbent changes the pressure too little per interval for the first test
+   alone: it stopped ZIF-8 ≈ 8 % short at 0.15 bar).
 
 Kernels see only what the devices report: pressures, the bath temperature, valve states.
 The manifold's volume and temperature are the instrument's calibration (kernel inputs).
@@ -33,7 +51,7 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,14 +66,17 @@ R = 8.314462618  # J/(mol K)
 LN2_K = 77.35  # liquid nitrogen boiling under one atmosphere
 GAS_PORTS = {"He": 1, "CO2": 2, "N2": 3}  # the selector's lines; port 4 is blanked
 FLUIDS = {"He": "Helium", "CO2": "CarbonDioxide", "N2": "Nitrogen"}
-GAUGE_ERROR = 0.0012  # 1σ, fraction of reading (a capacitance manometer's accuracy)
-VOLUME_ERROR = 0.005  # 1σ, fraction: the manifold volume's calibration
+GAUGE_ACCURACY = 0.0012  # ± limit, fraction of reading: a capacitance manometer's accuracy
+VOLUME_ACCURACY = 0.005  # ± limit, fraction: the manifold volume's calibration
+RECTANGULAR = math.sqrt(3.0)  # a ± limit over this is its standard uncertainty (GUM 4.3.7)
+EQUILIBRIUM_UPTAKE_FRACTION = 0.005  # at most this much of the uptake may still be to come
 HE_FILL_PA = 90_000.0  # helium in the manifold for the free-space dose
 FILL_OF_FULL_SCALE = 0.95  # never fill the manifold closer than this to the gauge's top
 SETTLE_S = 5.0  # after a valve closes, before the reading that counts
 EVACUATED_PA = 1.0  # "under vacuum" for the evacuation check
 FILL_TIMEOUT_S = 180.0
 MAX_DOSES_PER_TARGET = 12
+FILL_READINGS = 3  # a manifold pressure that counts is the mean of this many readings
 
 Plan = Generator[Any, Any, Any]
 
@@ -95,63 +116,179 @@ def saturation_pressure(gas: str, temperature_k: float) -> float:
 
 # -- the mass balance and its uncertainty ---------------------------------------------------
 @dataclass(frozen=True)
+class Reading:
+    """A pressure that enters the mass balance: its value, and how its noise was reduced
+    (`weight` scales one reading's noise variance: 1/3 for a mean of three, the line's
+    prediction factor for an equilibrium read off a line)."""
+
+    pa: float
+    weight: float = 1.0
+    drift_pa: float = 0.0  # how far the pressure moved while the readings were taken
+
+
+def _as_reading(value: float | Reading) -> Reading:
+    return value if isinstance(value, Reading) else Reading(float(value))
+
+
+@dataclass(frozen=True)
+class GaugeCalibration:
+    """What the kernel knows of its gauge's errors: the accuracy limit (a gain common to
+    all its readings), the digits it prints and the pressure per display unit (resolution),
+    and the reading noise estimated from the readings themselves (relative, 1σ)."""
+
+    accuracy: float = GAUGE_ACCURACY
+    digits: int = 4
+    pa_per_unit: float = 133.322
+    noise: float = 0.0
+
+    @property
+    def gain_u(self) -> float:
+        return self.accuracy / RECTANGULAR
+
+    def step_pa(self, pa: float) -> float:
+        """One count of the last printed digit at this pressure."""
+        v = abs(pa) / self.pa_per_unit
+        if v <= 0:
+            return 0.0
+        return 10 ** (math.floor(math.log10(v)) - self.digits + 1) * self.pa_per_unit
+
+    def variance(self, r: Reading) -> float:
+        """Variance of one (possibly averaged) reading from its own errors, Pa²: noise
+        averages down; the rounding to the last digit (±half a step, rectangular) averages
+        down only as far as the noise dithers it: the rounding errors of two readings of
+        one pressure correlate by exp(−2π² σ²/q²) (the sawtooth's first harmonic), less
+        as the pressure drifts across the steps."""
+        sigma, q = self.noise * r.pa, self.step_pa(r.pa)
+        rho = math.exp(-2 * math.pi**2 * sigma**2 / q**2) / (1 + r.drift_pa / q) if q > 0 else 0.0
+        return r.weight * sigma**2 + q**2 / 12.0 * (rho + (1 - rho) * r.weight)
+
+
+@dataclass(frozen=True)
 class FreeSpace:
     """The cell's free volume at the bath, from one helium dose, and how it depends on the
-    two helium readings: ((∂V_f/∂p1, p1), (∂V_f/∂p2, p2))."""
+    two helium readings: ((∂V_f/∂p, reading), ...)."""
 
     volume_m3: float
-    sensitivities: tuple[tuple[float, float], ...]
+    sensitivities: tuple[tuple[float, Reading], ...]
+
+    @property
+    def gain_sensitivity(self) -> float:
+        """∂V_f/∂ln(gain): ≈ 0, a ratio of two readings of one gauge (real-gas residue)."""
+        return sum(dv * r.pa for dv, r in self.sensitivities)
 
 
 def free_space(
-    manifold_m3: float, manifold_k: float, cell_k: float, p1: float, p2: float
+    manifold_m3: float,
+    manifold_k: float,
+    cell_k: float,
+    p1: float | Reading,
+    p2: float | Reading,
 ) -> FreeSpace:
-    d = density("He", manifold_k, p1) - density("He", manifold_k, p2)
-    rc = density("He", cell_k, p2)
+    r1, r2 = _as_reading(p1), _as_reading(p2)
+    d = density("He", manifold_k, r1.pa) - density("He", manifold_k, r2.pa)
+    rc = density("He", cell_k, r2.pa)
     if d <= 0 or rc <= 0:
         raise ValueError(
-            f"free space: helium did not expand into the cell (p1 {p1:.1f} Pa, p2 {p2:.1f} Pa)"
+            f"free space: helium did not expand into the cell (p1 {r1.pa:.1f} Pa, "
+            f"p2 {r2.pa:.1f} Pa)"
         )
     v = manifold_m3 * d / rc
-    dv_dp1 = manifold_m3 * density_slope("He", manifold_k, p1) / rc
+    dv_dp1 = manifold_m3 * density_slope("He", manifold_k, r1.pa) / rc
     dv_dp2 = (
         manifold_m3
-        * (-density_slope("He", manifold_k, p2) * rc - d * density_slope("He", cell_k, p2))
+        * (-density_slope("He", manifold_k, r2.pa) * rc - d * density_slope("He", cell_k, r2.pa))
         / rc**2
     )
-    return FreeSpace(v, ((dv_dp1, p1), (dv_dp2, p2)))
+    return FreeSpace(v, ((dv_dp1, r1), (dv_dp2, r2)))
 
 
 @dataclass
 class MassBalance:
-    """Cumulative amount adsorbed, dose after dose, with its first-order 1σ."""
+    """Cumulative amount adsorbed, dose after dose, with its first-order 1σ.
+
+    `gauge.noise` may be updated between doses (it is estimated as the run goes); every
+    variance is recomputed from the stored sensitivities, so all readings use the latest."""
 
     gas: str
     manifold_m3: float
     manifold_k: float
     space: FreeSpace
-    gauge_error: float = GAUGE_ERROR
-    volume_error: float = VOLUME_ERROR
+    gauge: GaugeCalibration = field(default_factory=GaugeCalibration)
+    volume_accuracy: float = VOLUME_ACCURACY
     left_manifold: float = 0.0  # Σ_j ρ(p_m,j) − ρ(p_j) at T_m, mol/m³
-    _var_settled: float = 0.0  # variance from readings no later dose can change
+    # (∂n/∂p, reading) of every reading in the manifold sum: fills +, equilibria −
+    manifold_terms: list[tuple[float, Reading]] = field(default_factory=list)
     doses: list[tuple[float, float, float]] = field(default_factory=list)
+    last_point: tuple[float, float] | None = None  # (p, n) of the previous dose
+    last_parts: dict[str, float] = field(default_factory=dict)  # 1σ parts of the last dose
 
-    def dose(self, p_fill: float, p_eq: float, cell_k: float) -> tuple[float, float]:
-        """Book one dose (manifold at `p_fill`, equilibrium at `p_eq`): (n mol, σ mol)."""
+    def amount(self, p_fill: float, p_eq: float, cell_k: float) -> float:
+        """n (mol) were this dose read now at `p_eq`, without booking it."""
         g, vm, tm, vf = self.gas, self.manifold_m3, self.manifold_k, self.space.volume_m3
-        self.left_manifold += density(g, tm, p_fill) - density(g, tm, p_eq)
-        n = vm * self.left_manifold - vf * density(g, cell_k, p_eq)
-        e = self.gauge_error
-        self._var_settled += (vm * density_slope(g, tm, p_fill) * e * p_fill) ** 2
-        d_eq = vm * density_slope(g, tm, p_eq) + vf * density_slope(g, cell_k, p_eq)
-        var = self._var_settled + (d_eq * e * p_eq) ** 2
-        rho_cell = density(g, cell_k, p_eq)
-        var += sum((rho_cell * dv * e * p) ** 2 for dv, p in self.space.sensitivities)
-        var += (n * self.volume_error) ** 2
-        # p_eq stays in the manifold sum for every later dose, without the cell term
-        self._var_settled += (vm * density_slope(g, tm, p_eq) * e * p_eq) ** 2
-        self.doses.append((p_fill, p_eq, cell_k))
+        left = self.left_manifold + density(g, tm, p_fill) - density(g, tm, p_eq)
+        return vm * left - vf * density(g, cell_k, p_eq)
+
+    def gas_capacity(self, p: float, cell_k: float) -> float:
+        """Moles the gas phase (manifold + cell) takes up per pascal at `p`, mol/Pa."""
+        g = self.gas
+        return self.manifold_m3 * density_slope(g, self.manifold_k, p) + (
+            self.space.volume_m3 * density_slope(g, cell_k, p)
+        )
+
+    def dose(
+        self,
+        p_fill: float | Reading,
+        p_eq: float | Reading,
+        cell_k: float,
+        remaining_mol: float = 0.0,
+    ) -> tuple[float, float]:
+        """Book one dose (manifold at `p_fill`, equilibrium at `p_eq`, `remaining_mol` still
+        to be adsorbed as projected): (n mol, σ mol). σ is that of the uptake at the
+        pressure the point is reported at; its parts are left in `last_parts`."""
+        fill, eq = _as_reading(p_fill), _as_reading(p_eq)
+        g, vm, tm, vf = self.gas, self.manifold_m3, self.manifold_k, self.space.volume_m3
+        self.left_manifold += density(g, tm, fill.pa) - density(g, tm, eq.pa)
+        rho_cell = density(g, cell_k, eq.pa)
+        n = vm * self.left_manifold - vf * rho_cell
+        self.manifold_terms.append((vm * density_slope(g, tm, fill.pa), fill))
+        d_cell = vf * density_slope(g, cell_k, eq.pa)  # the cell term, this dose only
+        d_eq = -vm * density_slope(g, tm, eq.pa)
+        gauge = self.gauge
+        slope = self._slope(eq.pa, n)
+        # each reading's own errors, independent; the equilibrium reading's moves the
+        # reported pressure too, and with it the uptake it should be compared with
+        var_readings = sum(c**2 * gauge.variance(r) for c, r in self.manifold_terms)
+        var_readings += (d_eq - d_cell - slope) ** 2 * gauge.variance(eq)
+        var_readings += sum(
+            (rho_cell * dv) ** 2 * gauge.variance(r) for dv, r in self.space.sensitivities
+        )
+        # the gain common to every reading, seen through n and through the reported pressure
+        dn_dgain = (
+            sum(c * r.pa for c, r in self.manifold_terms)
+            + (d_eq - d_cell) * eq.pa
+            - rho_cell * self.space.gain_sensitivity
+        )
+        gain = (dn_dgain - slope * eq.pa) * gauge.gain_u
+        volume = n * self.volume_accuracy / RECTANGULAR
+        self.manifold_terms.append((d_eq, eq))  # p_eq stays in every later dose's sum
+        self.doses.append((fill.pa, eq.pa, cell_k))
+        self.last_point = (eq.pa, n)
+        self.last_parts = {
+            "readings": math.sqrt(var_readings),
+            "gauge_gain": abs(gain),
+            "manifold_volume": abs(volume),
+            "equilibrium": abs(remaining_mol),
+        }
+        var = var_readings + gain**2 + volume**2 + remaining_mol**2
         return n, math.sqrt(var)
+
+    def _slope(self, p: float, n: float) -> float:
+        """dn/dp of the isotherm here (mol/Pa): the secant from the previous point, or
+        from the origin for the first."""
+        if self.last_point is None:
+            return n / p if p > 0 else 0.0
+        p0, n0 = self.last_point
+        return (n - n0) / (p - p0) if p != p0 else 0.0
 
     def gas_needed(self, p_prev: float, p_target: float, cell_k: float) -> float:
         """Moles the cell's gas phase needs to go from `p_prev` to `p_target`."""
@@ -237,6 +374,10 @@ class Analyzer:
         self.to_pa = float(Q_(1.0, self.gauge.unit).to("Pa").magnitude)
         self.full_scale_pa = float(self.gauge.high) * self.to_pa
         self.cryogenic = False
+        # PR4 prints four significant digits, PR1–PR3 three (MKS 9xx manuals)
+        self.digits = 4 if getattr(self.gauge, "channel", 1) == 4 else 3
+        self._noise_ss = 0.0  # Σ (scatter about equilibration lines / p)², resolution removed
+        self._noise_dof = 0
 
     def now(self) -> float:
         return float(self.ctx.now())
@@ -250,7 +391,7 @@ class Analyzer:
             )
         return float(value) * self.to_pa
 
-    def mean_pressure(self, n: int = 3, spacing_s: float = 1.0) -> Plan:
+    def mean_pressure(self, n: int = FILL_READINGS, spacing_s: float = 1.0) -> Plan:
         total = 0.0
         for i in range(n):
             if i:
@@ -342,11 +483,17 @@ class Analyzer:
         return (yield from self._move_manifold(target_pa, "vacuum"))
 
     def equilibrate(
-        self, interval_s: float, tolerance: float, window: int, max_wait_s: float
+        self,
+        interval_s: float,
+        tolerance: float,
+        window: int,
+        max_wait_s: float,
+        allowed_pa: Callable[[float], float] | None = None,
     ) -> Plan:
         """Read every `interval_s` until the change per interval (the slope of a line
         through the last `window` readings, which beats the gauge's digits and noise) is
-        below `tolerance` × pressure. Returns (pressure on that line now, seconds, settled)."""
+        below `tolerance` × pressure and, with `allowed_pa`, the first-order relaxation
+        fitted to all the dose's readings projects at most `allowed_pa(p)` still to come."""
         start = self.now()
         ts: list[float] = []
         ps: list[float] = []
@@ -354,23 +501,104 @@ class Analyzer:
             yield from bps.sleep(interval_s)
             ps.append((yield from self.pressure()))
             ts.append(self.now() - start)
-            if len(ps) >= window:
-                slope, value = _line(ts[-window:], ps[-window:])
-                if abs(slope) * interval_s <= tolerance * max(value, 1e-3):
-                    return value, ts[-1], True
-            if ts[-1] >= max_wait_s:
-                value = _line(ts[-window:], ps[-window:])[1] if len(ps) >= 2 else ps[-1]
-                return value, ts[-1], False
+            timed_out = ts[-1] >= max_wait_s
+            if len(ps) < window and not timed_out:
+                continue
+            if len(ps) < 3:
+                return Settling(ps[-1], ts[-1], False, 1.0, 0.0, 0.0)
+            slope, value, weight = _line(ts[-window:], ps[-window:])
+            steady = abs(slope) * interval_s <= tolerance * max(value, 1e-3)
+            if not (steady or timed_out):
+                continue
+            remaining, tau = 0.0, 0.0
+            if allowed_pa is not None:
+                # the fit, or the last window's slope carried on for the fitted τ: a fit
+                # to few readings can bend too early, the slope keeps it honest
+                remaining, tau = _relaxation(ts, ps)
+                if abs(slope) * tau > abs(remaining):
+                    remaining = -slope * tau
+            settled = steady and (allowed_pa is None or abs(remaining) <= allowed_pa(value))
+            if settled:
+                self._pool_noise(ps[-window:], ts[-window:])
+            if settled or timed_out:
+                drift = abs(slope) * (ts[-1] - ts[-min(window, len(ts))])
+                return Settling(value, ts[-1], settled, weight, remaining, tau, drift)
+
+    def _pool_noise(self, ps: list[float], ts: list[float]) -> None:
+        """Add a window's scatter about its line to the run's estimate of reading noise,
+        less what the display's resolution explains (Sheppard's correction)."""
+        k = len(ps)
+        if k < 3:
+            return
+        slope, _, _ = _line(ts, ps)
+        tm, pm = sum(ts) / k, sum(ps) / k
+        ssr = sum((p - pm - slope * (t - tm)) ** 2 for t, p in zip(ts, ps, strict=True))
+        if pm <= 0:
+            return
+        step = self.calibration.step_pa(pm)
+        self._noise_ss += (ssr - (k - 2) * step**2 / 12.0) / pm**2
+        self._noise_dof += k - 2
+
+    @property
+    def calibration(self) -> GaugeCalibration:
+        """The gauge's errors as known now (the noise from the readings so far)."""
+        noise = math.sqrt(max(self._noise_ss, 0.0) / self._noise_dof) if self._noise_dof else 0.0
+        return GaugeCalibration(GAUGE_ACCURACY, self.digits, self.to_pa, noise)
 
 
-def _line(ts: list[float], ps: list[float]) -> tuple[float, float]:
-    """Least-squares slope and the line's value at the last time."""
+@dataclass(frozen=True)
+class Settling:
+    """How a dose came to equilibrium, as `Analyzer.equilibrate` saw it."""
+
+    pressure_pa: float  # on the line through the last readings, at the last one
+    waited_s: float
+    settled: bool
+    weight: float  # the line value's noise variance over one reading's
+    remaining_pa: float  # change the fitted relaxation still projects (signed)
+    tau_s: float  # its time constant (0: none fitted)
+    drift_pa: float = 0.0  # the line's change over its window
+
+
+def _line(ts: list[float], ps: list[float]) -> tuple[float, float, float]:
+    """Least-squares slope, the line's value at the last time, and that value's variance
+    over one reading's (1/n + (t_last − t̄)²/Sxx)."""
     n = len(ts)
     tm = sum(ts) / n
     pm = sum(ps) / n
     sxx = sum((t - tm) ** 2 for t in ts)
     slope = sum((t - tm) * (p - pm) for t, p in zip(ts, ps, strict=True)) / sxx if sxx else 0.0
-    return slope, pm + slope * (ts[-1] - tm)
+    weight = 1 / n + ((ts[-1] - tm) ** 2 / sxx if sxx else 0.0)
+    return slope, pm + slope * (ts[-1] - tm), weight
+
+
+def _relaxation(ts: list[float], ps: list[float]) -> tuple[float, float]:
+    """Fit p(t) = p∞ + A exp(−(t − t_last)/τ) to a dose's readings (the first, taken while
+    manifold and cell still equalise, left out): (A, the change still to come, and τ).
+    τ is searched on a log grid up to twice the span seen; when the readings do not bend,
+    the best τ is the longest and A the line's slope × τ."""
+    if len(ts) < 5:
+        return 0.0, 0.0
+    t, p = ts[1:], ps[1:]
+    span = t[-1] - t[0]
+    if span <= 0:
+        return 0.0, 0.0
+    lo, hi = max(span / (len(t) - 1), 1e-3), 2.0 * span
+    best = (math.inf, 0.0, 0.0)
+    grid = 48
+    for i in range(grid + 1):
+        tau = lo * (hi / lo) ** (i / grid)
+        x = [math.exp(min((t[-1] - tk) / tau, 60.0)) for tk in t]
+        k = len(x)
+        xm, pm = sum(x) / k, sum(p) / k
+        sxx = sum((a - xm) ** 2 for a in x)
+        if sxx <= 0:
+            continue
+        a_ = sum((a - xm) * (b - pm) for a, b in zip(x, p, strict=True)) / sxx
+        c = pm - a_ * xm
+        ssr = sum((b - c - a_ * a) ** 2 for a, b in zip(x, p, strict=True))
+        if ssr < best[0]:
+            best = (ssr, a_, tau)
+    return best[1], best[2]
 
 
 @dataclass(frozen=True)
@@ -379,6 +607,7 @@ class Equilibration:
     tolerance: float
     max_wait_s: float
     window: int = 10  # readings in the line whose slope is the change per interval
+    uptake_fraction: float = EQUILIBRIUM_UPTAKE_FRACTION  # at most this still to come
 
 
 def _dose_plan(
@@ -424,9 +653,15 @@ def _run_isotherm(
     p1 = yield from a.fill_manifold(min(HE_FILL_PA, top))
     t_cell = yield from a.cell_temperature()
     yield from a.valve("dose", True)
-    p2, _, _ = yield from a.equilibrate(2.0, eq.tolerance, 5, 900.0)
+    he = yield from a.equilibrate(2.0, eq.tolerance, 5, 900.0)
     t_cell = (t_cell + (yield from a.cell_temperature())) / 2
-    space = free_space(a.manifold_m3, a.manifold_k, t_cell, p1, p2)
+    space = free_space(
+        a.manifold_m3,
+        a.manifold_k,
+        t_cell,
+        Reading(p1, 1 / FILL_READINGS),
+        Reading(he.pressure_pa, he.weight, he.drift_pa),
+    )
     yield from a.valve("dose", False)
     yield from a.evacuate(max(300.0, evacuation_s / 4))
 
@@ -434,34 +669,55 @@ def _run_isotherm(
     mb = MassBalance(gas, a.manifold_m3, a.manifold_k, space)
     points: list[Point] = []
     p_prev = 0.0
+    record = calibration_record(a, space, eq)
 
     def book(p_fill: float, branch: str) -> Plan:
-        yield from a.valve("dose", True)
-        p_eq, waited, settled = yield from a.equilibrate(
-            eq.interval_s, eq.tolerance, eq.window, eq.max_wait_s
-        )
         cell_k = yield from a.cell_temperature()
+
+        def allowed_pa(p: float) -> float:
+            """The pressure change that would still be `eq.uptake_fraction` of the uptake."""
+            n = abs(mb.amount(p_fill, p, cell_k))
+            return eq.uptake_fraction * n / mb.gas_capacity(p, cell_k)
+
+        yield from a.valve("dose", True)
+        st = yield from a.equilibrate(
+            eq.interval_s, eq.tolerance, eq.window, eq.max_wait_s, allowed_pa
+        )
+        cell_k = (cell_k + (yield from a.cell_temperature())) / 2
         yield from a.valve("dose", False)
-        n, sigma = mb.dose(p_fill, p_eq, cell_k)
-        point = Point(p_eq, n * 1e3 / mass_g, sigma * 1e3 / mass_g, cell_k, branch, waited, settled)
+        p_eq = st.pressure_pa
+        remaining_mol = mb.gas_capacity(p_eq, cell_k) * st.remaining_pa
+        mb.gauge = a.calibration
+        eq_reading = Reading(p_eq, st.weight, st.drift_pa)
+        n, sigma = mb.dose(Reading(p_fill, 1 / FILL_READINGS), eq_reading, cell_k, remaining_mol)
+        to_mmol_g = 1e3 / mass_g
+        point = Point(
+            p_eq, n * to_mmol_g, sigma * to_mmol_g, cell_k, branch, st.waited_s, st.settled
+        )
         points.append(point)
         yield from bps.trigger_and_read(
             [a.gauge] if a.cryogenic or a.bath is None else [a.gauge, a.bath]
         )
         label = "uptake" if branch == "adsorption" else "uptake_des"
         extra = {} if p0 is None else {"relative_pressure": p_eq / p0}
+        u_p = math.sqrt((mb.gauge.gain_u * p_eq) ** 2 + mb.gauge.variance(eq_reading))
         ctx.measure(
             f"{label}@{p_eq / 1e5:.4g}bar",
             Q_(point.uptake_mmol_g, "mmol/g"),
             sample=sample,
             pressure_bar=p_eq / 1e5,
             sigma=point.sigma_mmol_g,
+            sigma_parts={k: v * to_mmol_g for k, v in mb.last_parts.items()},
+            sigma_pressure_bar=u_p / 1e5,
             gas=gas,
             temperature_k=cell_k,
             branch=branch,
             point=len(points),
-            equilibration_s=waited,
-            equilibrated=settled,
+            equilibration_s=st.waited_s,
+            equilibrated=st.settled,
+            still_to_come_mmol_g=remaining_mol * to_mmol_g,
+            relaxation_time_s=st.tau_s,
+            calibration=record | {"gauge_noise": mb.gauge.noise},
             **extra,
         )
         return p_eq
@@ -498,7 +754,28 @@ def _run_isotherm(
         p_prev = yield from book(p_fill, "desorption")
 
     yield from a.close_all()
-    return points, space
+    return points, space, record | {"gauge_noise": a.calibration.noise}
+
+
+def calibration_record(a: Analyzer, space: FreeSpace, eq: Equilibration) -> dict[str, Any]:
+    """The calibration in force for a run, as every stored point's provenance carries it."""
+    return {
+        "manifold_volume_ml": a.manifold_m3 * 1e6,
+        "manifold_volume_accuracy": VOLUME_ACCURACY,
+        "manifold_temperature_k": a.manifold_k,
+        "free_volume_ml": space.volume_m3 * 1e6,
+        "gauge_model": getattr(getattr(a.gauge, "gauge_model", None), "name", None),
+        "gauge_unit": a.gauge.unit,
+        "gauge_digits": a.digits,
+        "gauge_accuracy": GAUGE_ACCURACY,
+        "equilibration": {
+            "interval_s": eq.interval_s,
+            "pressure_tolerance": eq.tolerance,
+            "window": eq.window,
+            "max_wait_s": eq.max_wait_s,
+            "uptake_fraction": eq.uptake_fraction,
+        },
+    }
 
 
 def _sample_mass_g(ctx: Any, sample: str) -> float:
@@ -605,7 +882,7 @@ def measure_isotherm(
     home = yield from _load(a, ctx, sample)
     if cryogenic:
         yield from _fill_dewar(a, ctx)
-    pts, space = yield from _run_isotherm(
+    pts, space, record = yield from _run_isotherm(
         a,
         ctx,
         gas=gas,
@@ -638,6 +915,7 @@ def measure_isotherm(
             gas=gas,
             temperature_k=bath_k,
             interpolated=True,
+            calibration=record,
         )
         outputs[name] = q
     outputs["free_volume"] = Q_(space.volume_m3 * 1e6, "mL")
@@ -778,7 +1056,7 @@ def measure_bet(
     std = [0.05 + 0.25 * i / max(1, n_std - 1) for i in range(n_std)]
     home = yield from _load(a, ctx, sample)
     yield from _fill_dewar(a, ctx)
-    pts, space = yield from _run_isotherm(
+    pts, space, record = yield from _run_isotherm(
         a,
         ctx,
         gas="N2",
@@ -814,6 +1092,7 @@ def measure_bet(
         rouquerol=fit["rouquerol"],
         n_monolayer_mmol_g=fit["n_monolayer_mmol_g"],
         p0_pa=p0,
+        calibration=record,
     )
     return {
         "bet_area": area,
