@@ -1,7 +1,8 @@
 """Planners: decide which candidate to launch next from the results so far.
 
 `import planner` is cheap: torch/BoTorch load on the first model fit, scipy on the first
-Sobol draw.
+Sobol draw. `planner.priors` reads prior experiments from a CSV; `planner.backtest` replays
+a planner on past data (`ppu backtest`).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from planner.base import (
+    Constraint,
     Objective,
     PersistentPlanner,
     Planner,
@@ -36,8 +38,10 @@ def make_planner(
     seed: int = 0,
     **options: Any,
 ) -> PersistentPlanner:
-    """A planner by engine name ("sobol", "random", "botorch"); `options` go to its class
-    (e.g. ``n_initial=8`` for "botorch")."""
+    """A planner by engine name ("sobol", "random", "botorch"); `options` go to its class:
+    for every engine ``constraints=[{"name": "selectivity", "ge": 20}]`` (or
+    ``["selectivity >= 20"]``) and ``fixed_features={"solvent": "DMF"}``; for "botorch" also
+    ``n_initial``, ``failed``, ``pool``, ``ref_point`` and the optimiser settings."""
     try:
         cls = ENGINES[name]
     except KeyError:
@@ -49,6 +53,7 @@ __all__ = [
     "ENGINES",
     "BoTorchPlanner",
     "Categorical",
+    "Constraint",
     "Continuous",
     "Objective",
     "PersistentPlanner",

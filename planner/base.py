@@ -6,8 +6,10 @@ failed: remembered, so the point is not suggested again; what the *model* does w
 engine's choice), ABANDONED (an instrument fault: says nothing about the chemistry, so it is
 kept in the record but ignored by every model and by `best()`).
 
-This first version optimises one objective, the first in the list; the list exists so several
-objectives (and outcome constraints) can be added without changing the contract.
+Objectives and outcome constraints. Every COMPLETED result carries a value for every objective
+and every constrained outcome. `best()` is the best *feasible* result (all outcome constraints
+met) on the first objective; `pareto()` is the set of feasible results no other feasible
+result dominates on all objectives at once: the answer when there are several objectives.
 """
 
 from __future__ import annotations
@@ -38,14 +40,83 @@ class Objective:
 
 
 @dataclass(frozen=True)
+class Constraint:
+    """An outcome constraint: a COMPLETED result is acceptable only if its measured `name`
+    is ≥ `ge` and/or ≤ `le` (e.g. ``Constraint("selectivity", ge=20)``). The outcome may be an
+    objective or a further measured value."""
+
+    name: str
+    ge: float | None = None
+    le: float | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name:
+            raise ValueError(f"constraint name must be a non-empty string, got {self.name!r}")
+        for b in ("ge", "le"):
+            v = getattr(self, b)
+            if v is None:
+                continue
+            if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
+                raise ValueError(f"constraint {self.name}: {b} must be a finite number, got {v!r}")
+            object.__setattr__(self, b, float(v))
+        if self.ge is None and self.le is None:
+            raise ValueError(f"constraint {self.name}: give a lower (ge) or upper (le) bound")
+        if self.ge is not None and self.le is not None and self.ge > self.le:
+            raise ValueError(f"constraint {self.name}: ge {self.ge:g} is above le {self.le:g}")
+
+    def satisfied(self, value: float) -> bool:
+        return (self.ge is None or value >= self.ge) and (self.le is None or value <= self.le)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "ge": self.ge, "le": self.le}
+
+    @classmethod
+    def parse(cls, spec: Constraint | Mapping[str, Any] | str) -> Constraint:
+        """From a Constraint, a mapping ``{"name": "selectivity", "ge": 20}`` (campaign TOML,
+        saved state) or a string ``"selectivity >= 20"`` / ``"cost <= 3"``."""
+        if isinstance(spec, Constraint):
+            return spec
+        if isinstance(spec, Mapping):
+            extra = set(spec) - {"name", "ge", "le"}
+            if extra:
+                raise ValueError(f"constraint: unknown key(s) {sorted(extra)}; use name, ge, le")
+            return cls(spec.get("name", ""), spec.get("ge"), spec.get("le"))
+        if isinstance(spec, str):
+            for op, key in ((">=", "ge"), ("<=", "le"), ("≥", "ge"), ("≤", "le")):
+                name, found, bound = spec.partition(op)
+                if found:
+                    try:
+                        value = float(bound)
+                    except ValueError:
+                        raise ValueError(
+                            f"constraint {spec!r}: {bound.strip()!r} is not a number"
+                        ) from None
+                    return cls(name.strip(), **{key: value})
+            raise ValueError(f"constraint {spec!r}: write 'name >= value' or 'name <= value'")
+        raise TypeError(f"not a constraint: {spec!r}")
+
+
+def as_constraints(specs: Sequence[Constraint | Mapping[str, Any] | str] | None) -> tuple:
+    """Constraints from a list of any form `Constraint.parse` takes."""
+    if specs is None:
+        return ()
+    if isinstance(specs, Constraint | Mapping | str):
+        specs = [specs]
+    return tuple(Constraint.parse(c) for c in specs)
+
+
+@dataclass(frozen=True)
 class Suggestion:
     """A candidate with its provenance: which engine chose it, and what the model thought.
 
     For a model-based engine: `acquisition` is the point's own acquisition value given the data
-    (log noisy EI for BoTorch); `predicted_mean`/`predicted_sd` are the posterior of the first
-    objective there, in its own sign and unit (the latent function, without observation
-    noise); `model_version` identifies the model (one per training set). Space-filling
-    suggestions leave them None / 0.
+    (log noisy EI for one objective, log noisy EHVI for several); `predicted_mean`/`predicted_sd`
+    are the posterior of the first objective there, in its own sign and unit (the latent
+    function, without observation noise); `predictions` has (mean, sd) of every modelled
+    outcome (objectives and constrained outcomes); `feasibility` is the feasibility model's
+    probability that the chemistry works there (None until something has FAILED);
+    `model_version` identifies the model (one per training set). Space-filling suggestions
+    leave them None / empty / 0.
     """
 
     params: dict[str, Value]
@@ -54,6 +125,8 @@ class Suggestion:
     predicted_mean: float | None = None
     predicted_sd: float | None = None
     model_version: int = 0
+    predictions: dict[str, tuple[float, float]] = field(default_factory=dict)
+    feasibility: float | None = None
 
 
 @dataclass(frozen=True)
@@ -82,7 +155,7 @@ class Planner(Protocol):
         ...
 
     def best(self) -> Result | None:
-        """The best COMPLETED result for the first objective, or None before there is one."""
+        """The best feasible COMPLETED result for the first objective, or None."""
         ...
 
 
@@ -129,20 +202,49 @@ class PlannerBase:
         space: SearchSpace,
         objectives: Sequence[Objective | str] | Objective | str,
         seed: int = 0,
+        constraints: Sequence[Constraint | Mapping[str, Any] | str] | None = (),
+        fixed_features: Mapping[str, Any] | None = None,
     ) -> None:
         if not isinstance(space, SearchSpace):
             raise TypeError(f"space must be a SearchSpace, got {type(space).__name__}")
         self.space = space
         self.objectives = as_objectives(objectives)
         self.seed = check_seed(seed)
+        self.constraints: tuple[Constraint, ...] = as_constraints(constraints)
+        #: values every suggestion takes (e.g. {"solvent": "DMF"}); `suggest(fixed=...)` adds to it
+        self.fixed_features: dict[str, Value] = self._check_fixed(fixed_features or {})
         self.results: list[Result] = []
         # Unit encodings of COMPLETED/FAILED results, kept in step with `results`.
         self._tried_rows: list[np.ndarray] = []
 
     @property
     def objective(self) -> Objective:
-        """The objective this version optimises (the first)."""
+        """The first objective: the one `best()` ranks by."""
         return self.objectives[0]
+
+    def measured_outcomes(self) -> tuple[str, ...]:
+        """Outcomes a COMPLETED result must carry: the objectives, then constrained outcomes."""
+        names = [o.name for o in self.objectives]
+        names += [c.name for c in self.constraints if c.name not in names]
+        return tuple(dict.fromkeys(names))
+
+    def _check_fixed(self, fixed: Mapping[str, Any]) -> dict[str, Value]:
+        """Validate fixed features (names in the space, values within bounds / choices)."""
+        unknown = sorted(set(fixed) - set(self.space.names))
+        if unknown:
+            raise ValueError(f"fixed features: unknown parameter(s) {', '.join(unknown)}")
+        probe = dict(self.space.centre())
+        probe.update(fixed)
+        clean = self.space.validate(probe)
+        return {k: clean[k] for k in fixed}
+
+    def _fixed_unit(self, fixed: Mapping[str, Any] | None) -> dict[int, float]:
+        """The planner's fixed features merged with a call's, as {column: unit value}."""
+        merged = {**self.fixed_features, **self._check_fixed(fixed or {})}
+        if not merged:
+            return {}
+        u = self.space.to_unit({**self.space.centre(), **merged})
+        return {i: float(u[i]) for i, n in enumerate(self.space.names) if n in merged}
 
     # --- ingest --------------------------------------------------------------------------
     def _coerce_result(self, r: Result | Mapping[str, Any]) -> Result:
@@ -157,9 +259,10 @@ class PlannerBase:
         params = self.space.validate(r.params)
         objectives: dict[str, float] = {}
         if r.status == "COMPLETED":
-            name = self.objective.name
-            if name not in r.objectives:
-                raise ValueError(f"COMPLETED result lacks objective {name!r}: {r.objectives!r}")
+            for name in self.measured_outcomes():
+                if name not in r.objectives:
+                    kind = "objective" if name in {o.name for o in self.objectives} else "outcome"
+                    raise ValueError(f"COMPLETED result lacks {kind} {name!r}: {r.objectives!r}")
             for k, v in r.objectives.items():
                 f = float(v)
                 if not math.isfinite(f):
@@ -183,13 +286,39 @@ class PlannerBase:
     def n_completed(self) -> int:
         return sum(1 for r in self.results if r.status == "COMPLETED")
 
+    def feasible(self, r: Result) -> bool:
+        """COMPLETED and meeting every outcome constraint."""
+        return r.status == "COMPLETED" and all(
+            c.satisfied(r.objectives[c.name]) for c in self.constraints
+        )
+
     def best(self) -> Result | None:
-        """Best COMPLETED result on the first objective; ties go to the earliest."""
-        done = self.completed()
+        """Best feasible COMPLETED result on the first objective (None if there is none yet);
+        ties go to the earliest."""
+        done = [r for r in self.results if self.feasible(r)]
         if not done:
             return None
         name, sign = self.objective.name, (1.0 if self.objective.maximize else -1.0)
         return max(done, key=lambda r: sign * r.objectives[name])  # max keeps the first of ties
+
+    def pareto(self) -> list[Result]:
+        """Feasible COMPLETED results that no other feasible result dominates (at least as
+        good on every objective and better on one), in the order they came; repeats of the
+        same objective values are kept once."""
+        done = [r for r in self.results if self.feasible(r)]
+        signs = np.array([1.0 if o.maximize else -1.0 for o in self.objectives])
+        names = [o.name for o in self.objectives]
+        Y = np.array([[r.objectives[n] for n in names] for r in done]).reshape(len(done), -1)
+        Y = Y * signs
+        front: list[Result] = []
+        seen: set[tuple[float, ...]] = set()
+        for i, r in enumerate(done):
+            dominated = ((Y[i] <= Y).all(axis=1) & (Y[i] < Y).any(axis=1)).any()
+            key = tuple(Y[i].tolist())
+            if not dominated and key not in seen:
+                seen.add(key)
+                front.append(r)
+        return front
 
     def _pending_rows(self, pending: Sequence[Mapping[str, Any] | Suggestion]) -> np.ndarray:
         rows = [self.space.to_unit(p.params if isinstance(p, Suggestion) else p) for p in pending]

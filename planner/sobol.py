@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from planner.base import Objective, PlannerBase, Suggestion
+from planner.base import Constraint, Objective, PlannerBase, Suggestion
 from planner.space import SearchSpace
 from planner.state import base_state, check_state, unpack
 
@@ -72,6 +72,22 @@ def draw_new(
     return out
 
 
+def with_fixed(
+    next_unit: Callable[[], np.ndarray], fixed: Mapping[int, float]
+) -> Callable[[], np.ndarray]:
+    """A stream whose points have the fixed columns overwritten."""
+    if not fixed:
+        return next_unit
+
+    def draw() -> np.ndarray:
+        u = next_unit()
+        for i, v in fixed.items():
+            u[i] = v
+        return u
+
+    return draw
+
+
 class _StreamPlanner(PlannerBase):
     """A planner that walks a deterministic point stream, skipping points to avoid."""
 
@@ -87,11 +103,16 @@ class _StreamPlanner(PlannerBase):
         raise NotImplementedError
 
     def suggest(
-        self, n: int, pending: Sequence[Mapping[str, Any] | Suggestion] = ()
+        self,
+        n: int,
+        pending: Sequence[Mapping[str, Any] | Suggestion] = (),
+        fixed: Mapping[str, Any] | None = None,
     ) -> list[Suggestion]:
-        """The next `n` stream points that are neither tried nor pending."""
+        """The next `n` stream points that are neither tried nor pending (with the fixed
+        features set, so the stream moves on in the other inputs)."""
         n = self._check_n(n)
-        units = draw_new(self._next_unit, self.space, n, self._avoid_rows(pending), self.engine)
+        stream = with_fixed(self._next_unit, self._fixed_unit(fixed))
+        units = draw_new(stream, self.space, n, self._avoid_rows(pending), self.engine)
         return [Suggestion(params=self.space.from_unit(u), engine=self.engine) for u in units]
 
     def to_state(self) -> dict[str, Any]:
@@ -113,9 +134,15 @@ class SobolPlanner(_StreamPlanner):
     engine: ClassVar[str] = "sobol"
 
     def __init__(
-        self, space: SearchSpace, objectives: Sequence[Objective | str], seed: int = 0
+        self,
+        space: SearchSpace,
+        objectives: Sequence[Objective | str],
+        seed: int = 0,
+        *,
+        constraints: Sequence[Constraint | Mapping[str, Any] | str] | None = (),
+        fixed_features: Mapping[str, Any] | None = None,
     ) -> None:
-        super().__init__(space, objectives, seed)
+        super().__init__(space, objectives, seed, constraints, fixed_features)
         self._stream = SobolStream(space, self.seed)
 
     def _next_unit(self) -> np.ndarray:
@@ -137,9 +164,15 @@ class RandomPlanner(_StreamPlanner):
     engine: ClassVar[str] = "random"
 
     def __init__(
-        self, space: SearchSpace, objectives: Sequence[Objective | str], seed: int = 0
+        self,
+        space: SearchSpace,
+        objectives: Sequence[Objective | str],
+        seed: int = 0,
+        *,
+        constraints: Sequence[Constraint | Mapping[str, Any] | str] | None = (),
+        fixed_features: Mapping[str, Any] | None = None,
     ) -> None:
-        super().__init__(space, objectives, seed)
+        super().__init__(space, objectives, seed, constraints, fixed_features)
         self._drawn = 0
 
     def _next_unit(self) -> np.ndarray:

@@ -1,7 +1,9 @@
 """A planner's saved state: plain JSON (space, objectives, options, results, counters), so the
-store can keep it and a restarted campaign can carry on. No model is saved: a restored
-BoTorch planner refits on the same data with the same derived seed, which gives the same model
-and so the same next suggestion.
+store can keep it and a restarted campaign can carry on. `options` are the constructor's
+keyword arguments (outcome constraints, fixed features, a pool, BoTorch settings), so
+`cls(space, objectives, seed, **options)` rebuilds the planner. No model is saved, only the
+BoTorch planner's hyperparameters per outcome: a restored planner rebuilds its GPs on the
+same data with them, which gives the same models and so the same next suggestion.
 """
 
 from __future__ import annotations
@@ -41,7 +43,11 @@ def base_state(p: PlannerBase, options: Mapping[str, Any], counters: Mapping[str
         "seed": p.seed,
         "space": p.space.to_json(),
         "objectives": objectives_to_json(p.objectives),
-        "options": dict(options),
+        "options": {
+            "constraints": [c.to_json() for c in p.constraints],
+            "fixed_features": dict(p.fixed_features),
+            **options,
+        },
         "results": [result_to_json(r) for r in p.results],
         "counters": dict(counters),
     }

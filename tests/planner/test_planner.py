@@ -253,7 +253,7 @@ def test_abandoned_results_are_ignored() -> None:
     assert c.suggest(1)[0].engine == "sobol"
 
 
-@pytest.mark.parametrize("policy", ["impute", "exclude"])
+@pytest.mark.parametrize("policy", ["classify", "impute", "exclude"])
 def test_failed_results_are_remembered(policy: str) -> None:
     p = warmed_botorch(failed=policy)
     failed = p.suggest(1)[0]
@@ -261,10 +261,17 @@ def test_failed_results_are_remembered(policy: str) -> None:
     assert p.best() is not None and p.best().status == "COMPLETED"
     nxt = p.suggest(2)
     assert not any(same_point(s.params, failed.params) for s in nxt)
-    X, y = p._training_data()
+    sets = {name: (X, y) for name, X, y in p.training_sets()}
+    X, y = sets["uptake"]
     assert len(X) == (6 if policy == "impute" else 5)
     if policy == "impute":
         assert y[-1] == min(y[:-1])  # the worst completed value
+    if policy == "classify":
+        # the failure feeds a feasibility model (1 = worked, 0 = failed) over every tried point
+        assert sets["feasible"][1].tolist() == [1.0] * 5 + [0.0]
+        assert all(s.feasibility is not None and 0 < s.feasibility <= 1 for s in nxt)
+    else:
+        assert "feasible" not in sets and all(s.feasibility is None for s in nxt)
 
 
 def test_results_are_validated_before_anything_is_recorded() -> None:
@@ -396,7 +403,11 @@ def regret(p: Planner, steps: int) -> float:
 def test_botorch_beats_sobol_on_a_smooth_function() -> None:
     bo, sobol = [], []
     for seed in range(3):
-        bo.append(regret(BoTorchPlanner(QSPACE, ["y"], seed, n_initial=5), 20))
+        bo.append(
+            regret(
+                BoTorchPlanner(QSPACE, ["y"], seed, n_initial=5, num_restarts=2, raw_samples=32), 20
+            )
+        )
         sobol.append(regret(SobolPlanner(QSPACE, ["y"], seed), 20))
     assert np.mean(bo) < np.mean(sobol) / 3, (bo, sobol)
     assert sum(b < s for b, s in zip(bo, sobol, strict=True)) >= 2, (bo, sobol)
