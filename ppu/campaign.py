@@ -498,6 +498,10 @@ class CampaignRun:
                     "acquisition": s.acquisition,
                     "predicted_mean": s.predicted_mean,
                     "predicted_sd": s.predicted_sd,
+                    "predictions": {
+                        k: {"mean": m, "sd": sd} for k, (m, sd) in (s.predictions or {}).items()
+                    },
+                    "feasibility": s.feasibility,
                     "model_version": s.model_version,
                 },
                 suggested_v=self.clock.now(),
@@ -586,6 +590,10 @@ class CampaignRun:
                     objectives=dict(c.objectives),
                 )
             ]
+        )
+        # saved after every ingest: a resumed campaign makes the same next suggestion
+        self.store.save_planner_state(
+            self.id, len(self.finished), self.planner.to_state(), self.clock.now()
         )
         self.store.update_experiment(
             c.row,

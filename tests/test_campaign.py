@@ -158,3 +158,19 @@ def test_proposals_wait_for_approval_when_the_campaign_asks(tmp_path: Path) -> N
     started = con.execute("select started_v from launch where kernel = 'synthesize'").fetchone()
     con.close()
     assert started[0] == 60.0  # the simulated chemist took a minute to accept the proposal
+
+
+def test_planner_state_is_saved_after_each_result_and_restores(tmp_path, monkeypatch) -> None:
+    first = _demo_json(tmp_path, monkeypatch, budget=2)
+    from planner import from_state
+    from ppu.store import Store
+
+    store = Store(f"sqlite:///{tmp_path / 'ppu.sqlite'}")
+    try:
+        latest = store.latest_planner_state(first["campaign_id"])
+    finally:
+        store.close()
+    assert latest is not None and latest.version == 2
+    a = from_state(latest.state).suggest(1)
+    b = from_state(latest.state).suggest(1)
+    assert a[0].params == b[0].params  # the same next suggestion after a restart
