@@ -122,15 +122,24 @@ def run_kernel(
         async with running(load_lab(lab_file), clock, store, dry_run=True) as rt:
             rt.world.put("rack:S1", Portion("S1", mass_mg / 1e3, material))
             store.add_sample(
-                Sample(id="S1", kind="activated", mass_value=mass_mg, mass_unit="mg",
-                       location="rack:S1")
+                Sample(
+                    id="S1",
+                    kind="activated",
+                    mass_value=mass_mg,
+                    mass_unit="mg",
+                    location="rack:S1",
+                )
             )
             t0, wall = clock.now(), time.perf_counter()
             outputs = await rt.launch(kernel, instrument="analyzer_1", sample="S1", **inputs)
             rig = rt.rigs["analyzer_1"]
             return Run(
-                outputs, {}, (clock.now() - t0) / 3600, time.perf_counter() - wall,
-                rig.manifold_volume_ml, rig.gauge.gain,
+                outputs,
+                {},
+                (clock.now() - t0) / 3600,
+                time.perf_counter() - wall,
+                rig.manifold_volume_ml,
+                rig.gauge.gain,
             )
 
     try:
@@ -227,8 +236,13 @@ def isotherm_accuracy(family: str, seeds: int, workdir: Path, first_seed: int = 
     acc = Accuracy(f"{family}-like, 50 mg, CO2 at 298.15 K")
     for s in range(first_seed, first_seed + seeds):
         run = run_kernel(
-            material, measure_isotherm, rig_seed=s, gauge_seed=1000 + s,
-            workdir=workdir / f"{family}-{s}", gas="CO2", temperature="298.15 K",
+            material,
+            measure_isotherm,
+            rig_seed=s,
+            gauge_seed=1000 + s,
+            workdir=workdir / f"{family}-{s}",
+            gas="CO2",
+            temperature="298.15 K",
         )
         acc.add(material, run)
     return acc
@@ -242,7 +256,10 @@ def bet_accuracy(family: str, seeds: int, workdir: Path) -> str:
     lines = []
     for s in range(seeds):
         run = run_kernel(
-            material, measure_bet, rig_seed=s, gauge_seed=1000 + s,
+            material,
+            measure_bet,
+            rig_seed=s,
+            gauge_seed=1000 + s,
             workdir=workdir / f"bet-{family}-{s}",
         )
         area = run.outputs["bet_area"].m_as("m^2/g")

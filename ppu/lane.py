@@ -104,6 +104,9 @@ class Lane:
         return len(self.queue) + self.reserved + (self.current is not None)
 
     async def start(self) -> None:
+        from ppu.plan_stubs import install
+
+        install()
         loop = self.clock.loop
         _register_loop_thread(loop, threading.current_thread())
         self._wake = asyncio.Event()
