@@ -21,6 +21,21 @@ TOKEN = "test-token-4f1c"
 DEMO_TIMEOUT_S = 120
 
 
+# Debian's chromium, started as this machine needs it: no sandbox as root, and none of
+# the background networking a closed network refuses.
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
 @pytest.fixture(scope="session")
 def demo_run(tmp_path_factory: pytest.TempPathFactory) -> dict:
     """The demo campaign, two experiments, dry-run: its summary and the store it wrote."""

@@ -20,19 +20,10 @@ from typing import Any
 
 import pytest
 
+from tests.api.conftest import CHROMIUM, CHROMIUM_ARGS
+
 ROOT = Path(__file__).resolve().parents[2]
 PPU = Path(sys.executable).with_name("ppu")
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 TOKEN = "live-page-token-7d2e"
 OPERATOR = "Playwright"
 # 5000 lab s per real s: synthesis (~3 h of lab time), activation, weighing and the CO2

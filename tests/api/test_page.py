@@ -11,20 +11,9 @@ from sqlalchemy import insert
 from ppu.api.server import serve_in_thread
 from ppu.store import Store
 from ppu.store.models import Launch, Measurement
-from tests.api.conftest import TOKEN
+from tests.api.conftest import CHROMIUM, CHROMIUM_ARGS, TOKEN
 from tests.api.test_control import change, commands_in
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 LIVE_MS = 2000  # the page follows the store within 2 s
 
 pytestmark = [
