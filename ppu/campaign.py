@@ -66,6 +66,18 @@ class ObjectiveSpec:
 
 
 @dataclass(frozen=True)
+class ConstraintSpec:
+    """An outcome that must stay within bounds (e.g. selectivity ≥ 20), in `unit`."""
+
+    name: str
+    step: str
+    output: str
+    unit: str
+    ge: float | None = None
+    le: float | None = None
+
+
+@dataclass(frozen=True)
 class CampaignSpec:
     name: str
     path: str
@@ -81,6 +93,8 @@ class CampaignSpec:
     planner_cost_s: float = 0.0
     approval: bool = False
     raw: dict[str, Any] = field(default_factory=dict)
+    constraints: tuple[ConstraintSpec, ...] = ()
+    priors: Path | None = None
 
 
 # -- loading -----------------------------------------------------------------------------
@@ -89,7 +103,15 @@ class CampaignSpec:
 def load_campaign(path: str | Path, lab: LabSpec, kernels: dict[str, Kernel]) -> CampaignSpec:
     raw = read_toml(path)
     f = Path(path).name
-    known = {"campaign", "budget", "search_space", "objectives", "workflow", "planner"}
+    known = {
+        "campaign",
+        "budget",
+        "search_space",
+        "objectives",
+        "workflow",
+        "planner",
+        "constraints",
+    }
     for key in raw:
         if key not in known:
             raise BadInput(f"{f}: {key}", f"unknown section (expected {', '.join(sorted(known))})")
@@ -97,6 +119,7 @@ def load_campaign(path: str | Path, lab: LabSpec, kernels: dict[str, Kernel]) ->
     params = _search_space(f, _table(raw.get("search_space"), f"{f}: search_space"))
     workflow = _workflow(f, raw.get("workflow"), params, lab, kernels)
     objectives = _objectives(f, raw.get("objectives"), workflow)
+    constraints = _constraints(f, raw.get("constraints", []), workflow)
     budget = _table(raw.get("budget", {}), f"{f}: budget")
     max_exp = budget.get("experiments")
     if max_exp is not None and (not isinstance(max_exp, int) or max_exp < 1):
@@ -130,7 +153,9 @@ def load_campaign(path: str | Path, lab: LabSpec, kernels: dict[str, Kernel]) ->
         batch_size=batch,
         seed=seed,
         planner=engine,
-        planner_options={k: v for k, v in planner.items() if k not in ("engine", "cost")},
+        planner_options={k: v for k, v in planner.items() if k not in ("engine", "cost", "priors")},
+        constraints=constraints,
+        priors=_priors_path(f, path, planner.get("priors")),
         planner_cost_s=cost,
         approval=bool(head.get("approval", False)),
         raw=raw,
@@ -374,6 +399,48 @@ def _objectives(f: str, raw: Any, workflow: tuple[StepSpec, ...]) -> tuple[Objec
     return tuple(out)
 
 
+def _constraints(f: str, raw: Any, workflow: tuple[StepSpec, ...]) -> tuple[ConstraintSpec, ...]:
+    if not isinstance(raw, list):
+        raise BadInput(f"{f}: constraints", "expected [[constraints]] tables")
+    steps = {s.name: s for s in workflow}
+    out = []
+    for i, c in enumerate(raw):
+        c = _table(c, f"{f}: constraints[{i}]")
+        ref = c.get("from", "")
+        m = _REF.match(ref) if isinstance(ref, str) else None
+        place = f"{f}: constraints.{c.get('name', i)}"
+        if not m or m.group(1) not in steps:
+            raise BadInput(f"{place}.from", f"{ref!r} is not step.output of the workflow")
+        step, output = m.groups()
+        k = steps[step].kernel
+        if output not in k.outputs:
+            raise BadInput(f"{place}.from", f"step {step} ({k.name}) has no output '{output}'")
+        unit = k.outputs[output]
+        bounds: dict[str, float] = {}
+        for key in ("ge", "le"):
+            if key in c:
+                bounds[key] = _quantity(f"{place}.{key}", c[key], unit).m_as(unit)
+        if not bounds:
+            raise BadInput(place, "needs ge and/or le")
+        out.append(ConstraintSpec(str(c.get("name", output)), step, output, unit, **bounds))
+    return tuple(out)
+
+
+def check_priors(spec: CampaignSpec) -> None:
+    """Read the priors file now, so a bad one is reported before anything is stored."""
+    if spec.priors is not None:
+        _make_planner(spec)
+
+
+def _priors_path(f: str, campaign_path: str | Path, value: Any) -> Path | None:
+    if value is None:
+        return None
+    p = Path(campaign_path).parent / str(value)
+    if not p.exists():
+        raise BadInput(f"{f}: planner.priors", f"no such file: {p}")
+    return p
+
+
 # -- running -------------------------------------------------------------------------------
 
 
@@ -568,7 +635,7 @@ class CampaignRun:
         elif len(c.launches) < len(self.spec.workflow):
             c.status, c.error = "ABANDONED", "the workflow stopped before its last step"
         else:
-            for o in self.spec.objectives:
+            for o in [*self.spec.objectives, *self.spec.constraints]:
                 q = c.launches[o.step].outputs[o.output]
                 c.objectives[o.name] = float(q.m_as(o.unit))
             c.status = "COMPLETED"
@@ -617,8 +684,15 @@ class CampaignRun:
         return value if p.categorical else Q_(float(value), p.unit)
 
     # -- outcome ------------------------------------------------------------------------
+    def meets_constraints(self, c: Candidate) -> bool:
+        return all(
+            (k.ge is None or c.objectives[k.name] >= k.ge)
+            and (k.le is None or c.objectives[k.name] <= k.le)
+            for k in self.spec.constraints
+        )
+
     def best(self) -> Candidate | None:
-        done = [c for c in self.candidates if c.status == "COMPLETED"]
+        done = [c for c in self.candidates if c.status == "COMPLETED" and self.meets_constraints(c)]
         if not done:
             return None
         o = self.spec.objectives[0]
@@ -656,7 +730,25 @@ def _make_planner(spec: CampaignSpec) -> Any:
         ]
     )
     objectives = [Objective(o.name, o.maximize) for o in spec.objectives]
-    return make_planner(spec.planner, space, objectives, spec.seed, **spec.planner_options)
+    constraints = [{"name": c.name, "ge": c.ge, "le": c.le} for c in spec.constraints]
+    options = dict(spec.planner_options)
+    if constraints:
+        options["constraints"] = constraints
+    planner = make_planner(spec.planner, space, objectives, spec.seed, **options)
+    if spec.priors is not None:
+        from planner.priors import read_priors
+
+        units = {o.name: o.unit for o in spec.objectives} | {
+            c.name: c.unit for c in spec.constraints
+        }
+        try:
+            found = read_priors(
+                spec.priors, planner.space, planner.measured_outcomes(), units=units, outside="skip"
+            )
+        except ValueError as e:
+            raise BadInput(f"{Path(spec.path).name}: planner.priors", str(e)) from None
+        planner.ingest(found.results)
+    return planner
 
 
 def _params_json(spec: CampaignSpec, params: dict[str, Any]) -> dict[str, Any]:

@@ -328,12 +328,13 @@ def _run_campaign(
     except UnitError as e:
         raise BadInput("--operator-delay", str(e)) from None
 
-    from ppu.campaign import campaign_id_for, load_campaign, run_campaign
+    from ppu.campaign import campaign_id_for, check_priors, load_campaign, run_campaign
     from ppu.lab import load_lab
     from protocols import kernels
 
     spec_lab = load_lab(lab)
     spec = load_campaign(campaign, spec_lab, kernels())
+    check_priors(spec)
     if seed is not None:
         spec = dataclasses.replace(spec, seed=seed)
     if budget is not None:

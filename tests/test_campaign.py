@@ -174,3 +174,60 @@ def test_planner_state_is_saved_after_each_result_and_restores(tmp_path, monkeyp
     a = from_state(latest.state).suggest(1)
     b = from_state(latest.state).suggest(1)
     assert a[0].params == b[0].params  # the same next suggestion after a restart
+
+
+def test_constraints_and_prior_experiments_from_a_csv(tmp_path, monkeypatch) -> None:
+    priors = tmp_path / "past.csv"
+    priors.write_text(
+        "temperature [degC],time [h],ratio,modulator,solvent,co2_uptake [mmol/g],selectivity\n"
+        "125,24,2.5,0,DMF,5.1,150\n"
+        "100,24,1.5,10,EtOH,0.8,27\n"
+    )
+    campaign = _campaign_with(
+        tmp_path,
+        "[[objectives]]",
+        '[[constraints]]\nname = "selectivity"\nfrom = "analysis.selectivity"\nge = 20\n\n'
+        "[[objectives]]",
+    )
+    campaign.write_text(
+        campaign.read_text().replace('cost = "0 s"', 'cost = "0 s"\npriors = "past.csv"')
+    )
+    db = tmp_path / "ppu.sqlite"
+    code, out, err = _run(
+        "run",
+        str(campaign),
+        "--lab",
+        str(DEMO / "lab.toml"),
+        "--dry-run",
+        "--db",
+        str(db),
+        "--budget",
+        "1",
+        "--json",
+    )
+    assert code == 0, err
+    cid = json.loads(out.strip().splitlines()[-1])["campaign_id"]
+    from ppu.store import Store
+
+    store = Store(f"sqlite:///{db}")
+    try:
+        state = store.latest_planner_state(cid).state
+    finally:
+        store.close()
+    assert len(state["results"]) == 3  # two prior experiments and the new one
+
+    priors.write_text("temperature [furlong],time [h]\n1,2\n")
+    db2 = tmp_path / "other.sqlite"
+    code, _, err = _run(
+        "run",
+        str(campaign),
+        "--lab",
+        str(DEMO / "lab.toml"),
+        "--dry-run",
+        "--db",
+        str(db2),
+        "--budget",
+        "1",
+    )
+    assert code == 2 and "planner.priors" in err and len(err.strip().splitlines()) == 1
+    assert not db2.exists()
