@@ -120,9 +120,6 @@ class Clock:
         self.loop._idle_waiters.append(fut)  # type: ignore[attr-defined]
         await fut
 
-    async def sleep(self, seconds: float) -> None:
-        await asyncio.sleep(seconds)
-
     def close(self) -> None:
         if not self.loop.is_closed():
             self.loop.close()

@@ -256,9 +256,6 @@ class Store:
     def sample(self, sample_id: str) -> Sample | None:
         return self.session.get(Sample, sample_id)
 
-    def update_sample(self, sample_id: str, **fields: Any) -> None:
-        self._write(update(Sample).where(Sample.id == sample_id).values(**fields))
-
     # -- documents ------------------------------------------------------------------------
     def add_document(
         self, launch_id: int | None, name: str, doc: dict[str, Any], virtual_t: float
