@@ -512,17 +512,14 @@ def steps_cmd(
         return
 
     def body() -> None:
-        from sqlmodel import Session, select
+        from sqlmodel import Session
 
-        from ppu.store.models import OperatorStepRecord
+        from ppu.api.queries import steps
 
         store = _open_existing_store(db)
         try:
             with Session(store.engine) as s:
-                q = select(OperatorStepRecord).order_by(OperatorStepRecord.id)  # type: ignore[arg-type]
-                if not show_all:
-                    q = q.where(OperatorStepRecord.state == "waiting")
-                rows = [r.model_dump() for r in s.exec(q).all()]
+                rows = steps(s, state=None if show_all else "waiting")
         finally:
             store.close()
         if as_json:
@@ -589,12 +586,7 @@ def status_cmd(db: DbOption = None, as_json: JsonOption = False) -> None:
     """Campaigns, launches by state, samples, measurements: counts and the latest."""
 
     def body() -> None:
-        from ppu.store import Store
-
-        url = _db_url(db)
-        if url.startswith("sqlite:///") and not Path(url[10:]).exists():
-            raise BadInput(url[10:], "no store here (run a launch or a campaign first)")
-        store = Store(url)
+        store = _open_existing_store(db)
         try:
             s = store.status()
         finally:

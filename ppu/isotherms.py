@@ -58,6 +58,18 @@ _READERS = {
 }
 
 
+#: the units every isotherm is brought to: absolute bar, mmol per g of material, K
+NORMALIZED_UNITS = {
+    "temperature_unit": "K",
+    "pressure_mode": "absolute",
+    "pressure_unit": "bar",
+    "loading_basis": "molar",
+    "loading_unit": "mmol",
+    "material_basis": "mass",
+    "material_unit": "g",
+}
+
+
 @contextlib.contextmanager
 def quiet() -> Iterator[None]:
     """pyGAPS warns through its logger and pandas through `warnings`; a result carries its
@@ -171,13 +183,7 @@ def normalized(iso: Any) -> Any:
             material=str(iso.material),
             adsorbate=str(iso.adsorbate),
             temperature=float(iso.temperature),
-            temperature_unit="K",
-            pressure_mode="absolute",
-            pressure_unit="bar",
-            loading_basis="molar",
-            loading_unit="mmol",
-            material_basis="mass",
-            material_unit="g",
+            **NORMALIZED_UNITS,
         )
 
 
@@ -244,13 +250,7 @@ def fit(iso: Any, *, max_pressure_bar: float | None = None, models: Sequence[str
         material=str(iso.material),
         adsorbate=str(iso.adsorbate),
         temperature=float(iso.temperature),
-        temperature_unit="K",
-        pressure_mode="absolute",
-        pressure_unit="bar",
-        loading_basis="molar",
-        loading_unit="mmol",
-        material_basis="mass",
-        material_unit="g",
+        **NORMALIZED_UNITS,
     )
     for name in models:
         try:
