@@ -11,8 +11,10 @@ import asyncio
 import concurrent.futures
 import contextlib
 import fcntl
+import itertools
 import os
 import re
+import signal
 import sys
 import tempfile
 from collections.abc import Callable
@@ -54,6 +56,18 @@ class WireTrace:
 
     def close(self) -> None:
         self._file.close()
+
+
+_CRASH_AT = int(os.environ.get("PPU_CRASH_AT_EXCHANGE", "0") or 0)
+_exchanges = itertools.count(1)
+
+
+def crash_point() -> None:
+    """Fault injection for the crash-resume harness: with PPU_CRASH_AT_EXCHANGE=n the
+    process SIGKILLs itself right after writing its n-th request, before the reply is read
+    (the worst moment: the instrument may have acted, the controller never learns it)."""
+    if _CRASH_AT and next(_exchanges) == _CRASH_AT:
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def _lock_dir() -> Path:
@@ -113,6 +127,7 @@ class SerialPort:
         self._trace = WireTrace(trace, clock) if trace else None
         self._thread = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix=f"port:{url}")
         self._stale = False
+        self.exchanges = 0  # requests written (and `call`s made) since the port opened
         #: told of every fault on this port, retried or not (the runtime records them)
         self.on_fault: Callable[[DriverError], None] | None = None
 
@@ -199,6 +214,7 @@ class SerialPort:
         return await self._run(blocking)
 
     async def _run(self, fn: Callable[..., T], *args: Any) -> T:
+        self.exchanges += 1
         with self.clock.holding():
             try:
                 return await self.clock.loop.run_in_executor(self._thread, fn, *args)
@@ -218,6 +234,7 @@ class SerialPort:
                 self._stale = False
             s.write(request)
             self._record(">>", request)
+            crash_point()
             if read is None:
                 return b""
             reply = read(s)
@@ -246,6 +263,7 @@ class _TracedSerial:
 
     def write(self, data: bytes) -> int | None:
         n = self._serial.write(data)
+        crash_point()
         self._record(">>", bytes(data))
         return n
 

@@ -28,7 +28,10 @@ from ppu.lab import LabSpec, read_toml
 from ppu.runtime import LaunchHandle, Runtime
 from ppu.store import Store
 from ppu.store.models import Campaign, Experiment
+from ppu.store.models import Launch as LaunchRow
 from ppu.units import Q_, Quantity, UnitError, parse_quantity, to_json
+
+TERMINAL = ("COMPLETED", "FAILED", "ABANDONED")
 
 
 @dataclass(frozen=True)
@@ -100,8 +103,11 @@ class CampaignSpec:
 # -- loading -----------------------------------------------------------------------------
 
 
-def load_campaign(path: str | Path, lab: LabSpec, kernels: dict[str, Kernel]) -> CampaignSpec:
-    raw = read_toml(path)
+def load_campaign(
+    path: str | Path, lab: LabSpec, kernels: dict[str, Kernel], raw: dict[str, Any] | None = None
+) -> CampaignSpec:
+    """Read and check a campaign file (or `raw`, its stored contents, on resume)."""
+    raw = read_toml(path) if raw is None else raw
     f = Path(path).name
     known = {
         "campaign",
@@ -472,6 +478,7 @@ class CampaignRun:
         campaign_id: str,
         *,
         on_progress: Callable[[CampaignRun], None] | None = None,
+        planner: Any = None,
     ) -> None:
         self.spec = spec
         self.rt = rt
@@ -482,7 +489,12 @@ class CampaignRun:
         self.candidates: list[Candidate] = []
         self._wake = asyncio.Event()
         self._watchers: set[asyncio.Future[None]] = set()
-        self.planner = _make_planner(spec)
+        self.planner = planner if planner is not None else _make_planner(spec)
+        #: resumed candidates: the launches an earlier controller made for them, by step
+        self._resumed: dict[int, dict[str, LaunchRow]] = {}
+        #: held launches (by id) and the person's word on each, when it comes
+        self._decisions: dict[int, asyncio.Future[tuple[str, str]]] = {}
+        self.restored: dict[str, int] = {}  # what `restore` found
         self.abort_requested: str | None = None  # who asked
         self.safe_states: dict[str, str] = {}
 
@@ -504,7 +516,49 @@ class CampaignRun:
     def wake(self) -> None:
         self._wake.set()
 
+    # -- resuming -----------------------------------------------------------------------
+    def restore(self, desk: ControlDesk) -> dict[str, int]:
+        """Pick up a campaign an earlier controller left: the planner as last saved, every
+        finished experiment as it ended, every running one from the step it reached. An
+        interrupted launch that is safe to repeat runs again; one that is not is held for a
+        person (`ppu holds`). Returns counts for the log."""
+        from ppu.holds import IN_FLIGHT, hold_message
+
+        rows = self.store.experiments(self.id)
+        owned = self.store.launches(i for r in rows for i in (r.launches or []))
+        counts = {"experiments": len(rows), "resumed": 0, "held": 0, "orphans": 0}
+        for row in rows:
+            params = _params_from_json(self.spec, row.params or {})
+            c = Candidate(row.number, params, row.suggestion, row)
+            self.candidates.append(c)
+            if row.status in TERMINAL:
+                c.status, c.error = row.status, row.error
+                c.objectives = {k: v["value"] for k, v in (row.objectives or {}).items()}
+                continue
+            counts["resumed"] += 1
+            existing = {
+                step.name: owned[lid]
+                for step, lid in zip(self.spec.workflow, row.launches or [], strict=False)
+                if lid in owned
+            }
+            self._resumed[c.number] = existing
+            for launch in existing.values():
+                stopped = launch.state in ("held", "running", "interrupted")
+                if stopped and launch.started_v is not None and not launch.rerun_safe:
+                    if launch.state != "held":
+                        self.rt.hold_launch(launch, hold_message(launch))
+                    self._decisions[launch.id] = desk.expect_resolution(launch.id)  # type: ignore[index]
+                    counts["held"] += 1
+        for launch in self.store.campaign_launches(self.id, states=IN_FLIGHT):
+            if launch.id not in owned:  # made, then the controller stopped before it was owned
+                self.rt.replace(launch)
+                counts["orphans"] += 1
+        return counts
+
     async def run(self) -> None:
+        for c in self.candidates:  # resumed ones carry on from where they were
+            if c.status == "running" and c.task is None:
+                c.task = asyncio.ensure_future(self._run_candidate(c, self._resumed.get(c.number)))
         while True:
             await self.clock.idle()  # decide only when the lab is quiescent
             self._wake.clear()
@@ -554,8 +608,9 @@ class CampaignRun:
             )
         if self.spec.planner_cost_s:
             await asyncio.sleep(self.spec.planner_cost_s)
-        for s in suggestions:
-            number = len(self.candidates) + 1
+        rows = []
+        for i, s in enumerate(suggestions):
+            number = len(self.candidates) + 1 + i
             row = Experiment(
                 campaign_id=self.id,
                 number=number,
@@ -573,13 +628,22 @@ class CampaignRun:
                 },
                 suggested_v=self.clock.now(),
             )
-            self.store.add_experiment(row)
-            c = Candidate(number, dict(s.params), s, row)
+            rows.append(row)
+        # with the planner state that suggested them: a resumed planner does not repeat them
+        self.store.add_experiments(rows, planner=self._planner_state())
+        for s, row in zip(suggestions, rows, strict=True):
+            c = Candidate(row.number, dict(s.params), s, row)
             self.candidates.append(c)
             c.task = asyncio.ensure_future(self._run_candidate(c))
 
-    async def _run_candidate(self, c: Candidate) -> None:
-        if self.spec.approval:
+    def _planner_state(self) -> tuple[int, dict[str, Any], float]:
+        return len(self.finished), self.planner.to_state(), self.clock.now()
+
+    async def _run_candidate(
+        self, c: Candidate, existing: dict[str, LaunchRow] | None = None
+    ) -> None:
+        existing = existing or {}
+        if self.spec.approval and not existing:
             self.store.update_experiment(c.row, status="awaiting_approval")
             accepted = await self.rt.operator.approve(
                 {
@@ -604,15 +668,16 @@ class CampaignRun:
                 elif isinstance(v, tuple) and v[0] == "output":
                     source = c.launches[v[1]]
                     await asyncio.wait([source.future])
-                    if source.state != "done":
+                    if source.state != "done" or v[2] not in source.outputs:
                         break  # a step this one needs did not finish: stop here
                     inputs[iname] = source.outputs[v[2]]
                 else:
                     inputs[iname] = v
             else:
                 after = [c.launches[a] for a in step.after]
-                h = self.rt.launch(step.kernel, instrument=step.instrument, after=after, **inputs)
+                h = await self._launch_step(step, inputs, after, existing.get(step.name))
                 c.launches[step.name] = h
+                self.store.update_experiment(c.row, launches=[x.id for x in c.launches.values()])
                 if first:
                     h.future.add_done_callback(lambda _f: self._wake.set())
                     watcher = asyncio.ensure_future(self._notify_when_running(h))
@@ -636,10 +701,43 @@ class CampaignRun:
             c.status, c.error = "ABANDONED", "the workflow stopped before its last step"
         else:
             for o in [*self.spec.objectives, *self.spec.constraints]:
-                q = c.launches[o.step].outputs[o.output]
+                q = c.launches[o.step].outputs.get(o.output)
+                if q is None:  # a launch settled as done by a person: nothing was read
+                    c.status = "ABANDONED"
+                    c.error = f"{o.name} was never measured (launch {c.launches[o.step].id})"
+                    break
                 c.objectives[o.name] = float(q.m_as(o.unit))
-            c.status = "COMPLETED"
+            else:
+                c.status = "COMPLETED"
         self._finish(c)
+
+    async def _launch_step(
+        self,
+        step: StepSpec,
+        inputs: dict[str, Any],
+        after: list[LaunchHandle],
+        prior: LaunchRow | None,
+    ) -> LaunchHandle:
+        """Launch a workflow step, or, on resume, take up the launch an earlier controller
+        made for it: finished ones as they ended, held ones as a person decides, others
+        launched again."""
+        note = None
+        if prior is not None:
+            if prior.state in ("done", "failed", "cancelled"):
+                return self.rt.adopt(prior, step.kernel)
+            if prior.id in self._decisions:
+                outcome, who = await self._decisions.pop(prior.id)  # type: ignore[arg-type]
+                self.rt.settle(prior, step.kernel, outcome, who)
+                if outcome != "rerun":
+                    return self.rt.adopt(prior, step.kernel)
+                note = f"re-run of launch {prior.id}, approved by {who}"
+            else:
+                if prior.state != "replaced":
+                    self.rt.replace(prior)
+                note = f"launched again in place of interrupted launch {prior.id}"
+        return self.rt.launch(
+            step.kernel, instrument=step.instrument, after=after, note=note, **inputs
+        )
 
     async def _notify_when_running(self, h: LaunchHandle) -> None:
         # the first step leaving the queue frees a place in the backlog
@@ -658,18 +756,17 @@ class CampaignRun:
                 )
             ]
         )
-        # saved after every ingest: a resumed campaign makes the same next suggestion
-        self.store.save_planner_state(
-            self.id, len(self.finished), self.planner.to_state(), self.clock.now()
-        )
+        # saved with the result it ingested: a resumed campaign makes the same next
+        # suggestion, and never ingests a result twice
         self.store.update_experiment(
             c.row,
+            planner=self._planner_state(),
             status=c.status,
             ended_v=self.clock.now(),
             error=c.error,
             objectives={
                 o.name: {"value": c.objectives[o.name], "unit": o.unit}
-                for o in self.spec.objectives
+                for o in [*self.spec.objectives, *self.spec.constraints]
                 if o.name in c.objectives
             },
             launches=[h.id for h in c.launches.values()],
@@ -751,6 +848,15 @@ def _make_planner(spec: CampaignSpec) -> Any:
     return planner
 
 
+def _params_from_json(spec: CampaignSpec, params: dict[str, Any]) -> dict[str, Any]:
+    """The inverse of `_params_json`: floats in each parameter's unit, or category names."""
+    out: dict[str, Any] = {}
+    for name, v in params.items():
+        p = spec.params[name]
+        out[name] = v if p.categorical else float(Q_(v["value"], v["unit"]).m_as(p.unit))
+    return out
+
+
 def _params_json(spec: CampaignSpec, params: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name, v in params.items():
@@ -808,6 +914,7 @@ def summarize(run: CampaignRun, wall_s: float, db: str) -> dict[str, Any]:
             name: round(inst.lane.busy_time() / duration, 4) if duration > 0 else 0.0
             for name, inst in run.rt.instruments.items()
         },
+        "serial_exchanges": run.rt.serial_exchanges,
         "db": db,
     }
     if len(spec.objectives) > 1:
@@ -825,19 +932,62 @@ async def run_campaign(
     db_label: str,
     dry_run: bool,
     on_progress: Callable[[CampaignRun], None] | None = None,
+    resume: bool = False,
 ) -> dict[str, Any]:
+    """Run a campaign to its end; with `resume`, carry on one an earlier controller left."""
+    from ppu.holds import CampaignLock
+
     wall0 = time.perf_counter()
-    store.add_campaign(
-        Campaign(
-            id=campaign_id,
-            name=spec.name,
-            seed=spec.seed,
-            dry_run=dry_run,
-            created_wall=time.time(),
-            config={"campaign": spec.raw, "lab": rt.lab.path},
+    lock = CampaignLock(campaign_id)
+    lock.acquire()
+    try:
+        return await _run_locked(
+            spec, rt, store, clock, campaign_id, wall0, db_label, dry_run, on_progress, resume
         )
+    finally:
+        lock.release()
+
+
+async def _run_locked(
+    spec: CampaignSpec,
+    rt: Runtime,
+    store: Store,
+    clock: Clock,
+    campaign_id: str,
+    wall0: float,
+    db_label: str,
+    dry_run: bool,
+    on_progress: Callable[[CampaignRun], None] | None,
+    resume: bool,
+) -> dict[str, Any]:
+    if not resume:
+        store.add_campaign(
+            Campaign(
+                id=campaign_id,
+                name=spec.name,
+                seed=spec.seed,
+                dry_run=dry_run,
+                created_wall=time.time(),
+                config={
+                    "campaign": spec.raw,
+                    "campaign_path": str(Path(spec.path).resolve()),
+                    "lab": str(Path(rt.lab.path).resolve()),
+                    "max_experiments": spec.max_experiments,
+                },
+            )
+        )
+    else:
+        store.update_campaign(campaign_id, state="running")
+    rt.persist_lab(campaign_id)
+    run = CampaignRun(
+        spec,
+        rt,
+        store,
+        clock,
+        campaign_id,
+        on_progress=on_progress,
+        planner=_saved_planner(store, campaign_id) if resume else None,
     )
-    run = CampaignRun(spec, rt, store, clock, campaign_id, on_progress=on_progress)
     desk = ControlDesk(
         rt,
         store,
@@ -847,6 +997,9 @@ async def run_campaign(
         on_command=run.wake,
     )
     rt.operator = RecordedOperator(rt.operator, desk, store, clock, campaign_id)
+    if resume:
+        run.restored = run.restore(desk)
+        desk.poll()  # resolutions given while the controller was down
     polling = asyncio.ensure_future(desk.run())
     try:
         await run.run()
@@ -864,6 +1017,14 @@ async def run_campaign(
         summary["safe_states"] = run.safe_states
     store.update_campaign(campaign_id, state=state, virtual_t=clock.now(), summary=summary)
     return summary
+
+
+def _saved_planner(store: Store, campaign_id: str) -> Any:
+    """The planner as it was last saved (None before its first save: built afresh)."""
+    from planner.state import from_state
+
+    saved = store.latest_planner_state(campaign_id)
+    return from_state(saved.state) if saved is not None and saved.state else None
 
 
 def control_poll_s(clock: Clock) -> float:

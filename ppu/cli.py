@@ -328,7 +328,7 @@ def _run_campaign(
     except UnitError as e:
         raise BadInput("--operator-delay", str(e)) from None
 
-    from ppu.campaign import campaign_id_for, check_priors, load_campaign, run_campaign
+    from ppu.campaign import check_priors, load_campaign
     from ppu.lab import load_lab
     from protocols import kernels
 
@@ -341,13 +341,36 @@ def _run_campaign(
         if budget < 1:
             raise BadInput("--budget", f"{budget} is not a positive number of experiments")
         spec = dataclasses.replace(spec, max_experiments=budget)
-    from ppu.clock import Clock
-    from ppu.runtime import running
     from ppu.store import Store
 
+    return _drive_campaign(
+        spec, spec_lab, Store(_db_url(db)), db, dry_run, as_json, serve, port, pace, delay_s
+    )
+
+
+def _drive_campaign(
+    spec,
+    spec_lab,
+    store,
+    db,
+    dry_run,
+    as_json,
+    serve,
+    port,
+    pace,
+    delay_s,
+    *,
+    resume_id: str | None = None,
+    start_v: float = 0.0,
+    lab_state: bytes | None = None,
+) -> int:
+    """Run (or resume) a campaign with a progress bar, the summary at the end."""
+    from ppu.campaign import campaign_id_for, run_campaign
+    from ppu.clock import Clock
+    from ppu.runtime import running
+
     db_label = db or os.environ.get("PPU_DB", "ppu.sqlite")
-    store = Store(_db_url(db))
-    clock = Clock.new_virtual(pace=pace) if dry_run else Clock.new_wall()
+    clock = Clock.new_virtual(pace=pace, start=start_v) if dry_run else Clock.new_wall()
     result: dict[str, Any] = {}
     total = spec.max_experiments
     dashboard = None
@@ -371,9 +394,17 @@ def _run_campaign(
     )
 
     async def main() -> None:
-        async with running(spec_lab, clock, store, dry_run=dry_run, operator_delay_s=delay_s) as rt:
-            cid = campaign_id_for(store, spec, spec.seed)
-            task = progress.add_task(f"campaign {cid}", total=total, status="")
+        async with running(
+            spec_lab,
+            clock,
+            store,
+            dry_run=dry_run,
+            operator_delay_s=delay_s,
+            lab_state=lab_state,
+        ) as rt:
+            cid = resume_id or campaign_id_for(store, spec, spec.seed)
+            verb = "resuming" if resume_id else "campaign"
+            task = progress.add_task(f"{verb} {cid}", total=total, status="")
 
             def on_progress(run) -> None:
                 best = run.best()
@@ -396,6 +427,7 @@ def _run_campaign(
                     db_label=db_label,
                     dry_run=dry_run,
                     on_progress=on_progress,
+                    resume=resume_id is not None,
                 )
 
     try:

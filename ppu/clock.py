@@ -80,11 +80,13 @@ class Clock:
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
         self.virtual = isinstance(loop, VirtualClockLoop)
-        self._origin = loop.time()
+        # virtual time is lab time itself; it may start later than 0 (a resumed dry-run)
+        self._origin = 0.0 if self.virtual else loop.time()
 
     @classmethod
-    def new_virtual(cls, pace: float | None = None) -> Clock:
-        return cls(VirtualClockLoop(pace=pace))
+    def new_virtual(cls, pace: float | None = None, start: float = 0.0) -> Clock:
+        """A virtual clock; `start` is the lab time it begins at (where a journal ended)."""
+        return cls(VirtualClockLoop(start=start, pace=pace))
 
     @classmethod
     def new_wall(cls) -> Clock:

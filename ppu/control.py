@@ -39,6 +39,7 @@ class ControlDesk:
         self.on_command = on_command  # e.g. wake the campaign loop after a resume
         self.approvals: dict[int, asyncio.Future[tuple[bool, str]]] = {}
         self.steps: dict[int, asyncio.Future[str]] = {}
+        self.resolutions: dict[int, asyncio.Future[tuple[str, str]]] = {}
         self.carried_out: list[Command] = []
 
     async def run(self) -> None:
@@ -94,7 +95,20 @@ class ControlDesk:
                 return "refused", f"step {target} is not waiting"
             fut.set_result(cmd.who)
             return "done", f"step {target} confirmed by {cmd.who}"
+        if kind == "resolve":
+            fut = self.resolutions.get(int(target)) if target.isdigit() else None
+            if fut is None or fut.done():
+                return "refused", f"launch {target} is not held"
+            if cmd.argument not in ("done", "failed", "rerun"):
+                return "refused", f"'{cmd.argument}' is not done, failed or rerun"
+            fut.set_result((cmd.argument, cmd.who))
+            return "done", f"launch {target} resolved as {cmd.argument} by {cmd.who}"
         return "refused", f"unknown command '{kind}'"
+
+    def expect_resolution(self, launch_id: int) -> asyncio.Future[tuple[str, str]]:
+        fut = self.rt.clock.loop.create_future()
+        self.resolutions[launch_id] = fut
+        return fut
 
     def expect_approval(self, experiment_id: int) -> asyncio.Future[tuple[bool, str]]:
         fut = self.rt.clock.loop.create_future()

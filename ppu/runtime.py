@@ -29,7 +29,7 @@ from ppu.lane import Job, Lane
 from ppu.store import Store
 from ppu.store.models import FaultRecord, Measurement, Sample
 from ppu.store.models import Launch as LaunchRow
-from ppu.units import Quantity, to_json, unit_text
+from ppu.units import Quantity, from_json, to_json, unit_text
 
 DRY_RUN_REPLY_TIMEOUT_S = 0.25
 
@@ -230,6 +230,7 @@ class Runtime:
         operator: Any = None,
         operator_delay_s: float = 60.0,
         quarantine_after: int = 3,
+        lab_state: bytes | None = None,
     ) -> None:
         self.lab = lab
         self.clock = clock
@@ -254,6 +255,10 @@ class Runtime:
         self.operator_delay_s = operator_delay_s
         self._ports: list[Any] = []
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._closing = False
+        #: a resumed dry-run's simulated lab, as the journal last saw it
+        self._lab_state = lab_state
+        self._restored: dict[str, Any] = {"rigs": {}, "simulators": {}}
 
     # -- bring-up -------------------------------------------------------------------
     async def open(self) -> None:
@@ -281,8 +286,14 @@ class Runtime:
             from simulators.operator import SimulatedOperator
             from simulators.world import World
 
-            self.world = World()
             self.simlab = SimulatedLabThread(self.clock)
+            if self._lab_state is not None:
+                from ppu.simlab import restore_lab
+
+                self._restored = restore_lab(self._lab_state, self.clock)
+                self.world = self._restored["world"]
+            else:
+                self.world = World()
             if self.operator is None:
                 self.operator = SimulatedOperator(
                     self.world, delay_s=self.operator_delay_s, in_lab=self.simlab.call
@@ -300,7 +311,11 @@ class Runtime:
         model = catalog.MODELS[dspec.driver]
         key = f"{ispec.name}.{dspec.name}"
         url = dspec.port
-        if self.dry_run:
+        if self.dry_run and key in self._restored["simulators"]:
+            sim = self._restored["simulators"][key]  # as the journal last saw it
+            self.simulators[key] = sim
+            url = await self.simlab.run(sim.serve_tcp())
+        elif self.dry_run:
             sim_cls = catalog.load(model.simulator)
             extra = rig.simulator_options(dspec.name, dspec.driver) if rig else {}
             sim = sim_cls(
@@ -310,7 +325,7 @@ class Runtime:
                 **dspec.simulator.options,
                 **extra,
             )
-            if rig is not None:
+            if rig is not None and ispec.name not in self._restored["rigs"]:
                 rig.attach(dspec.name, sim)
             self.simulators[key] = sim
             url = await self.simlab.run(sim.serve_tcp())
@@ -336,7 +351,7 @@ class Runtime:
         """The shared physics behind a simulated instrument's devices."""
         model = catalog.RIGS[ispec.rig.model]
         places = {k: v.format(instrument=ispec.name) for k, v in model.places.items()}
-        rig = catalog.load(model.path)(
+        rig = self._restored["rigs"].get(ispec.name) or catalog.load(model.path)(
             self.clock.monotonic, self.world, seed=ispec.rig.seed, **places, **ispec.rig.options
         )
         self.rigs[ispec.name] = rig
@@ -344,7 +359,26 @@ class Runtime:
             self.operator.actions[f"{ispec.name}:{action}"] = fn
         return rig
 
+    @property
+    def serial_exchanges(self) -> int:
+        """Requests written to instruments by this process (a figure for benchmarks)."""
+        return sum(p.exchanges for p in self._ports)
+
+    def persist_lab(self, campaign_id: str) -> None:
+        """Dry-run: save the simulated lab with every journal commit of this campaign."""
+        if not self.dry_run or self.simlab is None:
+            return
+        from ppu.simlab import snapshot_lab
+
+        simlab, clock = self.simlab, self.clock
+        state = {"world": self.world, "rigs": self.rigs, "simulators": self.simulators}
+        self.store.lab_snapshot = (
+            campaign_id,
+            lambda: simlab.call_now(lambda: snapshot_lab(state, clock)),
+        )
+
     async def close(self) -> None:
+        self._closing = True
         if self.store is not None:
             for inst in self.instruments.values():
                 self.store.note_instrument(
@@ -365,6 +399,8 @@ class Runtime:
             await inst.lane.stop()
         for port in self._ports:
             await port.close()
+        if self.store is not None:
+            self.store.lab_snapshot = None  # the simulated lab stops here
         for sim in self.simulators.values():
             await self.simlab.run(sim.close())
         if self.simlab is not None:
@@ -411,6 +447,7 @@ class Runtime:
         *,
         instrument: str | None = None,
         after: tuple[LaunchHandle, ...] | list[LaunchHandle] = (),
+        note: str | None = None,
         **inputs: Any,
     ) -> LaunchHandle:
         """Validate, journal `queued`, and schedule. Bad input raises BadInput at once."""
@@ -439,12 +476,84 @@ class Runtime:
             inputs={k: _jsonable(v) for k, v in values.items()},
             rerun_safe=kernel.rerun_safe,
         )
-        self.store.add_launch(row, self.clock.now())
+        self.store.add_launch(row, self.clock.now(), note)
         handle = LaunchHandle(row, kernel, self.clock.loop.create_future())
         task = self.clock.loop.create_task(self._drive(handle, values, instrument, tuple(after)))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return handle
+
+    # -- resuming after a crash ------------------------------------------------------
+    def adopt(self, row: LaunchRow, kernel: Kernel) -> LaunchHandle:
+        """A handle on a launch an earlier controller finished (done, failed, cancelled),
+        with the outputs or the failure the journal holds."""
+        h = LaunchHandle(row, kernel, self.clock.loop.create_future())
+        h.started.set_result(None)
+        if row.state == "done":
+            made = self.store.samples_made_by(row.id)  # type: ignore[arg-type]
+            h.produced = {smp.id.split("-", 1)[1]: smp.id for smp in made}
+            h.future.set_result({k: from_json(v) for k, v in (row.outputs or {}).items()})
+        else:
+            h.failure = row.failure
+            h.future.set_exception(
+                LaunchFailed(f"launch {row.id} ({row.kernel}) {row.state}: {row.error}")
+            )
+            h.future.exception()  # the journal has it; nothing is left unread
+        return h
+
+    def hold_launch(self, row: LaunchRow, reason: str) -> None:
+        """A launch that was running when the controller stopped and is not safe to repeat
+        waits for a person: `ppu holds resolve`."""
+        self.store.journal(row, "held", self.clock.now(), reason)
+
+    def settle(self, row: LaunchRow, kernel: Kernel, outcome: str, who: str) -> None:
+        """A person's word on an interrupted launch: it did finish (`done`: its products
+        exist, their outputs were never read), it `failed`, or it may run again (`rerun`)."""
+        now = self.clock.now()
+        if outcome == "done":
+            made = [
+                Sample(
+                    id=f"S{row.id}-{name}",
+                    campaign_id=row.campaign_id,
+                    kind=kind,
+                    made_by=row.id,
+                    created_v=now,
+                    properties={"recorded_by": who, "note": "made while the controller was down"},
+                )
+                for name, kind in kernel.produces.items()
+            ]
+            consumed = [
+                _sample_id(row.inputs.get(k))
+                for k, si in kernel.sample_inputs.items()
+                if si.consumes
+            ]
+            self.store.finish(
+                row,
+                "done",
+                now,
+                outputs={},
+                samples=made,
+                consumed=[c for c in consumed if c],
+                detail=f"resolved as done by {who}; outputs not read",
+            )
+            return
+        row.failure = "interrupted"
+        if outcome == "failed":
+            why = f"the controller stopped while it ran; {who} resolved it as failed"
+            self.store.finish(row, "failed", now, error=why)
+        else:
+            why = f"the controller stopped while it ran; {who} approved a re-run"
+            self.store.finish(row, "replaced", now, error=why)
+
+    def replace(self, row: LaunchRow) -> None:
+        """An interrupted launch that is safe to repeat (or never started): closed in the
+        journal, to be launched again."""
+        started = row.started_v is not None
+        row.failure = "interrupted"
+        why = "interrupted; " + (
+            "safe to repeat: re-run" if started else "never started: launched again"
+        )
+        self.store.finish(row, "replaced", self.clock.now(), error=why)
 
     async def _drive(
         self,
@@ -478,7 +587,16 @@ class Runtime:
                 outputs, ctx = await self._run_on_lane(h, values, samples_in, instrument)
             checked = kernel.check_outputs(outputs or {})
         except asyncio.CancelledError:
-            self.store.finish(h.row, "cancelled", self.clock.now(), error="cancelled")
+            if self._closing:  # the controller stopped: `ppu resume` carries on from here
+                h.row.failure = "interrupted"
+                self.store.finish(
+                    h.row,
+                    "interrupted",
+                    self.clock.now(),
+                    error=f"the controller stopped while it was {h.row.state}",
+                )
+            else:
+                self.store.finish(h.row, "cancelled", self.clock.now(), error="cancelled")
             if not h.future.done():
                 h.future.cancel()
             raise
@@ -487,7 +605,7 @@ class Runtime:
             h.future.set_exception(e)
             return
         except Exception as e:
-            h.failure = _failure_kind(e)
+            h.failure = h.row.failure = _failure_kind(e)
             self.store.finish(h.row, "failed", self.clock.now(), error=_describe(e))
             self._count_outcome(h)
             h.future.set_exception(
@@ -736,6 +854,15 @@ def _failure_kind(e: BaseException) -> str:
             return "instrument"
         seen = seen.__cause__ or seen.__context__
     return "software"
+
+
+def _sample_id(v: Any) -> str | None:
+    """A sample input as the journal stored it: an id, or another launch's product."""
+    if isinstance(v, str):
+        return v
+    if isinstance(v, dict) and "sample_of_launch" in v:
+        return f"S{v['sample_of_launch']}-{v['name']}"
+    return None
 
 
 def _jsonable(v: Any) -> Any:

@@ -57,6 +57,7 @@ from typing import Any
 
 import bluesky.plan_stubs as bps
 
+from ppu.errors import SampleFailed
 from ppu.kernel import Choice, In, Uses, kernel
 from ppu.operator import manual_step
 from ppu.units import Q_
@@ -778,11 +779,21 @@ def calibration_record(a: Analyzer, space: FreeSpace, eq: Equilibration) -> dict
     }
 
 
+MIN_SAMPLE_G = 0.005
+
+
 def _sample_mass_g(ctx: Any, sample: str) -> float:
     s = ctx.samples_in.get("sample")
     if s is None or s.mass_value is None:
         raise ValueError(f"sample {sample} has no recorded mass: weigh it first")
-    return float(Q_(s.mass_value, s.mass_unit or "g").m_as("g"))
+    grams = float(Q_(s.mass_value, s.mass_unit or "g").m_as("g"))
+    if grams < MIN_SAMPLE_G:
+        # an empty vial, or next to nothing: uptake per gram would be noise over zero
+        raise SampleFailed(
+            f"sample {sample} weighs {grams * 1000:.2g} mg, below the "
+            f"{MIN_SAMPLE_G * 1000:g} mg an isotherm needs"
+        )
+    return grams
 
 
 def _load(a: Analyzer, ctx: Any, sample: str) -> Plan:

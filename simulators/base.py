@@ -19,7 +19,7 @@ from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 FaultKind = Literal["no_reply", "garbled", "error_reply", "disconnect", "stuck"]
 FAULT_KINDS: tuple[FaultKind, ...] = ("no_reply", "garbled", "error_reply", "disconnect", "stuck")
@@ -83,6 +83,16 @@ class InstrumentSimulator(ABC):
         self._connections: set[asyncio.Task[None]] = set()
         self._pty_fds: list[int] = []
         self._after_request: list[Callable[[], None]] = []
+
+    #: what belongs to serving (sockets, tasks), not to the instrument: not in a snapshot
+    _TRANSPORT = ("_servers", "_writers", "_connections", "_pty_fds", "_pty_task")
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k not in self._TRANSPORT}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._servers, self._writers, self._connections, self._pty_fds = [], set(), set(), []
 
     def after_each_request(self, hook: Callable[[], None]) -> None:
         """Call `hook()` after every request (a rig logging a reactor's temperature)."""

@@ -24,6 +24,7 @@ import math
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from simulators.base import Faults
 from simulators.modbus_rtu import (
@@ -150,6 +151,15 @@ class Eurotherm3200Simulator(ModbusRTUSimulator):
                 # At rest: what is left of the motion is below a millionth of a degree.
                 self._heat(dt_total, self.output_pct)
                 break
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = super().__getstate__()
+        state.pop("_params", None)  # closures over self: rebuilt on restore
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__(state)
+        self._params = self._parameter_table()
 
     # -- parameters -----------------------------------------------------------------
     def _parameter_table(self) -> dict[int, _Param]:

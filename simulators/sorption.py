@@ -71,6 +71,12 @@ class RealGas:
         self._inputs = CP.DmolarT_INPUTS
         self._states: dict[str, Any] = {}
 
+    def __getstate__(self) -> dict[str, Any]:
+        return {}  # CoolProp's states are caches: rebuilt on first use
+
+    def __setstate__(self, _state: dict[str, Any]) -> None:
+        self.__init__()  # type: ignore[misc]
+
     def _state(self, gas: str) -> Any:
         st = self._states.get(gas)
         if st is None:
@@ -160,10 +166,16 @@ class SorptionRig:
         self.selector: Any = None
         self.bath: Any = None
         self.operator_actions: dict[str, Callable[[Any], None]] = {
-            "fill_dewar": lambda step: self.set_dewar(True),
-            "remove_dewar": lambda step: self.set_dewar(False),
+            "fill_dewar": self.fill_dewar,
+            "remove_dewar": self.remove_dewar,
         }
         world.on_take(place, self._sample_taken)
+
+    def fill_dewar(self, _step: Any = None) -> None:
+        self.set_dewar(True)
+
+    def remove_dewar(self, _step: Any = None) -> None:
+        self.set_dewar(False)
 
     # -- wiring to the device simulators ----------------------------------------------
     def simulator_options(self, device_name: str, driver_model: str) -> dict[str, Any]:

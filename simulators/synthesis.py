@@ -9,6 +9,7 @@ asked for, goes through the materials ground truth.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -59,7 +60,7 @@ class SynthesisRig:
     # -- wiring --------------------------------------------------------------------------
     def simulator_options(self, device: str, driver: str) -> dict[str, Any]:
         if driver == "ne1000" and device in self.pumps:
-            return {"on_dispense": lambda ml, d=device: self._dispensed(d, ml)}
+            return {"on_dispense": functools.partial(self._dispensed, device)}
         return {}
 
     def attach(self, device: str, sim: Any) -> None:

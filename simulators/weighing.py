@@ -22,9 +22,12 @@ class WeighingRig:
         self.place = place
         self.vial_g = vial_g
 
+    def load_g(self) -> float:
+        return self.world.mass_g(self.place)
+
     def simulator_options(self, device: str, driver: str) -> dict[str, Any]:
         if driver == "mt-sics":
-            return {"load_g": lambda: self.world.mass_g(self.place)}
+            return {"load_g": self.load_g}
         return {}
 
     def attach(self, device: str, sim: Any) -> None:

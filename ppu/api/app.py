@@ -27,6 +27,7 @@ from sqlmodel import Session
 
 from ppu.api import models as m
 from ppu.api import queries as q
+from ppu.holds import needs_decision
 from ppu.store.models import Experiment, Launch, OperatorStepRecord
 from ppu.store.store import make_engine
 
@@ -362,7 +363,7 @@ def create_app(db_url: str, token: str | None = None, *, open_reads: bool = True
     def resolve_launch(launch_id: RowId, body: m.ResolveIn, who: Who, s: DB) -> Any:
         """Settle a launch held for an operator: it did finish, it failed, or re-run it."""
         x = found(s.get(Launch, launch_id), f"launch {launch_id}")
-        if x.state != "held":
+        if not needs_decision(x):
             raise HTTPException(409, f"launch {launch_id} is {x.state}, not held")
         return command(s, "resolve", str(launch_id), who, x.campaign_id, body.outcome)
 

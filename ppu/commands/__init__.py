@@ -10,7 +10,12 @@ import importlib
 
 import typer
 
-GROUPS = ("ppu.commands.analysis", "ppu.commands.backtest", "ppu.commands.serve")
+GROUPS = (
+    "ppu.commands.analysis",
+    "ppu.commands.backtest",
+    "ppu.commands.recovery",
+    "ppu.commands.serve",
+)
 
 
 def register_all(app: typer.Typer) -> None:

@@ -148,6 +148,7 @@ _LABELS = {
     "working_capacity": "working capacity",
 }
 
+
 def _q(d: dict[str, Any] | None, digits: int = 4) -> str:
     if not d:
         return "—"

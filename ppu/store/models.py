@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import JSON, Column
+from sqlalchemy import JSON, Column, LargeBinary
 from sqlmodel import Field, SQLModel
 
 
@@ -34,6 +34,8 @@ class Launch(SQLModel, table=True):
     rerun_safe: bool = True
     outputs: dict[str, Any] | None = _json()
     error: str | None = None
+    #: why it failed: chemistry | instrument | software | interrupted (the controller stopped)
+    failure: str | None = None
     queued_v: float = 0.0
     started_v: float | None = None
     ended_v: float | None = None
@@ -176,3 +178,14 @@ class FaultRecord(SQLModel, table=True):
     message: str
     virtual_t: float
     wall_t: float
+
+
+class SimulatedLab(SQLModel, table=True):
+    """A dry-run's simulated lab (world, rigs, simulators), pickled with each journal commit
+    so a resumed dry-run finds the lab as it was. The truth lives here: nothing the planner
+    or a kernel reads comes from this table."""
+
+    campaign_id: str = Field(primary_key=True)
+    virtual_t: float
+    state: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    updated_wall: float = 0.0

@@ -10,7 +10,7 @@ import json
 import math
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,7 @@ from ppu.store.models import (
     PlannerState,
     RunDocument,
     Sample,
+    SimulatedLab,
 )
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -113,6 +114,8 @@ class Store:
         self._documents: list[dict[str, Any]] = []
         self._runs_by_descriptor: dict[Any, Any] = {}
         self._instrument_notes: dict[str, dict[str, Any]] = {}
+        #: a dry-run's simulated lab, pickled into every journal commit: (campaign, snapshot)
+        self.lab_snapshot: tuple[str, Callable[[], bytes]] | None = None
 
     def close(self) -> None:
         self.flush_documents()
@@ -124,7 +127,11 @@ class Store:
         """Execute and commit, with any buffered documents, in one transaction."""
         # statements come bare or as (statement, parameters): the latter compile once
         results = [
-            self._conn.execute(*st) if isinstance(st, tuple) else self._conn.execute(st)
+            self._conn.execute(*st)
+            if isinstance(st, tuple)
+            else st(self._conn)
+            if callable(st) and not hasattr(st, "compile")
+            else self._conn.execute(st)
             for st in statements
         ]
         if self._documents:
@@ -164,26 +171,112 @@ class Store:
         self._write()
         return experiment
 
-    def update_experiment(self, experiment: Experiment, **fields: Any) -> None:
+    def update_experiment(
+        self, experiment: Experiment, *, planner: tuple[int, dict, float] | None = None, **fields
+    ) -> None:
+        """Change an experiment; with `planner` = (version, state, virtual time), the
+        planner's state after ingesting it goes in the same commit (a resumed campaign
+        never ingests a result twice, nor misses one)."""
         for k, v in fields.items():
             setattr(experiment, k, v)
-        self._write(update(Experiment).where(Experiment.id == experiment.id).values(**fields))
+        cid = experiment.campaign_id
+        extra = [] if planner is None else [self._planner_statement(cid, *planner)]
+        self._write(
+            update(Experiment).where(Experiment.id == experiment.id).values(**fields), *extra
+        )
+
+    def add_experiments(
+        self, experiments: list[Experiment], planner: tuple[int, dict, float]
+    ) -> None:
+        """New candidates and the planner state that suggested them, in one commit: a
+        resumed planner does not suggest them again."""
+        for e in experiments:
+            result = self._conn.execute(_INSERT_EXPERIMENT, _row(e, skip=("id",)))
+            e.id = result.inserted_primary_key[0]
+        if experiments:
+            self._write(self._planner_statement(experiments[0].campaign_id, *planner))
+
+    def experiments(self, campaign_id: str) -> list[Experiment]:
+        with Session(self.engine, expire_on_commit=False) as s:
+            return list(
+                s.exec(
+                    select(Experiment)
+                    .where(Experiment.campaign_id == campaign_id)
+                    .order_by(Experiment.number)  # type: ignore[arg-type]
+                ).all()
+            )
+
+    def launches(self, ids: Iterable[int]) -> dict[int, Launch]:
+        ids = list(ids)
+        if not ids:
+            return {}
+        with Session(self.engine, expire_on_commit=False) as s:
+            rows = s.exec(select(Launch).where(Launch.id.in_(ids))).all()  # type: ignore[union-attr]
+            return {r.id: r for r in rows}  # type: ignore[misc]
+
+    def campaign_launches(self, campaign_id: str, states: Iterable[str]) -> list[Launch]:
+        with Session(self.engine, expire_on_commit=False) as s:
+            return list(
+                s.exec(
+                    select(Launch)
+                    .where(Launch.campaign_id == campaign_id)
+                    .where(Launch.state.in_(list(states)))  # type: ignore[attr-defined]
+                    .order_by(Launch.id)  # type: ignore[arg-type]
+                ).all()
+            )
+
+    def samples_made_by(self, launch_id: int) -> list[Sample]:
+        with Session(self.engine, expire_on_commit=False) as s:
+            return list(s.exec(select(Sample).where(Sample.made_by == launch_id)).all())
+
+    def last_virtual_t(self, campaign_id: str) -> float:
+        """The latest lab time the journal reached for a campaign's launches."""
+        with Session(self.engine) as s:
+            t = s.exec(
+                select(func.max(LaunchEvent.virtual_t))
+                .join(Launch, Launch.id == LaunchEvent.launch_id)  # type: ignore[arg-type]
+                .where(Launch.campaign_id == campaign_id)
+            ).one()
+            c = s.get(Campaign, campaign_id)
+            return max(float(t or 0.0), c.virtual_t if c is not None else 0.0)
 
     # -- launches and their journal -----------------------------------------------------
-    def add_launch(self, launch: Launch, virtual_t: float) -> Launch:
-        """Record a new launch and its `queued` entry in one commit."""
+    def add_launch(self, launch: Launch, virtual_t: float, note: str | None = None) -> Launch:
+        """Record a new launch and its `queued` entry (with `note`) in one commit."""
         launch.queued_v = virtual_t
         launch.created_wall = time.time()
         result = self._conn.execute(_INSERT_LAUNCH, _row(launch, skip=("id",)))
         launch.id = result.inserted_primary_key[0]
-        self._write(self._event(launch.id, launch.state, virtual_t, None))  # type: ignore[arg-type]
+        self._write(self._event(launch.id, launch.state, virtual_t, note))  # type: ignore[arg-type]
         return launch
 
     def journal(
         self, launch: Launch, state: str, virtual_t: float, detail: str | None = None, **fields: Any
     ) -> None:
         """Commit a state change (and any launch fields) before the runtime acts on it."""
-        self._write(*self._journal_statements(launch, state, virtual_t, detail, fields))
+        self._write(
+            *self._journal_statements(launch, state, virtual_t, detail, fields),
+            *self._lab_statements(virtual_t),
+        )
+
+    def _lab_statements(self, virtual_t: float) -> list[Any]:
+        """The simulated lab as it is now, in the same commit as the journal entry, so the
+        lab a resumed dry-run finds matches the journal it resumes from."""
+        if self.lab_snapshot is None:
+            return []
+        campaign_id, snapshot = self.lab_snapshot
+        row = {"state": snapshot(), "virtual_t": virtual_t, "updated_wall": time.time()}
+        where = SimulatedLab.campaign_id == campaign_id
+
+        def upsert(conn: Any) -> None:
+            if conn.execute(update(SimulatedLab).where(where).values(**row)).rowcount == 0:
+                conn.execute(insert(SimulatedLab).values(campaign_id=campaign_id, **row))
+
+        return [upsert]
+
+    def simulated_lab(self, campaign_id: str) -> SimulatedLab | None:
+        with Session(self.engine, expire_on_commit=False) as s:
+            return s.get(SimulatedLab, campaign_id)
 
     def _journal_statements(
         self, launch: Launch, state: str, virtual_t: float, detail: str | None, fields: dict
@@ -208,6 +301,7 @@ class Store:
         consumed: Iterable[str] = (),
         measurements: Iterable[Measurement] = (),
         sample_updates: dict[str, dict[str, Any]] | None = None,
+        detail: str | None = None,
     ) -> None:
         """A launch's end, its products and measurements: one transaction, all or nothing."""
         statements: list[Any] = [insert(Sample).values(**_row(s)) for s in samples]
@@ -224,16 +318,17 @@ class Store:
             launch,
             state,
             virtual_t,
-            error,
+            detail or error,
             {
                 "outputs": outputs,
                 "error": error,
                 "ended_v": virtual_t,
                 "instrument": launch.instrument,
                 "started_v": launch.started_v,
+                "failure": launch.failure,
             },
         )
-        self._write(*statements)
+        self._write(*statements, *self._lab_statements(virtual_t))
 
     @staticmethod
     def _event(launch_id: int, state: str, virtual_t: float, detail: str | None) -> Any:
@@ -345,14 +440,18 @@ class Store:
     def save_planner_state(
         self, campaign_id: str, version: int, state: dict[str, Any], virtual_t: float
     ) -> None:
-        self._write(
-            insert(PlannerState).values(
-                campaign_id=campaign_id,
-                version=version,
-                state=plain(state),
-                virtual_t=virtual_t,
-                created_wall=time.time(),
-            )
+        self._write(self._planner_statement(campaign_id, version, state, virtual_t))
+
+    @staticmethod
+    def _planner_statement(
+        campaign_id: str, version: int, state: dict[str, Any], virtual_t: float
+    ) -> Any:
+        return insert(PlannerState).values(
+            campaign_id=campaign_id,
+            version=version,
+            state=plain(state),
+            virtual_t=virtual_t,
+            created_wall=time.time(),
         )
 
     def latest_planner_state(self, campaign_id: str) -> PlannerState | None:

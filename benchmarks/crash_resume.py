@@ -1,0 +1,288 @@
+"""SIGKILL the controller at seeded random instants of a dry-run campaign, resume each time.
+
+    .venv/bin/python benchmarks/crash_resume.py                 # 20 kills, 10 in serial I/O
+    .venv/bin/python benchmarks/crash_resume.py --kills 3 --io-kills 2 --budget 2 --json
+
+First an uninterrupted run of the same campaign (its wall time and serial exchanges set the
+scale of the kill instants). Then the campaign again, killed over and over: an I/O kill
+sets PPU_CRASH_AT_EXCHANGE, so the controller SIGKILLs itself right after writing a request
+and before reading the reply; a timed kill sends SIGKILL from outside after a random wall
+time. After each kill the harness settles the held launches as an operator would
+(`ppu holds resolve`, seeded: rerun, failed or done) and runs `ppu resume`.
+
+It checks, after every kill and at the end: no stored measurement or sample lost or changed;
+no launch of a kernel that is not safe to repeat re-run without a person's `rerun`; no
+launch run twice; every experiment finished, every launch closed; measurements only from
+finished launches; the planner's saved results match the experiments. It prints the figures
+and the violations (none expected); the last line is one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+PPU = str(Path(sys.executable).with_name("ppu"))
+OPEN_STATES = ("queued", "waiting", "running", "held", "interrupted")
+
+
+def _ppu(
+    args: list[str], env: dict[str, str], kill_after_s: float | None = None
+) -> tuple[int, str]:
+    """Run `ppu …`; with `kill_after_s`, SIGKILL it from outside at that wall time."""
+    proc = subprocess.Popen(
+        [PPU, *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+    )
+    try:
+        out, _ = proc.communicate(timeout=kill_after_s)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGKILL)
+        out, _ = proc.communicate()
+    return proc.returncode, out
+
+
+def _last_json(out: str) -> dict[str, Any]:
+    lines = [x for x in out.strip().splitlines() if x.startswith("{")]
+    return json.loads(lines[-1]) if lines else {}
+
+
+def _rows(db: Path, sql: str) -> list[tuple]:
+    con = sqlite3.connect(db)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+def _stored(db: Path) -> dict[str, set]:
+    return {
+        "measurements": set(
+            _rows(db, "select id, launch_id, sample_id, name, value, unit from measurement")
+        ),
+        "samples": set(_rows(db, "select id, made_by, kind from sample")),
+    }
+
+
+def _settle_holds(db: Path, env: dict[str, str], rng: random.Random) -> list[tuple[int, str]]:
+    _, out = _ppu(["holds", "--db", str(db), "--json"], env)
+    settled = []
+    for h in _last_json(out).get("holds", []):
+        if h["resolution"] is not None:
+            continue
+        outcome = rng.choices(["rerun", "failed", "done"], weights=[8, 1, 1])[0]
+        _ppu(
+            [
+                "holds",
+                "resolve",
+                str(h["launch_id"]),
+                "--as",
+                outcome,
+                "--who",
+                "harness",
+                "--db",
+                str(db),
+            ],
+            env,
+        )
+        settled.append((h["launch_id"], outcome))
+    return settled
+
+
+def check_final(db: Path, budget: int, steps: int) -> list[str]:
+    """What must hold once the campaign has ended, read from the store alone."""
+    bad: list[str] = []
+    (state,) = _rows(db, "select state from campaign")[0]
+    if state != "done":
+        bad.append(f"campaign ended {state}")
+    exps = _rows(db, "select number, status, launches from experiment order by number")
+    if len(exps) != budget:
+        bad.append(f"{len(exps)} experiments, budget {budget}")
+    for number, status, launches in exps:
+        if status not in ("COMPLETED", "FAILED", "ABANDONED"):
+            bad.append(f"experiment {number} left {status}")
+        ids = json.loads(launches or "[]")
+        if status == "COMPLETED":
+            states = {
+                s
+                for (s,) in _rows(
+                    db, f"select state from launch where id in ({','.join(map(str, ids)) or 0})"
+                )
+            }
+            if len(ids) != steps or states != {"done"}:
+                bad.append(f"experiment {number} COMPLETED with launches {ids} in {states}")
+    for lid, st in _rows(db, f"select id, state from launch where state in {OPEN_STATES}"):
+        bad.append(f"launch {lid} left {st}")
+    for lid, n in _rows(
+        db, "select launch_id, count(*) from launchevent where state='running' group by launch_id"
+    ):
+        if n > 1:
+            bad.append(f"launch {lid} ran {n} times")
+    approved = {
+        int(t)
+        for (t,) in _rows(
+            db,
+            "select target from command where kind='resolve' and argument='rerun' and state='done'",
+        )
+    }
+    for (lid,) in _rows(
+        db,
+        "select id from launch where rerun_safe=0 and state='replaced' and started_v is not null",
+    ):
+        if lid not in approved:
+            bad.append(f"launch {lid} (not safe to repeat) was re-run without approval")
+    for mid, lid in _rows(
+        db,
+        "select m.id, m.launch_id from measurement m join launch l on l.id=m.launch_id "
+        "where l.state != 'done'",
+    ):
+        bad.append(f"measurement {mid} stored from launch {lid}, which did not finish")
+    for sid, lid in _rows(
+        db,
+        "select s.id, s.made_by from sample s join launch l on l.id=s.made_by "
+        "where l.state != 'done'",
+    ):
+        bad.append(f"sample {sid} made by launch {lid}, which did not finish")
+    terminal = len([e for e in exps if e[1] in ("COMPLETED", "FAILED", "ABANDONED")])
+    last = _rows(db, "select state from plannerstate order by id desc limit 1")
+    if last:
+        results = len(json.loads(last[0][0])["results"])
+        if results != terminal:
+            bad.append(f"planner holds {results} results for {terminal} finished experiments")
+    return bad
+
+
+def run_harness(
+    kills: int, io_kills: int, budget: int, seed: int, workdir: Path, batch: int = 2
+) -> dict[str, Any]:
+    rng = random.Random(seed)
+    env = {**os.environ, "PPU_LOCK_DIR": str(workdir / "locks")}
+    env.pop("PPU_CRASH_AT_EXCHANGE", None)
+    demo = ["demo", "--budget", str(budget), "--seed", str(seed), "--json"]
+
+    base_db = workdir / "baseline.sqlite"
+    t0 = time.perf_counter()
+    rc, out = _ppu([*demo, "--db", str(base_db)], env)
+    base_wall = time.perf_counter() - t0
+    base = _last_json(out)
+    if rc != 0 or not base:
+        raise SystemExit(f"the uninterrupted run failed (exit {rc})")
+    exchanges = int(base["serial_exchanges"])
+    startup_s = max(0.0, base_wall - float(base["wall_s"]))  # imports, store, simulators
+    # each stretch between kills covers on average 1/(4·kills) of the campaign's work, so
+    # the planned kills land before the campaign ends (a resume also repeats what the kill
+    # interrupted, and a held launch may be re-run)
+    io_window = max(2, exchanges // max(1, 2 * kills))
+    time_window = float(base["wall_s"]) / max(1, 2 * kills)
+
+    plan = ["io"] * io_kills + ["time"] * (kills - io_kills)
+    rng.shuffle(plan)
+    db = workdir / "crashed.sqlite"
+    cid: str | None = None
+    done: list[dict[str, Any]] = []
+    bad: list[str] = []
+    held: list[tuple[int, str]] = []
+    finished = False
+    t_start = time.perf_counter()
+    while not finished:
+        kind = plan[len(done)] if len(done) < len(plan) else None
+        run_env = dict(env)
+        kill_after = None
+        at = None
+        if kind == "io":  # somewhere in this stretch of the campaign's exchanges
+            at = rng.randint(1, io_window)
+            run_env["PPU_CRASH_AT_EXCHANGE"] = str(at)
+        elif kind == "time":
+            at = round(startup_s + rng.uniform(0.0, time_window), 2)
+            kill_after = at
+        before = _stored(db) if db.exists() else {"measurements": set(), "samples": set()}
+        args = (
+            [*demo, "--db", str(db)] if cid is None else ["resume", cid, "--db", str(db), "--json"]
+        )
+        rc, out = _ppu(args, run_env, kill_after)
+        if cid is None and db.exists():
+            rows = _rows(db, "select id from campaign")
+            cid = rows[0][0] if rows else None
+        if rc == 0:
+            finished = True
+        elif rc == -signal.SIGKILL:
+            done.append({"kind": kind, "at": at})
+        else:
+            bad.append(f"a run exited {rc} (not a kill): {out[-300:]}")
+            break
+        after = _stored(db) if db.exists() else before
+        for what in ("measurements", "samples"):
+            lost = before[what] - after[what]
+            if lost:
+                bad.append(f"{len(lost)} {what} lost or changed after kill {len(done)}")
+        if not finished and db.exists():
+            held += _settle_holds(db, env, rng)
+        if len(done) > kills + 50:
+            bad.append("the campaign never finished")
+            break
+    crashed_wall = time.perf_counter() - t_start
+    summary = _last_json(out) if finished else {}
+    if finished:
+        bad += check_final(db, budget, steps=6)
+    counts = {
+        "experiments": _rows(db, "select count(*) from experiment")[0][0],
+        "completed": _rows(db, "select count(*) from experiment where status='COMPLETED'")[0][0],
+        "samples": _rows(db, "select count(*) from sample")[0][0],
+        "measurements": _rows(db, "select count(*) from measurement")[0][0],
+        "launches": _rows(db, "select count(*) from launch")[0][0],
+    }
+    return {
+        "kills": len(done),
+        "io_kills": sum(k["kind"] == "io" for k in done),
+        "timed_kills": sum(k["kind"] == "time" for k in done),
+        "kill_instants": done,
+        "holds_settled": held,
+        "finished": finished,
+        "violations": bad,
+        "counts": counts,
+        "baseline": {
+            "experiments": base["experiments"],
+            "completed": base["completed"],
+            "wall_s": round(base_wall, 1),
+            "serial_exchanges": exchanges,
+        },
+        "best": (summary.get("best") or {}).get("objectives"),
+        "wall_s_with_kills": round(crashed_wall, 1),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--kills", type=int, default=20)
+    ap.add_argument("--io-kills", type=int, default=10)
+    ap.add_argument("--budget", type=int, default=8)
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--workdir", type=Path, default=None)
+    ap.add_argument("--json", action="store_true")
+    a = ap.parse_args()
+    workdir = a.workdir or Path(tempfile.mkdtemp(prefix="ppu-crash-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    r = run_harness(a.kills, a.io_kills, a.budget, a.seed, workdir)
+    if not a.json:
+        print(f"kills: {r['kills']} ({r['io_kills']} inside serial I/O, {r['timed_kills']} timed)")
+        print(f"holds settled by the harness: {r['holds_settled']}")
+        print(f"final counts: {r['counts']}")
+        print(f"uninterrupted run: {r['baseline']}")
+        print(f"campaign finished: {r['finished']}; wall with kills {r['wall_s_with_kills']} s")
+        print(f"violations: {len(r['violations'])}")
+        for v in r["violations"]:
+            print(f"  {v}")
+    print(json.dumps(r))
+
+
+if __name__ == "__main__":
+    main()

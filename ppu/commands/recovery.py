@@ -1,0 +1,204 @@
+"""`ppu resume` and `ppu holds`: carrying on after the controller stopped mid-campaign."""
+
+from typing import Annotated, Any
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    from ppu.cli import (
+        DbOption,
+        JsonOption,
+        OperatorDelayOption,
+        PaceOption,
+        PortOption,
+        ServeOption,
+    )
+
+    @app.command("resume")
+    def resume_cmd(
+        campaign: Annotated[str, typer.Argument(help="Campaign id (see `ppu status`).")],
+        db: DbOption = None,
+        serve: ServeOption = False,
+        port: PortOption = 8765,
+        pace: PaceOption = None,
+        operator_delay: OperatorDelayOption = "60 s",
+        as_json: JsonOption = False,
+    ) -> None:
+        """Carry on a campaign whose controller stopped (a crash, a reboot, Ctrl-C): the
+        planner as saved, finished work kept, measurements re-run, unrepeatable kernels held
+        for a person (`ppu holds`). A dry-run finds its simulated lab as the journal left it."""
+        from ppu.cli import _guard
+
+        _guard(
+            as_json,
+            lambda: _resume(campaign, db, serve, port, pace, operator_delay, as_json),
+        )
+
+    holds_app = typer.Typer(
+        help="Launches held for a person after the controller stopped.",
+        invoke_without_command=True,
+    )
+    app.add_typer(holds_app, name="holds")
+
+    @holds_app.callback()
+    def holds_cmd(
+        ctx: typer.Context,
+        campaign: Annotated[
+            str | None, typer.Option("--campaign", help="Only this campaign's.")
+        ] = None,
+        db: DbOption = None,
+        as_json: JsonOption = False,
+    ) -> None:
+        """List the held launches: what each was doing and how to settle it."""
+        if ctx.invoked_subcommand is not None:
+            return
+        from ppu.cli import _guard
+
+        _guard(as_json, lambda: _list_holds(campaign, db, as_json))
+
+    @holds_app.command("resolve")
+    def resolve_cmd(
+        launch: Annotated[int, typer.Argument(help="The held launch's id.")],
+        outcome: Annotated[
+            str,
+            typer.Option(
+                "--as",
+                help="done: it finished (its products exist) | failed | rerun: run it again.",
+            ),
+        ],
+        who: Annotated[str, typer.Option("--who", help="Your name, for the audit.")] = "cli",
+        db: DbOption = None,
+        as_json: JsonOption = False,
+    ) -> None:
+        """Settle a held launch. The running controller (or the next `ppu resume`) acts on it."""
+        from ppu.cli import _guard
+
+        _guard(as_json, lambda: _resolve(launch, outcome, who, db, as_json))
+
+
+def _resume(
+    campaign_id: str,
+    db: str | None,
+    serve: bool,
+    port: int,
+    pace: float | None,
+    operator_delay: str,
+    as_json: bool,
+) -> int:
+    import dataclasses
+
+    from ppu.campaign import load_campaign
+    from ppu.cli import _drive_campaign, _open_existing_store, err
+    from ppu.errors import BadInput
+    from ppu.lab import load_lab
+    from ppu.store.models import Campaign
+    from ppu.units import UnitError, parse_quantity
+    from protocols import kernels
+
+    store = _open_existing_store(db)
+    try:
+        row = store.session.get(Campaign, campaign_id)
+        if row is None:
+            raise BadInput(f"campaign {campaign_id}", "not in this store (see `ppu status`)")
+        if row.state in ("done", "aborted"):
+            raise BadInput(f"campaign {campaign_id}", f"it is {row.state}: nothing to resume")
+        if pace is not None and (not row.dry_run or pace <= 0):
+            raise BadInput("--pace", "needs a dry-run campaign and a positive number")
+        try:
+            delay_s = parse_quantity(operator_delay, "s").m_as("s")
+        except UnitError as e:
+            raise BadInput("--operator-delay", str(e)) from None
+        config = row.config or {}
+        spec_lab = load_lab(config["lab"])
+        spec = load_campaign(
+            config.get("campaign_path", "campaign.toml"), spec_lab, kernels(), config["campaign"]
+        )
+        spec = dataclasses.replace(
+            spec,
+            seed=row.seed,
+            max_experiments=config.get("max_experiments", spec.max_experiments),
+        )
+        lab_state = None
+        start_v = store.last_virtual_t(campaign_id)
+        if row.dry_run:
+            saved = store.simulated_lab(campaign_id)
+            if saved is not None:
+                lab_state = saved.state
+                start_v = max(start_v, saved.virtual_t)
+        err.print(
+            f"resuming {campaign_id} at {start_v / 3600:.1f} h of lab time"
+            + (" (simulated lab restored)" if lab_state else ""),
+            highlight=False,
+        )
+    except BaseException:
+        store.close()
+        raise
+    return _drive_campaign(
+        spec,
+        spec_lab,
+        store,
+        db,
+        row.dry_run,
+        as_json,
+        serve,
+        port,
+        pace,
+        delay_s,
+        resume_id=campaign_id,
+        start_v=start_v,
+        lab_state=lab_state,
+    )
+
+
+def _list_holds(campaign: str | None, db: str | None, as_json: bool) -> int:
+    from sqlmodel import Session
+
+    from ppu.cli import _emit_json, _open_existing_store, out
+    from ppu.holds import holds
+
+    store = _open_existing_store(db)
+    try:
+        with Session(store.engine) as s:
+            found = holds(s, campaign)
+    finally:
+        store.close()
+    if as_json:
+        _emit_json({"holds": found})
+        return 0
+    if not found:
+        out.print("no held launches")
+        return 0
+    for h in found:
+        given = h["resolution"]
+        tail = f"  [green]resolved as {given['outcome']} by {given['who']}[/]" if given else ""
+        out.print(f"[bold]launch {h['launch_id']}[/] ({h['campaign_id']}){tail}")
+        out.print(f"  {h['message']}", highlight=False)
+    return 0
+
+
+def _resolve(launch_id: int, outcome: str, who: str, db: str | None, as_json: bool) -> int:
+    from sqlmodel import Session
+
+    from ppu.api import queries
+    from ppu.cli import _emit_json, _open_existing_store, out
+    from ppu.holds import check_resolvable
+    from ppu.store.models import Launch
+
+    store = _open_existing_store(db)
+    try:
+        with Session(store.engine) as s:
+            launch = check_resolvable(s.get(Launch, launch_id), launch_id, outcome)
+            cmd: dict[str, Any] = queries.add_command(
+                s, "resolve", str(launch_id), who, launch.campaign_id, outcome
+            )
+    finally:
+        store.close()
+    if as_json:
+        _emit_json(cmd)
+    else:
+        out.print(
+            f"launch {launch_id}: resolved as {outcome} (command {cmd['id']}); the controller "
+            "acts on it now if it runs, else at `ppu resume`"
+        )
+    return 0

@@ -1,0 +1,135 @@
+"""Crash-safe resume: SIGKILLed controllers, held launches, the simulated lab restored."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ppu.clock import Clock
+from ppu.lab import load_lab
+from ppu.runtime import running
+from ppu.simlab import restore_lab
+from protocols import kernels
+from tests.conftest import ROOT
+
+PPU = str(Path(sys.executable).with_name("ppu"))
+DEMO_LAB = ROOT / "protocols" / "demo" / "lab.toml"
+
+
+def _harness():
+    spec = importlib.util.spec_from_file_location(
+        "crash_resume", ROOT / "benchmarks" / "crash_resume.py"
+    )
+    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module
+
+
+def _ppu(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [PPU, *args], capture_output=True, text=True, env={**os.environ, **(env or {})}, timeout=300
+    )
+
+
+def _rows(db: Path, sql: str) -> list[tuple]:
+    con = sqlite3.connect(db)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+def test_sigkilled_campaign_resumes_without_loss_or_silent_reruns(tmp_path: Path) -> None:
+    """The harness of benchmarks/crash_resume.py, small: 3 kills (2 inside serial I/O)."""
+    r = _harness().run_harness(kills=3, io_kills=2, budget=2, seed=3, workdir=tmp_path)
+    assert r["kills"] == 3 and r["io_kills"] == 2, r["kill_instants"]
+    assert r["finished"]
+    assert r["violations"] == []
+    assert r["counts"]["experiments"] == 2
+    assert r["counts"]["measurements"] > 0
+
+
+@pytest.fixture
+def crashed_in_synthesis(tmp_path: Path) -> Path:
+    """A one-experiment demo whose controller died inside the synthesis's serial I/O."""
+    db = tmp_path / "c.sqlite"
+    p = _ppu("demo", "--budget", "1", "--db", str(db), env={"PPU_CRASH_AT_EXCHANGE": "200"})
+    assert p.returncode == -9, p.stderr[-500:]
+    assert _rows(db, "select kernel, state from launch where id = 1") == [("synthesize", "running")]
+    return db
+
+
+def test_holds_lists_the_interrupted_synthesis_and_refuses_bad_resolutions(
+    crashed_in_synthesis: Path,
+) -> None:
+    db = str(crashed_in_synthesis)
+    p = _ppu("holds", "--db", db, "--json")
+    holds = json.loads(p.stdout)["holds"]
+    assert [h["launch_id"] for h in holds] == [1]
+    assert "not safe to repeat" in holds[0]["message"]
+    bad = _ppu("holds", "resolve", "1", "--as", "maybe", "--db", db)
+    assert bad.returncode == 2 and "'maybe' is not one of done, failed, rerun" in bad.stderr
+    unknown = _ppu("holds", "resolve", "99", "--as", "failed", "--db", db)
+    assert unknown.returncode == 2 and "launch 99: no such launch" in unknown.stderr
+    queued = _ppu("holds", "resolve", "2", "--as", "rerun", "--db", db)
+    assert queued.returncode == 2 and "not held" in queued.stderr
+
+
+@pytest.mark.parametrize(
+    ("outcome", "status"),
+    [("failed", "ABANDONED"), ("done", "FAILED")],  # done: the vial is empty, nothing to measure
+)
+def test_a_held_synthesis_is_settled_by_a_person_never_rerun(
+    crashed_in_synthesis: Path, outcome: str, status: str
+) -> None:
+    db = str(crashed_in_synthesis)
+    assert (
+        _ppu("holds", "resolve", "1", "--as", outcome, "--who", "ana", "--db", db).returncode == 0
+    )
+    p = _ppu("resume", "demo-co2-capture-s7-1", "--db", db, "--json")
+    assert p.returncode == 0, p.stderr[-800:]
+    assert "simulated lab restored" in p.stderr
+    assert _rows(crashed_in_synthesis, "select count(*) from launch where kernel='synthesize'") == [
+        (1,)
+    ]
+    assert _rows(crashed_in_synthesis, "select status from experiment") == [(status,)]
+    (state,) = _rows(crashed_in_synthesis, "select state from launch where id = 1")[0]
+    assert state == outcome
+    audit = _rows(crashed_in_synthesis, "select who, argument, state from command")
+    assert audit == [("ana", outcome, "done")]
+    assert _ppu("resume", "demo-co2-capture-s7-1", "--db", db).returncode == 2  # it is done
+
+
+def test_simulated_lab_is_saved_with_the_journal_and_restores(tmp_path: Path, store) -> None:
+    clock = Clock.new_virtual()
+
+    async def main() -> dict:
+        async with running(load_lab(DEMO_LAB), clock, store, dry_run=True) as rt:
+            rt.campaign_id = None
+            rt.persist_lab("c1")
+            h = rt.launch(kernels()["synthesize"], time="2 h", solvent="EtOH")
+            await h
+            live = {k: [p.label for p in v] for k, v in rt.world.places().items()}
+            pumps = {k: s.loaded_ml for k, s in rt.simulators.items() if k.endswith("_pump")}
+            return {"live": live, "pumps": pumps, "t": clock.now()}
+
+    try:
+        seen = clock.loop.run_until_complete(main())
+    finally:
+        clock.close()
+    saved = store.simulated_lab("c1")
+    assert saved is not None and saved.virtual_t == pytest.approx(seen["t"])
+    later = Clock.new_virtual(start=saved.virtual_t)
+    assert later.now() == saved.virtual_t  # the clock resumes at the journaled time
+    lab = restore_lab(saved.state, later)
+    assert {k: [p.label for p in v] for k, v in lab["world"].places().items()} == seen["live"]
+    assert {k: lab["simulators"][k].loaded_ml for k in seen["pumps"]} == seen["pumps"]
+    assert lab["simulators"]["synthesis.heater"].now() == saved.virtual_t  # bound to the new clock
+    later.close()
