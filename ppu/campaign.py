@@ -998,6 +998,8 @@ async def _run_locked(
     )
     rt.operator = RecordedOperator(rt.operator, desk, store, clock, campaign_id)
     if resume:
+        # the lab as the stopped controller left it: running pumps, heaters at setpoint
+        run.safe_states = await rt.make_safe()
         run.restored = run.restore(desk)
         desk.poll()  # resolutions given while the controller was down
     polling = asyncio.ensure_future(desk.run())
@@ -1010,6 +1012,8 @@ async def _run_locked(
         polling.cancel()
         await asyncio.gather(polling, return_exceptions=True)
     summary = summarize(run, time.perf_counter() - wall0, db_label)
+    if resume:
+        summary["resumed"] = {**run.restored, "made_safe": run.safe_states}
     state = "done"
     if run.abort_requested is not None:
         state = "aborted"

@@ -633,8 +633,12 @@ def status_cmd(db: DbOption = None, as_json: JsonOption = False) -> None:
             f"samples: {s['samples']}   measurements: {s['measurements']}   "
             f"documents: {s['documents']}"
         )
+        from ppu.holds import controller_alive
+
         for c in s["campaigns"]:
-            out.print(f"campaign {c['id']} {c['name']}: {c['state']}")
+            stopped = c["state"] in ("running", "paused") and not controller_alive(c["id"])
+            hint = f" [yellow](no controller: `ppu resume {c['id']}`)[/]" if stopped else ""
+            out.print(f"campaign {c['id']} {c['name']}: {c['state']}{hint}")
         if s["latest_launches"]:
             t = Table("launch", "kernel", "instrument", "state", title="latest launches")
             for r in s["latest_launches"]:

@@ -764,6 +764,12 @@ class Runtime:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        return await self.make_safe()
+
+    async def make_safe(self) -> dict[str, str]:
+        """Every instrument to its safe state (heaters off, valves closed, pumps stopped):
+        after an abort, and before a resumed campaign starts anything (a pump may still be
+        running the command the stopped controller gave it). Returns what each said."""
         states: dict[str, str] = {}
         for inst in self.instruments.values():
             try:

@@ -80,6 +80,8 @@ def test_holds_lists_the_interrupted_synthesis_and_refuses_bad_resolutions(
     assert unknown.returncode == 2 and "launch 99: no such launch" in unknown.stderr
     queued = _ppu("holds", "resolve", "2", "--as", "rerun", "--db", db)
     assert queued.returncode == 2 and "not held" in queued.stderr
+    status = _ppu("status", "--db", db)
+    assert "no controller: `ppu resume demo-co2-capture-s7-1`" in " ".join(status.stdout.split())
 
 
 @pytest.mark.parametrize(
