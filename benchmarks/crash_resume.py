@@ -7,8 +7,9 @@ First an uninterrupted run of the same campaign (its wall time and serial exchan
 scale of the kill instants). Then the campaign again, killed over and over: an I/O kill
 sets PPU_CRASH_AT_EXCHANGE, so the controller SIGKILLs itself right after writing a request
 and before reading the reply; a timed kill sends SIGKILL from outside after a random wall
-time. After each kill the harness settles the held launches as an operator would
-(`ppu holds resolve`, seeded: rerun, failed or done) and runs `ppu resume`.
+time of campaign work (counted from when the process holds the campaign's lock, so not
+while it imports). After each kill the harness settles the held launches as an operator
+would (`ppu holds resolve`, seeded: rerun, failed or done) and runs `ppu resume`.
 
 It checks, after every kill and at the end: no stored measurement or sample lost or changed;
 no launch of a kernel that is not safe to repeat re-run without a person's `rerun`; no
@@ -37,18 +38,33 @@ OPEN_STATES = ("queued", "waiting", "running", "held", "interrupted")
 
 
 def _ppu(
-    args: list[str], env: dict[str, str], kill_after_s: float | None = None
+    args: list[str],
+    env: dict[str, str],
+    kill_after_s: float | None = None,
+    running_when_locked: Path | None = None,
 ) -> tuple[int, str]:
-    """Run `ppu …`; with `kill_after_s`, SIGKILL it from outside at that wall time."""
+    """Run `ppu …`; with `kill_after_s`, SIGKILL it from outside that long after it began
+    running the campaign (it holds the campaign's lock file), not while it imports."""
     proc = subprocess.Popen(
         [PPU, *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
     )
+    if kill_after_s is not None and running_when_locked is not None:
+        while proc.poll() is None and not _holds_lock(running_when_locked, proc.pid):
+            time.sleep(0.02)
     try:
         out, _ = proc.communicate(timeout=kill_after_s)
     except subprocess.TimeoutExpired:
         proc.send_signal(signal.SIGKILL)
         out, _ = proc.communicate()
     return proc.returncode, out
+
+
+def _holds_lock(path: Path, pid: int) -> bool:
+    """Whether process `pid` has taken the campaign's lock (the lock file names its owner)."""
+    try:
+        return path.read_text().startswith(f"pid {pid} ")
+    except OSError:
+        return False
 
 
 def _last_json(out: str) -> dict[str, Any]:
@@ -177,23 +193,30 @@ def run_harness(
     if rc != 0 or not base:
         raise SystemExit(f"the uninterrupted run failed (exit {rc})")
     exchanges = int(base["serial_exchanges"])
-    startup_s = max(0.0, base_wall - float(base["wall_s"]))  # imports, store, simulators
-    # each stretch between kills covers on average 1/(4·kills) of the campaign's work, so
-    # the planned kills land before the campaign ends (a resume also repeats what the kill
-    # interrupted, and a held launch may be re-run)
-    io_window = max(2, exchanges // max(1, 2 * kills))
-    time_window = float(base["wall_s"]) / max(1, 2 * kills)
+    # each stretch between kills covers on average about 1/(2·kills) of the campaign's
+    # work; a campaign that ends before the planned kills is checked, and the remaining
+    # kills go to a fresh one
+    io_window = max(2, exchanges // max(1, kills))
+    time_window = float(base["wall_s"]) / max(1, kills)
 
     plan = ["io"] * io_kills + ["time"] * (kills - io_kills)
     rng.shuffle(plan)
-    db = workdir / "crashed.sqlite"
+    db = workdir / "crashed-1.sqlite"
+    dbs = [db]
     cid: str | None = None
     done: list[dict[str, Any]] = []
     bad: list[str] = []
     held: list[tuple[int, str]] = []
     finished = False
     t_start = time.perf_counter()
-    while not finished:
+    while True:
+        if finished:
+            bad += check_final(db, budget, steps=6)
+            if len(done) >= len(plan):
+                break
+            db = workdir / f"crashed-{len(dbs) + 1}.sqlite"  # kills left: a fresh campaign
+            dbs.append(db)
+            cid, finished = None, False
         kind = plan[len(done)] if len(done) < len(plan) else None
         run_env = dict(env)
         kill_after = None
@@ -202,13 +225,14 @@ def run_harness(
             at = rng.randint(1, io_window)
             run_env["PPU_CRASH_AT_EXCHANGE"] = str(at)
         elif kind == "time":
-            at = round(startup_s + rng.uniform(0.0, time_window), 2)
+            at = round(rng.uniform(0.0, time_window), 2)
             kill_after = at
         before = _stored(db) if db.exists() else {"measurements": set(), "samples": set()}
         args = (
             [*demo, "--db", str(db)] if cid is None else ["resume", cid, "--db", str(db), "--json"]
         )
-        rc, out = _ppu(args, run_env, kill_after)
+        lock = workdir / "locks" / f"campaign-{cid or f'demo-co2-capture-s{seed}-1'}.lock"
+        rc, out = _ppu(args, run_env, kill_after, lock)
         if cid is None and db.exists():
             rows = _rows(db, "select id from campaign")
             cid = rows[0][0] if rows else None
@@ -231,15 +255,17 @@ def run_harness(
             break
     crashed_wall = time.perf_counter() - t_start
     summary = _last_json(out) if finished else {}
-    if finished:
-        bad += check_final(db, budget, steps=6)
-    counts = {
-        "experiments": _rows(db, "select count(*) from experiment")[0][0],
-        "completed": _rows(db, "select count(*) from experiment where status='COMPLETED'")[0][0],
-        "samples": _rows(db, "select count(*) from sample")[0][0],
-        "measurements": _rows(db, "select count(*) from measurement")[0][0],
-        "launches": _rows(db, "select count(*) from launch")[0][0],
-    }
+    counts = [
+        {
+            "experiments": _rows(d, "select count(*) from experiment")[0][0],
+            "completed": _rows(d, "select count(*) from experiment where status='COMPLETED'")[0][0],
+            "samples": _rows(d, "select count(*) from sample")[0][0],
+            "measurements": _rows(d, "select count(*) from measurement")[0][0],
+            "launches": _rows(d, "select count(*) from launch")[0][0],
+        }
+        for d in dbs
+        if d.exists()
+    ]
     return {
         "kills": len(done),
         "io_kills": sum(k["kind"] == "io" for k in done),
@@ -248,6 +274,7 @@ def run_harness(
         "holds_settled": held,
         "finished": finished,
         "violations": bad,
+        "campaigns": len(dbs),
         "counts": counts,
         "baseline": {
             "experiments": base["experiments"],
@@ -275,7 +302,7 @@ def main() -> None:
     if not a.json:
         print(f"kills: {r['kills']} ({r['io_kills']} inside serial I/O, {r['timed_kills']} timed)")
         print(f"holds settled by the harness: {r['holds_settled']}")
-        print(f"final counts: {r['counts']}")
+        print(f"campaigns: {r['campaigns']}; final counts of each: {r['counts']}")
         print(f"uninterrupted run: {r['baseline']}")
         print(f"campaign finished: {r['finished']}; wall with kills {r['wall_s_with_kills']} s")
         print(f"violations: {len(r['violations'])}")

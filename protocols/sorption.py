@@ -271,6 +271,9 @@ class MassBalance:
         )
         gain = (dn_dgain - slope * eq.pa) * gauge.gain_u
         volume = n * self.volume_accuracy / RECTANGULAR
+        # the projected uptake still to come is a limit, not a standard deviation (the
+        # window's slope carried on for τ bounds it): like the other limits, over √3
+        unsettled = remaining_mol / RECTANGULAR
         self.manifold_terms.append((d_eq, eq))  # p_eq stays in every later dose's sum
         self.doses.append((fill.pa, eq.pa, cell_k))
         self.last_point = (eq.pa, n)
@@ -278,9 +281,9 @@ class MassBalance:
             "readings": math.sqrt(var_readings),
             "gauge_gain": abs(gain),
             "manifold_volume": abs(volume),
-            "equilibrium": abs(remaining_mol),
+            "equilibrium": abs(unsettled),
         }
-        var = var_readings + gain**2 + volume**2 + remaining_mol**2
+        var = var_readings + gain**2 + volume**2 + unsettled**2
         return n, math.sqrt(var)
 
     def _slope(self, p: float, n: float) -> float:
