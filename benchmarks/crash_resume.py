@@ -67,6 +67,14 @@ def _holds_lock(path: Path, pid: int) -> bool:
         return False
 
 
+def _lock_file(env: dict[str, str], db: Path, campaign_id: str) -> Path:
+    """Where the controller of this store's campaign keeps its lock (as ppu.holds names it)."""
+    from ppu.holds import lock_path
+
+    os.environ["PPU_LOCK_DIR"] = env["PPU_LOCK_DIR"]
+    return lock_path(f"sqlite:///{db.resolve()}", campaign_id)
+
+
 def _last_json(out: str) -> dict[str, Any]:
     lines = [x for x in out.strip().splitlines() if x.startswith("{")]
     return json.loads(lines[-1]) if lines else {}
@@ -231,7 +239,7 @@ def run_harness(
         args = (
             [*demo, "--db", str(db)] if cid is None else ["resume", cid, "--db", str(db), "--json"]
         )
-        lock = workdir / "locks" / f"campaign-{cid or f'demo-co2-capture-s{seed}-1'}.lock"
+        lock = _lock_file(env, db, cid or f"demo-co2-capture-s{seed}-1")
         rc, out = _ppu(args, run_env, kill_after, lock)
         if cid is None and db.exists():
             rows = _rows(db, "select id from campaign")

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from planner.base import STATUSES
 from ppu.clock import Clock
 from ppu.control import ControlDesk, RecordedOperator
 from ppu.errors import BadInput
@@ -30,8 +31,6 @@ from ppu.store import Store
 from ppu.store.models import Campaign, Experiment
 from ppu.store.models import Launch as LaunchRow
 from ppu.units import Q_, Quantity, UnitError, parse_quantity, to_json
-
-TERMINAL = ("COMPLETED", "FAILED", "ABANDONED")
 
 
 @dataclass(frozen=True)
@@ -461,6 +460,9 @@ class Candidate:
     objectives: dict[str, float] = field(default_factory=dict)
     error: str | None = None
     task: asyncio.Task[None] | None = None
+    #: a person settled one of its launches as done after a crash: nothing was read, so a
+    #: failure downstream says nothing about the chemistry
+    settled_by_person: bool = False
 
     @property
     def waiting_for_first_step(self) -> bool:
@@ -495,6 +497,7 @@ class CampaignRun:
         #: held launches (by id) and the person's word on each, when it comes
         self._decisions: dict[int, asyncio.Future[tuple[str, str]]] = {}
         self.restored: dict[str, int] = {}  # what `restore` found
+        self.desk: ControlDesk | None = None
         self.abort_requested: str | None = None  # who asked
         self.safe_states: dict[str, str] = {}
 
@@ -524,6 +527,7 @@ class CampaignRun:
         person (`ppu holds`). Returns counts for the log."""
         from ppu.holds import IN_FLIGHT, hold_message
 
+        self.desk = desk
         rows = self.store.experiments(self.id)
         owned = self.store.launches(i for r in rows for i in (r.launches or []))
         counts = {"experiments": len(rows), "resumed": 0, "held": 0, "orphans": 0}
@@ -531,7 +535,7 @@ class CampaignRun:
             params = _params_from_json(self.spec, row.params or {})
             c = Candidate(row.number, params, row.suggestion, row)
             self.candidates.append(c)
-            if row.status in TERMINAL:
+            if row.status in STATUSES:
                 c.status, c.error = row.status, row.error
                 c.objectives = {k: v["value"] for k, v in (row.objectives or {}).items()}
                 continue
@@ -588,6 +592,8 @@ class CampaignRun:
             if c.task is not None and not c.task.done():
                 c.task.cancel()
         await asyncio.gather(*(c.task for c in self.candidates if c.task), return_exceptions=True)
+        for c in self.candidates:
+            self._close_untaken(c, "the campaign was aborted")
         self.safe_states = await self.rt.abort(f"aborted by {self.abort_requested}")
         for c in self.candidates:
             for h in c.launches.values():
@@ -675,7 +681,7 @@ class CampaignRun:
                     inputs[iname] = v
             else:
                 after = [c.launches[a] for a in step.after]
-                h = await self._launch_step(step, inputs, after, existing.get(step.name))
+                h = await self._launch_step(c, step, inputs, after, existing.get(step.name))
                 c.launches[step.name] = h
                 self.store.update_experiment(c.row, launches=[x.id for x in c.launches.values()])
                 if first:
@@ -687,13 +693,15 @@ class CampaignRun:
                 continue
             break
         await asyncio.wait([h.future for h in c.launches.values()])
+        self._close_untaken(c, "the workflow stopped before this step")
         failed = [h for h in c.launches.values() if h.state != "done"]
         for h in failed:
             if not h.future.cancelled():
                 h.future.exception()  # looked at: the journal has it
         if failed:
             kinds = {h.failure for h in failed if h.failure}
-            c.status = "FAILED" if kinds == {"chemistry"} else "ABANDONED"
+            chemistry = kinds == {"chemistry"} and not c.settled_by_person
+            c.status = "FAILED" if chemistry else "ABANDONED"
             c.error = "; ".join(
                 f"{h.kernel.name}: {h.row.error}" for h in failed if h.state == "failed"
             )
@@ -713,6 +721,7 @@ class CampaignRun:
 
     async def _launch_step(
         self,
+        c: Candidate,
         step: StepSpec,
         inputs: dict[str, Any],
         after: list[LaunchHandle],
@@ -726,8 +735,10 @@ class CampaignRun:
             if prior.state in ("done", "failed", "cancelled"):
                 return self.rt.adopt(prior, step.kernel)
             if prior.id in self._decisions:
-                outcome, who = await self._decisions.pop(prior.id)  # type: ignore[arg-type]
+                outcome, who = await self._await_decision(self._decisions[prior.id])  # type: ignore[index]
+                del self._decisions[prior.id]  # type: ignore[arg-type]
                 self.rt.settle(prior, step.kernel, outcome, who)
+                c.settled_by_person |= outcome == "done"
                 if outcome != "rerun":
                     return self.rt.adopt(prior, step.kernel)
                 note = f"re-run of launch {prior.id}, approved by {who}"
@@ -738,6 +749,29 @@ class CampaignRun:
         return self.rt.launch(
             step.kernel, instrument=step.instrument, after=after, note=note, **inputs
         )
+
+    async def _await_decision(self, fut: asyncio.Future[tuple[str, str]]) -> tuple[str, str]:
+        """A person answers in wall time. In a dry-run, lab time stands still meanwhile (or
+        the simulated lab would run days ahead in the seconds a person takes), and the desk
+        is asked every half second of wall time."""
+        if not self.clock.virtual or self.desk is None:
+            return await fut
+        while not fut.done():
+            with self.clock.holding():
+                await self.clock.loop.run_in_executor(None, time.sleep, 0.5)
+            self.desk.poll()
+        return fut.result()
+
+    def _close_untaken(self, c: Candidate, why: str) -> None:
+        """Launches an earlier controller made for steps this run never reached: closed,
+        so nothing stays open (or held) in the journal."""
+        from ppu.holds import IN_FLIGHT
+
+        for row in self._resumed.get(c.number, {}).values():
+            if row.state in (*IN_FLIGHT, "held"):
+                self._decisions.pop(row.id, None)  # type: ignore[arg-type]
+                row.failure = "interrupted"
+                self.store.finish(row, "cancelled", self.clock.now(), error=why)
 
     async def _notify_when_running(self, h: LaunchHandle) -> None:
         # the first step leaving the queue frees a place in the backlog
@@ -933,33 +967,12 @@ async def run_campaign(
     dry_run: bool,
     on_progress: Callable[[CampaignRun], None] | None = None,
     resume: bool = False,
+    paused: bool = False,
+    quarantined: tuple[str, ...] = (),
 ) -> dict[str, Any]:
-    """Run a campaign to its end; with `resume`, carry on one an earlier controller left."""
-    from ppu.holds import CampaignLock
-
+    """Run a campaign to its end; with `resume`, carry on one an earlier controller left.
+    The caller holds the campaign's lock (`ppu.holds.CampaignLock`) before it opens the lab."""
     wall0 = time.perf_counter()
-    lock = CampaignLock(campaign_id)
-    lock.acquire()
-    try:
-        return await _run_locked(
-            spec, rt, store, clock, campaign_id, wall0, db_label, dry_run, on_progress, resume
-        )
-    finally:
-        lock.release()
-
-
-async def _run_locked(
-    spec: CampaignSpec,
-    rt: Runtime,
-    store: Store,
-    clock: Clock,
-    campaign_id: str,
-    wall0: float,
-    db_label: str,
-    dry_run: bool,
-    on_progress: Callable[[CampaignRun], None] | None,
-    resume: bool,
-) -> dict[str, Any]:
     if not resume:
         store.add_campaign(
             Campaign(
@@ -976,8 +989,13 @@ async def _run_locked(
                 },
             )
         )
-    else:
-        store.update_campaign(campaign_id, state="running")
+    else:  # as the stopped controller left it: paused stays paused, quarantined stays out
+        store.update_campaign(campaign_id, state="paused" if paused else "running")
+        if paused:
+            rt.pause()
+        for name in quarantined:
+            if name in rt.instruments:
+                rt.quarantine(name, "quarantined before the controller stopped")
     rt.persist_lab(campaign_id)
     run = CampaignRun(
         spec,

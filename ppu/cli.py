@@ -363,14 +363,23 @@ def _drive_campaign(
     resume_id: str | None = None,
     start_v: float = 0.0,
     lab_state: bytes | None = None,
+    kept: dict[str, Any] | None = None,
 ) -> int:
     """Run (or resume) a campaign with a progress bar, the summary at the end."""
     from ppu.campaign import campaign_id_for, run_campaign
     from ppu.clock import Clock
+    from ppu.holds import CampaignLock
     from ppu.runtime import running
 
     db_label = db or os.environ.get("PPU_DB", "ppu.sqlite")
-    clock = Clock.new_virtual(pace=pace, start=start_v) if dry_run else Clock.new_wall()
+    cid = resume_id or campaign_id_for(store, spec, spec.seed)
+    lock = CampaignLock(store.url, cid)
+    try:
+        lock.acquire()  # before any port opens: a live controller's lab is not touched
+    except BaseException:
+        store.close()
+        raise
+    clock = Clock.new_virtual(pace=pace, start=start_v) if dry_run else Clock.new_wall(start_v)
     result: dict[str, Any] = {}
     total = spec.max_experiments
     dashboard = None
@@ -402,7 +411,6 @@ def _drive_campaign(
             operator_delay_s=delay_s,
             lab_state=lab_state,
         ) as rt:
-            cid = resume_id or campaign_id_for(store, spec, spec.seed)
             verb = "resuming" if resume_id else "campaign"
             task = progress.add_task(f"{verb} {cid}", total=total, status="")
 
@@ -428,6 +436,7 @@ def _drive_campaign(
                     dry_run=dry_run,
                     on_progress=on_progress,
                     resume=resume_id is not None,
+                    **(kept or {}),
                 )
 
     try:
@@ -437,6 +446,7 @@ def _drive_campaign(
             dashboard.stop()
         store.close()
         clock.close()
+        lock.release()
     summary = result["summary"]
     if as_json:
         _emit_json(summary)
@@ -636,7 +646,9 @@ def status_cmd(db: DbOption = None, as_json: JsonOption = False) -> None:
         from ppu.holds import controller_alive
 
         for c in s["campaigns"]:
-            stopped = c["state"] in ("running", "paused") and not controller_alive(c["id"])
+            stopped = c["state"] in ("running", "paused", "failed") and not controller_alive(
+                store.url, c["id"]
+            )
             hint = f" [yellow](no controller: `ppu resume {c['id']}`)[/]" if stopped else ""
             out.print(f"campaign {c['id']} {c['name']}: {c['state']}{hint}")
         if s["latest_launches"]:

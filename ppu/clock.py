@@ -77,11 +77,11 @@ class VirtualClockLoop(asyncio.SelectorEventLoop):
 class Clock:
     """The runtime's clock, shared by lanes, devices, simulators and the store."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, start: float = 0.0) -> None:
         self.loop = loop
         self.virtual = isinstance(loop, VirtualClockLoop)
-        # virtual time is lab time itself; it may start later than 0 (a resumed dry-run)
-        self._origin = 0.0 if self.virtual else loop.time()
+        # virtual time is lab time itself; lab time may start later than 0 (a resumed run)
+        self._origin = 0.0 if self.virtual else loop.time() - start
 
     @classmethod
     def new_virtual(cls, pace: float | None = None, start: float = 0.0) -> Clock:
@@ -89,8 +89,9 @@ class Clock:
         return cls(VirtualClockLoop(start=start, pace=pace))
 
     @classmethod
-    def new_wall(cls) -> Clock:
-        return cls(asyncio.new_event_loop())
+    def new_wall(cls, start: float = 0.0) -> Clock:
+        """Lab time on the wall clock, from `start` (where a resumed campaign's journal ended)."""
+        return cls(asyncio.new_event_loop(), start)
 
     def now(self) -> float:
         """Seconds since this clock started (virtual in a dry-run)."""

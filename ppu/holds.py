@@ -7,13 +7,14 @@ controller is down such a launch is still journaled `running` (or `interrupted` 
 clean stop); it counts as held as soon as no controller owns its campaign, so the operator
 can settle it before `ppu resume` as well as while it runs.
 
-The controller's ownership of a campaign is an advisory lock file per campaign: it goes
-with the process, however the process ends (SIGKILL included).
+The controller's ownership of a campaign is an advisory lock file per store and campaign: it
+goes with the process, however the process ends (SIGKILL included).
 """
 
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import os
 import re
 import sys
@@ -31,13 +32,21 @@ OUTCOMES = ("done", "failed", "rerun")
 IN_FLIGHT = ("queued", "waiting", "running", "interrupted")
 
 
+def lock_path(db_url: str, campaign_id: str) -> Path:
+    """One lock file per store and campaign (two stores may hold campaigns of one name)."""
+    if db_url.startswith("sqlite:///"):  # one file, however its path was spelled
+        db_url = "sqlite:///" + str(Path(db_url.removeprefix("sqlite:///")).resolve())
+    store = hashlib.sha1(db_url.encode()).hexdigest()[:12]
+    name = re.sub(r"[^A-Za-z0-9._-]", "_", campaign_id)
+    return _lock_dir() / f"campaign-{store}-{name}.lock"
+
+
 class CampaignLock:
     """Held by the one process running a campaign; `ppu resume` of a running one refuses."""
 
-    def __init__(self, campaign_id: str) -> None:
+    def __init__(self, db_url: str, campaign_id: str) -> None:
         self.campaign_id = campaign_id
-        name = re.sub(r"[^A-Za-z0-9._-]", "_", campaign_id)
-        self.path = _lock_dir() / f"campaign-{name}.lock"
+        self.path = lock_path(db_url, campaign_id)
         self._fd: int | None = None
 
     def acquire(self) -> None:
@@ -59,28 +68,46 @@ class CampaignLock:
             self._fd = None
 
 
-def controller_alive(campaign_id: str | None) -> bool:
-    if campaign_id is None:
+def controller_alive(db_url: str, campaign_id: str) -> bool:
+    """Whether a process runs this campaign now. Asks for a shared lock and gives it back at
+    once: never writes the file, so a controller starting meanwhile is not confused."""
+    path = lock_path(db_url, campaign_id)
+    if not path.exists():
         return False
-    lock = CampaignLock(campaign_id)
+    fd = os.open(path, os.O_RDONLY)
     try:
-        lock.acquire()
-    except BadInput:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
         return True
-    lock.release()
+    finally:
+        os.close(fd)
     return False
 
 
-def needs_decision(launch: Launch) -> bool:
-    """Held, or would be held on resume: started, not safe to repeat, controller gone."""
+def needs_decision(launch: Launch, db_url: str) -> bool:
+    """Held, or would be held on resume: a campaign's launch that started, is not safe to
+    repeat, and whose controller is gone. (A launch outside a campaign has no resume.)"""
     if launch.state == "held":
         return True
     return (
-        launch.state in IN_FLIGHT
+        launch.campaign_id is not None
+        and launch.state in IN_FLIGHT
         and not launch.rerun_safe
         and launch.started_v is not None
-        and not controller_alive(launch.campaign_id)
+        and not controller_alive(db_url, launch.campaign_id)
     )
+
+
+def _db_url(s: Session) -> str:
+    return s.get_bind().url.render_as_string(hide_password=False)
+
+
+def pending_resolution(s: Session, launch_id: int) -> Command | None:
+    return s.exec(
+        select(Command).where(
+            Command.kind == "resolve", Command.state == "pending", Command.target == str(launch_id)
+        )
+    ).first()
 
 
 def hold_message(x: Launch) -> str:
@@ -104,8 +131,9 @@ def holds(s: Session, campaign_id: str | None = None) -> list[dict[str, Any]]:
         if c.target.isdigit()
     }
     out = []
+    url = _db_url(s)
     for x in s.exec(q.order_by(col(Launch.id))).all():
-        if not needs_decision(x):
+        if not needs_decision(x, url):
             continue
         given = pending.get(x.id)  # type: ignore[arg-type]
         out.append(
@@ -125,12 +153,20 @@ def holds(s: Session, campaign_id: str | None = None) -> list[dict[str, Any]]:
     return out
 
 
-def check_resolvable(launch: Launch | None, launch_id: int, outcome: str) -> Launch:
+def check_resolvable(s: Session, launch_id: int, outcome: str) -> Launch:
     """The checks `ppu holds resolve` and the API make before writing the command."""
+    launch = s.get(Launch, launch_id)
     if launch is None:
         raise BadInput(f"launch {launch_id}", "no such launch")
     if outcome not in OUTCOMES:
         raise BadInput("--as", f"'{outcome}' is not one of {', '.join(OUTCOMES)}")
-    if not needs_decision(launch):
+    if not needs_decision(launch, _db_url(s)):
         raise BadInput(f"launch {launch_id}", f"it is {launch.state}, not held")
+    given = pending_resolution(s, launch_id)
+    if given is not None:
+        raise BadInput(
+            f"launch {launch_id}",
+            f"already resolved as {given.argument} by {given.who} (command {given.id}, "
+            "not yet carried out)",
+        )
     return launch

@@ -34,6 +34,11 @@ from ppu.units import Quantity, from_json, to_json, unit_text
 DRY_RUN_REPLY_TIMEOUT_S = 0.25
 
 
+def sample_id(launch_id: int, name: str) -> str:
+    """The id of the sample `name` that launch `launch_id` makes (e.g. S12-product)."""
+    return f"S{launch_id}-{name}"
+
+
 class LaunchFailed(PpuError):
     """The kernel raised, or an input it waited for never came."""
 
@@ -122,7 +127,7 @@ class KernelContext:
     ) -> str:
         if name not in self.kernel.produces:
             raise KeyError(f"kernel {self.kernel.name} does not declare a product '{name}'")
-        sid = f"S{self.launch_id}-{name}"
+        sid = sample_id(self.launch_id, name)
         self.made.append(
             Sample(
                 id=sid,
@@ -290,7 +295,13 @@ class Runtime:
             if self._lab_state is not None:
                 from ppu.simlab import restore_lab
 
-                self._restored = restore_lab(self._lab_state, self.clock)
+                try:
+                    self._restored = restore_lab(self._lab_state, self.clock)
+                except Exception as e:  # saved by another version of the simulators
+                    raise BadInput(
+                        "simulated lab",
+                        f"the saved one cannot be restored ({type(e).__name__}: {e})",
+                    ) from None
                 self.world = self._restored["world"]
             else:
                 self.world = World()
@@ -513,7 +524,7 @@ class Runtime:
         if outcome == "done":
             made = [
                 Sample(
-                    id=f"S{row.id}-{name}",
+                    id=sample_id(row.id, name),  # type: ignore[arg-type]
                     campaign_id=row.campaign_id,
                     kind=kind,
                     made_by=row.id,
@@ -867,7 +878,7 @@ def _sample_id(v: Any) -> str | None:
     if isinstance(v, str):
         return v
     if isinstance(v, dict) and "sample_of_launch" in v:
-        return f"S{v['sample_of_launch']}-{v['name']}"
+        return sample_id(v["sample_of_launch"], v["name"])
     return None
 
 

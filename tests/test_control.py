@@ -28,8 +28,9 @@ def _campaign(tmp_path: Path, script, budget: int = 2, operator_delay_s: float =
     seen: dict = {}
 
     async def main():
-        async with running(lab, clock, store, dry_run=True,
-                           operator_delay_s=operator_delay_s) as rt:
+        async with running(
+            lab, clock, store, dry_run=True, operator_delay_s=operator_delay_s
+        ) as rt:
             actor = asyncio.ensure_future(script(rt, store, "c1", clock, seen))
             seen["summary"] = await run_campaign(
                 spec, rt, store, clock, "c1", db_label="t", dry_run=True
@@ -139,12 +140,12 @@ def test_ppu_steps_lists_a_waiting_step_and_confirms_it(tmp_path: Path) -> None:
                 break
         seen["waiting"] = steps[0]
         seen["asked_at"] = clock.now()
-        r = runner.invoke(app, ["steps", "confirm", str(steps[0]["id"]), "--who", "Ada",
-                                "--db", db])
+        r = runner.invoke(
+            app, ["steps", "confirm", str(steps[0]["id"]), "--who", "Ada", "--db", db]
+        )
         assert r.exit_code == 0, r.stderr
 
-    seen, store = _campaign(tmp_path, person_at_the_console, budget=1,
-                            operator_delay_s=24 * 3600)
+    seen, store = _campaign(tmp_path, person_at_the_console, budget=1, operator_delay_s=24 * 3600)
     from ppu.store.models import OperatorStepRecord
 
     step = store.session.get(OperatorStepRecord, seen["waiting"]["id"])

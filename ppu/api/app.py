@@ -27,7 +27,8 @@ from sqlmodel import Session
 
 from ppu.api import models as m
 from ppu.api import queries as q
-from ppu.holds import needs_decision
+from ppu.errors import BadInput
+from ppu.holds import check_resolvable
 from ppu.store.models import Experiment, Launch, OperatorStepRecord
 from ppu.store.store import make_engine
 
@@ -363,8 +364,10 @@ def create_app(db_url: str, token: str | None = None, *, open_reads: bool = True
     def resolve_launch(launch_id: RowId, body: m.ResolveIn, who: Who, s: DB) -> Any:
         """Settle a launch held for an operator: it did finish, it failed, or re-run it."""
         x = found(s.get(Launch, launch_id), f"launch {launch_id}")
-        if not needs_decision(x):
-            raise HTTPException(409, f"launch {launch_id} is {x.state}, not held")
+        try:
+            check_resolvable(s, launch_id, body.outcome)
+        except BadInput as e:
+            raise HTTPException(409, str(e)) from None
         return command(s, "resolve", str(launch_id), who, x.campaign_id, body.outcome)
 
     app.include_router(reads)

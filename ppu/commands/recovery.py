@@ -126,6 +126,18 @@ def _resume(
             if saved is not None:
                 lab_state = saved.state
                 start_v = max(start_v, saved.virtual_t)
+        from sqlmodel import select
+
+        from ppu.store.models import InstrumentStatus
+
+        quarantined = tuple(
+            i.name
+            for i in store.session.exec(
+                select(InstrumentStatus).where(InstrumentStatus.state == "quarantined")
+            ).all()
+            if i.campaign_id == campaign_id
+        )
+        kept = {"paused": row.state == "paused", "quarantined": quarantined}
         err.print(
             f"resuming {campaign_id} at {start_v / 3600:.1f} h of lab time"
             + (" (simulated lab restored)" if lab_state else ""),
@@ -148,6 +160,7 @@ def _resume(
         resume_id=campaign_id,
         start_v=start_v,
         lab_state=lab_state,
+        kept=kept,
     )
 
 
@@ -183,12 +196,11 @@ def _resolve(launch_id: int, outcome: str, who: str, db: str | None, as_json: bo
     from ppu.api import queries
     from ppu.cli import _emit_json, _open_existing_store, out
     from ppu.holds import check_resolvable
-    from ppu.store.models import Launch
 
     store = _open_existing_store(db)
     try:
         with Session(store.engine) as s:
-            launch = check_resolvable(s.get(Launch, launch_id), launch_id, outcome)
+            launch = check_resolvable(s, launch_id, outcome)
             cmd: dict[str, Any] = queries.add_command(
                 s, "resolve", str(launch_id), who, launch.campaign_id, outcome
             )

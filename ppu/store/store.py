@@ -10,6 +10,7 @@ import json
 import math
 import os
 import time
+import warnings
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -116,6 +117,7 @@ class Store:
         self._instrument_notes: dict[str, dict[str, Any]] = {}
         #: a dry-run's simulated lab, pickled into every journal commit: (campaign, snapshot)
         self.lab_snapshot: tuple[str, Callable[[], bytes]] | None = None
+        self._snapshot_failed = False
 
     def close(self) -> None:
         self.flush_documents()
@@ -265,7 +267,16 @@ class Store:
         if self.lab_snapshot is None:
             return []
         campaign_id, snapshot = self.lab_snapshot
-        row = {"state": snapshot(), "virtual_t": virtual_t, "updated_wall": time.time()}
+        try:
+            state = snapshot()
+        except Exception as e:  # the journal matters more: keep the last good snapshot
+            if not self._snapshot_failed:
+                warnings.warn(
+                    f"simulated lab not saved ({e}); the last snapshot stays", stacklevel=2
+                )
+            self._snapshot_failed = True
+            return []
+        row = {"state": state, "virtual_t": virtual_t, "updated_wall": time.time()}
         where = SimulatedLab.campaign_id == campaign_id
 
         def upsert(conn: Any) -> None:
@@ -436,11 +447,6 @@ class Store:
             .where(OperatorStepRecord.id == step_id)
             .values(state="confirmed", confirmed_by=who, confirmed_wall=time.time())
         )
-
-    def save_planner_state(
-        self, campaign_id: str, version: int, state: dict[str, Any], virtual_t: float
-    ) -> None:
-        self._write(self._planner_statement(campaign_id, version, state, virtual_t))
 
     @staticmethod
     def _planner_statement(

@@ -108,8 +108,12 @@ def test_exception_replies_from_the_spec() -> None:
     assert sim.answer(framed("010303E70001")) == framed("018302")  # no parameter at 999
     assert sim.answer(framed("010600024E20")) == framed("018603")  # TG.SP 2000.0 > SP.HI
     assert sim.answer(framed("0106000100FA")) == framed("018603")  # PV.IN is read only
-    for raw, code in ((framed("018302"), "02"), (framed("018603"), "03"),
-                      (framed("018301"), "01"), (framed("018304"), "04")):
+    for raw, code in (
+        (framed("018302"), "02"),
+        (framed("018603"), "03"),
+        (framed("018301"), "01"),
+        (framed("018304"), "04"),
+    ):
         with pytest.raises(InstrumentRefused) as e:
             parse_reply(raw, lambda i: i.read_register(1, 1))
         assert e.value.code == code
@@ -138,8 +142,15 @@ def test_driver_reads_and_writes_over_a_socket(tmp_path: Path) -> None:
         await euro.set_ramp_rate(Q_(7.5, "delta_degC/min"))
         await euro.set_loop_mode(LoopMode.MANUAL)
         await euro.set_manual_output(Q_(40, "percent"))
-        return (ident, pv, await euro.setpoint(), await euro.ramp_rate(),
-                await euro.loop_mode(), await euro.output(), await euro.setpoint_limits())
+        return (
+            ident,
+            pv,
+            await euro.setpoint(),
+            await euro.ramp_rate(),
+            await euro.loop_mode(),
+            await euro.output(),
+            await euro.setpoint_limits(),
+        )
 
     ident, pv, sp, rate, mode, out, limits = run_with_controller(body, trace=trace)
     assert ident == "Eurotherm 3200 type 0x3216 V1.11"
@@ -164,8 +175,12 @@ def test_driver_over_a_pty() -> None:
 
 @pytest.mark.parametrize(
     ("fault", "error"),
-    [("no_reply", NoReply), ("garbled", GarbledReply), ("error_reply", InstrumentRefused),
-     ("disconnect", PortClosed)],
+    [
+        ("no_reply", NoReply),
+        ("garbled", GarbledReply),
+        ("error_reply", InstrumentRefused),
+        ("disconnect", PortClosed),
+    ],
 )
 def test_each_fault_raises_its_typed_error_and_the_port_recovers(fault, error) -> None:
     async def body(sim, euro, clock):
@@ -252,8 +267,13 @@ def test_limits_are_refused_before_a_byte_is_written(tmp_path: Path) -> None:
     trace = tmp_path / "oven.trace"
 
     async def body(sim, euro, clock):
-        dev = TemperatureController(euro, name="oven", min_setpoint="20 degC",
-                                    max_setpoint="250 degC", max_ramp_rate="10 K/min")
+        dev = TemperatureController(
+            euro,
+            name="oven",
+            min_setpoint="20 degC",
+            max_setpoint="250 degC",
+            max_ramp_rate="10 K/min",
+        )
         await dev.connect()
         before = sim.requests
         size = trace.stat().st_size
@@ -298,8 +318,9 @@ def test_bad_configuration_is_refused() -> None:
 # -- device: moving and the safe state -----------------------------------------------------
 def test_set_completes_after_the_dwell_inside_the_tolerance() -> None:
     async def body(sim, euro, clock):
-        dev = TemperatureController(euro, name="oven", tolerance="1 K", dwell="120 s",
-                                    poll_interval=20.0)
+        dev = TemperatureController(
+            euro, name="oven", tolerance="1 K", dwell="120 s", poll_interval=20.0
+        )
         await dev.connect()
         await dev.ramp_rate.set(10.0)
         t0 = clock.now()

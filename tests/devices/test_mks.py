@@ -85,9 +85,14 @@ def test_manual_reply_examples_parse() -> None:
 def test_manual_nak_examples_raise_with_their_code() -> None:
     """902B manual, 'Response Syntax (ACK/NAK)': `@253NAK160;FF` (command had an error);
     901P/902B NAK table: 8, 9, 160, 169, 172, 175."""
-    for code, words in [("8", "zero adjustment"), ("9", "atmospheric adjustment"),
-                        ("160", "unrecognized"), ("169", "invalid argument"),
-                        ("172", "out of range"), ("175", "character invalid")]:
+    for code, words in [
+        ("8", "zero adjustment"),
+        ("9", "atmospheric adjustment"),
+        ("160", "unrecognized"),
+        ("169", "invalid argument"),
+        ("172", "out of range"),
+        ("175", "character invalid"),
+    ]:
         with pytest.raises(InstrumentRefused, match=words) as e:
             parse_reply(f"@253NAK{code};FF".encode())
         assert e.value.code == code
@@ -148,8 +153,7 @@ def test_simulator_addressing() -> None:
 # -- physics ---------------------------------------------------------------------------
 def test_volume_pumps_down_and_leaks_up_on_the_clock() -> None:
     t = [0.0]
-    vol = PumpedVolume(lambda: t[0], volume_l=2.0, pump_speed_l_s=0.2, base_pa=0.0,
-                       leak_pa_l_s=0.0)
+    vol = PumpedVolume(lambda: t[0], volume_l=2.0, pump_speed_l_s=0.2, base_pa=0.0, leak_pa_l_s=0.0)
     assert vol.time_constant_s == pytest.approx(10.0)
     t[0] = 10.0
     assert vol() == pytest.approx(101325.0 / math.e)  # one time constant
@@ -166,8 +170,9 @@ def test_volume_pumps_down_and_leaks_up_on_the_clock() -> None:
 
 def test_gauge_error_is_seeded_and_within_its_accuracy() -> None:
     def reading(seed: int) -> float:
-        sim = MKSGaugeSimulator(lambda: 0.0, lambda: 500 * TORR_PA, seed=seed, noise=0.0,
-                                noise_floor_pa=0.0)
+        sim = MKSGaugeSimulator(
+            lambda: 0.0, lambda: 500 * TORR_PA, seed=seed, noise=0.0, noise_floor_pa=0.0
+        )
         return parse_number(parse_reply(sim.answer(b"@253PR4?;FF")))
 
     values = [reading(s) for s in range(20)]
@@ -179,8 +184,9 @@ def test_gauge_error_is_seeded_and_within_its_accuracy() -> None:
 
 def test_gauge_saturates_outside_its_range_and_zeroing_removes_the_offset() -> None:
     p = [1e-6 * TORR_PA]
-    sim = MKSGaugeSimulator(lambda: 0.0, lambda: p[0], model="925", noise=0.0,
-                            noise_floor_pa=0.0, zero_offset_pa=1e-3)
+    sim = MKSGaugeSimulator(
+        lambda: 0.0, lambda: p[0], model="925", noise=0.0, noise_floor_pa=0.0, zero_offset_pa=1e-3
+    )
     assert sim.answer(b"@253PR1?;FF") == b"@253ACK1.00E-5;FF"  # the 925 floor, 1e-5 Torr
     p[0] = 5000 * TORR_PA
     assert sim.answer(b"@253PR1?;FF") == b"@253ACK1.00E+3;FF"  # its ceiling, 1000 Torr
@@ -193,8 +199,9 @@ def test_gauge_saturates_outside_its_range_and_zeroing_removes_the_offset() -> N
 
 
 def test_atmospheric_adjustment_spans_the_gain() -> None:
-    sim = MKSGaugeSimulator(lambda: 0.0, lambda: 760 * TORR_PA, noise=0.0,
-                            noise_floor_pa=0.0, accuracy=0.05)
+    sim = MKSGaugeSimulator(
+        lambda: 0.0, lambda: 760 * TORR_PA, noise=0.0, noise_floor_pa=0.0, accuracy=0.05
+    )
     assert sim.answer(b"@253ATM!7.60E+2;FF") == b"@253ACK;FF"
     assert sim.answer(b"@253PR4?;FF") == b"@253ACK7.600E+2;FF"
 
@@ -224,8 +231,12 @@ def test_driver_over_a_pty() -> None:
 
 @pytest.mark.parametrize(
     ("fault", "error"),
-    [("no_reply", NoReply), ("garbled", GarbledReply), ("error_reply", InstrumentRefused),
-     ("disconnect", PortClosed)],
+    [
+        ("no_reply", NoReply),
+        ("garbled", GarbledReply),
+        ("error_reply", InstrumentRefused),
+        ("disconnect", PortClosed),
+    ],
 )
 def test_each_fault_raises_its_typed_error_and_the_port_recovers(fault, error) -> None:
     async def body(sim, gauge, clock):

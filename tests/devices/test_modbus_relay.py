@@ -178,8 +178,12 @@ def test_driver_over_a_pty() -> None:
 
 @pytest.mark.parametrize(
     ("fault", "error"),
-    [("no_reply", NoReply), ("garbled", GarbledReply), ("error_reply", InstrumentRefused),
-     ("disconnect", PortClosed)],
+    [
+        ("no_reply", NoReply),
+        ("garbled", GarbledReply),
+        ("error_reply", InstrumentRefused),
+        ("disconnect", PortClosed),
+    ],
 )
 def test_each_fault_raises_its_typed_error_and_the_port_recovers(fault, error) -> None:
     async def body(sim, relay, clock):
@@ -263,8 +267,12 @@ def test_interlock_refuses_without_moving_a_coil(tmp_path: Path) -> None:
     trace = tmp_path / "relay.trace"
 
     async def body(sim, relay, clock):
-        bank = ValveBank(relay, {"vacuum": 0, "dose": 1, "helium": 2},
-                         interlocks=[{"vacuum", "dose"}, {"vacuum", "helium"}], name="manifold")
+        bank = ValveBank(
+            relay,
+            {"vacuum": 0, "dose": 1, "helium": 2},
+            interlocks=[{"vacuum", "dose"}, {"vacuum", "helium"}],
+            name="manifold",
+        )
         await bank.connect()
         await bank.vacuum.set(True)
         size = trace.stat().st_size
@@ -347,8 +355,9 @@ def test_normally_open_valve_is_closed_by_energising() -> None:
 def test_coils_keep_state_inputs_lag_and_changes_are_reported() -> None:
     t = [0.0]
     seen: list[tuple[int, bool]] = []
-    sim = ModbusRelaySimulator(lambda: t[0], actuation_s=0.05,
-                               on_change=lambda ch, on: seen.append((ch, on)))
+    sim = ModbusRelaySimulator(
+        lambda: t[0], actuation_s=0.05, on_change=lambda ch, on: seen.append((ch, on))
+    )
     assert sim.answer(framed("01050002FF00")) == framed("01050002FF00")
     assert sim.answer(framed("01050002FF00")) is not None  # again: no change, no event
     assert sim.answer(framed("010200000008")) == framed("01020100")  # not moved yet

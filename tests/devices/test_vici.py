@@ -210,8 +210,12 @@ def test_driver_over_a_pty() -> None:
 
 @pytest.mark.parametrize(
     ("fault", "error"),
-    [("no_reply", NoReply), ("garbled", GarbledReply), ("error_reply", InstrumentRefused),
-     ("disconnect", PortClosed)],
+    [
+        ("no_reply", NoReply),
+        ("garbled", GarbledReply),
+        ("error_reply", InstrumentRefused),
+        ("disconnect", PortClosed),
+    ],
 )
 def test_each_fault_raises_its_typed_error_and_the_port_recovers(fault, error) -> None:
     async def body(sim, valve, clock):

@@ -112,9 +112,16 @@ def test_bet_of_the_77k_nitrogen_isotherm_matches_bet_area() -> None:
         m = activated_truth(recipe)
         loading = [m.loading("N2", 77.35, x * 101325.0) for x in rel]
         iso = pygaps.PointIsotherm(
-            pressure=list(rel), loading=loading, material=family, adsorbate="nitrogen",
-            temperature=77.35, pressure_mode="relative", loading_basis="molar",
-            loading_unit="mmol", material_basis="mass", material_unit="g",
+            pressure=list(rel),
+            loading=loading,
+            material=family,
+            adsorbate="nitrogen",
+            temperature=77.35,
+            pressure_mode="relative",
+            loading_basis="molar",
+            loading_unit="mmol",
+            material_basis="mass",
+            material_unit="g",
         )
         area = area_BET(iso)["area"]
         assert area == pytest.approx(m.bet_area_m2_g, rel=0.1), family
@@ -171,9 +178,7 @@ def test_uptake_time_constants() -> None:
     good = activated_truth(RECIPES["UiO-66"])
     defective = activated_truth(SynthesisConditions(120, 24, 1.0, 40, "DMF"))
     assert defective.defect_density > good.defect_density
-    assert defective.uptake_time_constant_s("CO2", T298) > good.uptake_time_constant_s(
-        "CO2", T298
-    )
+    assert defective.uptake_time_constant_s("CO2", T298) > good.uptake_time_constant_s("CO2", T298)
     failed = activated_truth(SynthesisConditions(80, 2, 2.5, 0, "DMF"))
     assert failed.uptake_time_constant_s("CO2", T298) > taus["Mg-MOF-74"]
     n2_77 = good.uptake_time_constant_s("N2", 77.35)
@@ -222,9 +227,7 @@ def test_extremes_give_impurity_phases(conditions: SynthesisConditions, impurity
 
 
 def test_solvent_and_ratio_pick_the_family() -> None:
-    family = {
-        s: synthesize(SynthesisConditions(120, 24, 2.5, 0, s)).phase for s in ("DMF", "EtOH")
-    }
+    family = {s: synthesize(SynthesisConditions(120, 24, 2.5, 0, s)).phase for s in ("DMF", "EtOH")}
     assert family == {"DMF": "Mg-MOF-74", "EtOH": "HKUST-1"}
     by_ratio = [synthesize(SynthesisConditions(120, 24, r, 10, "DMF")).phase for r in (1.0, 2.5)]
     assert by_ratio == ["UiO-66", "Mg-MOF-74"]
@@ -355,8 +358,13 @@ def test_stability_limits_differ_by_family() -> None:
 # -- conditions ----------------------------------------------------------------------------
 def test_accepts_the_synthesis_rigs_record() -> None:
     record = {
-        "temperature_c": 124.2, "time_h": 24.5, "ratio": 2.5, "modulator_eq": 0.0,
-        "solvent": "DMF", "metal_mol": 0.0025, "linker_mol": 0.001,
+        "temperature_c": 124.2,
+        "time_h": 24.5,
+        "ratio": 2.5,
+        "modulator_eq": 0.0,
+        "solvent": "DMF",
+        "metal_mol": 0.0025,
+        "linker_mol": 0.001,
     }
     m = synthesize(record, np.random.default_rng(0))
     assert m.phase == "Mg-MOF-74"
@@ -385,7 +393,8 @@ def test_temperature_profile_matches_the_equivalent_hold() -> None:
     # a profile that overshoots into decomposition does worse than the hold
     spike = SynthesisConditions.from_profile(
         [(0, 125), (12 * 3600, 125), (13 * 3600, 185), (18 * 3600, 185), (24 * 3600, 125)],
-        2.5, solvent="DMF",
+        2.5,
+        solvent="DMF",
     )
     assert synthesize(spike).crystallinity < 0.8 * synthesize(hold).crystallinity
 
