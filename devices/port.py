@@ -76,12 +76,13 @@ def _lock_dir() -> Path:
     return d
 
 
-class PortLock:
-    """An advisory lock per port URL, so a second process gets 'port in use by …'."""
+class OwnerLock:
+    """An advisory lock file that names its owner, so a second process is told who has it.
+    The OS drops it with the process, however the process ends."""
 
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self.path = _lock_dir() / (re.sub(r"[^A-Za-z0-9._-]", "_", url) + ".lock")
+    def __init__(self, path: Path, busy: Callable[[str], Exception]) -> None:
+        self.path = path
+        self._busy = busy
         self._fd: int | None = None
 
     def acquire(self) -> None:
@@ -91,7 +92,7 @@ class PortLock:
         except BlockingIOError:
             owner = Path(self.path).read_text(errors="replace").strip() or "another process"
             os.close(fd)
-            raise PortInUse(f"port {self.url} in use by {owner}") from None
+            raise self._busy(owner) from None
         os.ftruncate(fd, 0)
         os.write(fd, f"pid {os.getpid()} ({' '.join(sys.argv[:3])})".encode())
         self._fd = fd
@@ -102,6 +103,15 @@ class PortLock:
                 os.ftruncate(self._fd, 0)
             os.close(self._fd)
             self._fd = None
+
+
+class PortLock(OwnerLock):
+    """One per port URL, so a second process gets 'port … in use by …'."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        path = _lock_dir() / (re.sub(r"[^A-Za-z0-9._-]", "_", url) + ".lock")
+        super().__init__(path, lambda owner: PortInUse(f"port {url} in use by {owner}"))
 
 
 class SerialPort:

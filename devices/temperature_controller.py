@@ -87,9 +87,7 @@ class TemperatureController(StandardReadable):
                 float, units="%", getter=self._read_output
             )
         with self.add_children_as_readables(Format.CONFIG_SIGNAL):
-            self.setpoint = _signal_rw(
-                "degC", lo, hi, self._read_setpoint, self._write_setpoint
-            )
+            self.setpoint = _signal_rw("degC", lo, hi, self._read_setpoint, self._write_setpoint)
             self.ramp_rate = _signal_rw(
                 "degC/min",
                 0.0,

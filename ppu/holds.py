@@ -17,13 +17,12 @@ import fcntl
 import hashlib
 import os
 import re
-import sys
 from pathlib import Path
 from typing import Any
 
 from sqlmodel import Session, col, select
 
-from devices.port import _lock_dir
+from devices.port import OwnerLock, _lock_dir
 from ppu.errors import BadInput
 from ppu.store.models import Command, Launch
 
@@ -41,31 +40,15 @@ def lock_path(db_url: str, campaign_id: str) -> Path:
     return _lock_dir() / f"campaign-{store}-{name}.lock"
 
 
-class CampaignLock:
+class CampaignLock(OwnerLock):
     """Held by the one process running a campaign; `ppu resume` of a running one refuses."""
 
     def __init__(self, db_url: str, campaign_id: str) -> None:
         self.campaign_id = campaign_id
-        self.path = lock_path(db_url, campaign_id)
-        self._fd: int | None = None
-
-    def acquire(self) -> None:
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            owner = Path(self.path).read_text(errors="replace").strip() or "another process"
-            os.close(fd)
-            raise BadInput(f"campaign {self.campaign_id}", f"it is being run by {owner}") from None
-        os.ftruncate(fd, 0)
-        os.write(fd, f"pid {os.getpid()} ({' '.join(sys.argv[:3])})".encode())
-        self._fd = fd
-
-    def release(self) -> None:
-        if self._fd is not None:
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
-            os.close(self._fd)
-            self._fd = None
+        super().__init__(
+            lock_path(db_url, campaign_id),
+            lambda owner: BadInput(f"campaign {campaign_id}", f"it is being run by {owner}"),
+        )
 
 
 def controller_alive(db_url: str, campaign_id: str) -> bool:

@@ -47,8 +47,8 @@ class SimulatedLabThread:
         with self.clock.holding():
             return await asyncio.wrap_future(fut)
 
-    async def call(self, fn: Callable[[], T]) -> T:
-        """Call `fn` on the simulated lab's thread, holding the controller's clock."""
+    def _submit(self, fn: Callable[[], T]) -> concurrent.futures.Future[T]:
+        """Schedule `fn` on the lab's thread; its result (or error) lands in the future."""
         fut: concurrent.futures.Future[T] = concurrent.futures.Future()
 
         def invoke() -> None:
@@ -58,22 +58,18 @@ class SimulatedLabThread:
                 fut.set_exception(e)
 
         self.loop.call_soon_threadsafe(invoke)
+        return fut
+
+    async def call(self, fn: Callable[[], T]) -> T:
+        """Call `fn` on the simulated lab's thread, holding the controller's clock."""
+        fut = self._submit(fn)
         with self.clock.holding():
             return await asyncio.wrap_future(fut)
 
     def call_now(self, fn: Callable[[], T], timeout: float = 30.0) -> T:
         """Call `fn` on the lab's thread and wait for it, blocking the caller: for a
         snapshot taken inside a store commit. The lab never waits on the controller."""
-        fut: concurrent.futures.Future[T] = concurrent.futures.Future()
-
-        def invoke() -> None:
-            try:
-                fut.set_result(fn())
-            except BaseException as e:
-                fut.set_exception(e)
-
-        self.loop.call_soon_threadsafe(invoke)
-        return fut.result(timeout)
+        return self._submit(fn).result(timeout)
 
     def stop(self) -> None:
         if self._thread.is_alive():

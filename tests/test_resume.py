@@ -5,7 +5,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -38,17 +37,13 @@ def _ppu(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedP
     )
 
 
-def _rows(db: Path, sql: str) -> list[tuple]:
-    con = sqlite3.connect(db)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
+HARNESS = _harness()
+_rows = HARNESS._rows  # the harness reads the store the same way
 
 
 def test_sigkilled_campaign_resumes_without_loss_or_silent_reruns(tmp_path: Path) -> None:
     """The harness of benchmarks/crash_resume.py, small: 3 kills (2 inside serial I/O)."""
-    r = _harness().run_harness(kills=3, io_kills=2, budget=2, seed=3, workdir=tmp_path)
+    r = HARNESS.run_harness(kills=3, io_kills=2, budget=2, seed=3, workdir=tmp_path)
     assert r["kills"] == 3 and r["io_kills"] == 2, r["kill_instants"]
     assert r["finished"]
     assert r["violations"] == []
