@@ -31,8 +31,6 @@ from ppu.store.models import FaultRecord, Measurement, Sample
 from ppu.store.models import Launch as LaunchRow
 from ppu.units import Quantity, from_json, to_json, unit_text
 
-DRY_RUN_REPLY_TIMEOUT_S = 0.25
-
 
 def sample_id(launch_id: int, name: str) -> str:
     """The id of the sample `name` that launch `launch_id` makes (e.g. S12-product)."""
@@ -343,10 +341,11 @@ class Runtime:
         trace = None
         if self.trace_dir is not None or dspec.trace:
             trace = (self.trace_dir or Path("traces")) / f"{key}.trace"
-        # a simulator answers within milliseconds from its own thread: a lost reply in a
-        # dry-run need not cost a real instrument's full timeout of wall time
-        timeout = min(model.timeout_s, DRY_RUN_REPLY_TIMEOUT_S) if self.dry_run else model.timeout_s
-        port = SerialPort(url, self.clock, baudrate=model.baudrate, timeout=timeout, trace=trace)
+        # in a dry-run the URL is `sim://`: a read waits for the simulator, however busy the
+        # host, and a silent simulator is known at once (simulators/protocol_sim.py)
+        port = SerialPort(
+            url, self.clock, baudrate=model.baudrate, timeout=model.timeout_s, trace=trace
+        )
         port.on_fault = lambda e, i=ispec.name, d=dspec.name: self._fault(i, d, e)
         await port.open()
         self._ports.append(port)

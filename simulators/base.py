@@ -2,8 +2,8 @@
 
 A simulator answers each request at once; the physics between requests is computed from
 the clock it was given (`now()`), so on the virtual clock a week passes in a jump.
-It serves over TCP (`socket://127.0.0.1:PORT`) or over a pty for drivers bound to a
-device path. Faults are drawn from the simulator's own seeded generator, or forced by a
+It serves over TCP (`sim://127.0.0.1:PORT`, see `protocol_sim`) or over a pty for drivers
+bound to a device path. Faults are drawn from the simulator's own seeded generator, or forced by a
 test with `faults.force(kind)`.
 """
 
@@ -65,6 +65,10 @@ class Faults:
         return bytes(b)
 
 
+#: simulators serving TCP in this process, by listening port (for `sim://` lines)
+SERVING: dict[int, InstrumentSimulator] = {}
+
+
 class InstrumentSimulator(ABC):
     """A protocol twin. Subclasses implement `answer` and the framing of requests."""
 
@@ -83,9 +87,10 @@ class InstrumentSimulator(ABC):
         self._connections: set[asyncio.Task[None]] = set()
         self._pty_fds: list[int] = []
         self._after_request: list[Callable[[], None]] = []
+        self._lines: dict[int, list[int]] = {}
 
     #: what belongs to serving (sockets, tasks), not to the instrument: not in a snapshot
-    _TRANSPORT = ("_servers", "_writers", "_connections", "_pty_fds", "_pty_task")
+    _TRANSPORT = ("_servers", "_writers", "_connections", "_pty_fds", "_pty_task", "_lines")
 
     def __getstate__(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if k not in self._TRANSPORT}
@@ -93,6 +98,7 @@ class InstrumentSimulator(ABC):
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self._servers, self._writers, self._connections, self._pty_fds = [], set(), set(), []
+        self._lines = {}
 
     def after_each_request(self, hook: Callable[[], None]) -> None:
         """Call `hook()` after every request (a rig logging a reactor's temperature)."""
@@ -145,17 +151,33 @@ class InstrumentSimulator(ABC):
 
     # -- serving ----------------------------------------------------------------------
     async def serve_tcp(self, host: str = "127.0.0.1", port: int = 0) -> str:
-        """Listen on `host:port` (0 = any free port); return the pyserial URL to open."""
+        """Listen on `host:port` (0 = any free port); return the pyserial URL to open.
+
+        The URL is `sim://…`: a plain TCP socket on the wire, whose reads wait for this
+        simulator rather than for the wall clock (see `protocol_sim`)."""
         server = await asyncio.start_server(self._serve_stream, host, port)
         self._servers.append(server)
         bound = server.sockets[0].getsockname()
-        return f"socket://{bound[0]}:{bound[1]}"
+        SERVING[bound[1]] = self
+        return f"sim://{bound[0]}:{bound[1]}"
+
+    def line_settled(self, client_port: int, written: int, received: int) -> bool:
+        """True once every byte a client wrote on this connection has been dealt with and
+        it has received every byte of every reply: nothing more is coming its way."""
+        line = self._lines.get(client_port)
+        if line is None:
+            return False
+        consumed = line[0]  # read before `replied`, which is counted first (see below)
+        return consumed >= written and received >= line[1]
 
     async def _serve_stream(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
         self._writers.add(writer)
         task = asyncio.current_task()
         if task is not None:
             self._connections.add(task)
+        peer = writer.get_extra_info("peername")
+        client_port = peer[1] if isinstance(peer, tuple) else -1
+        line = self._lines.setdefault(client_port, [0, 0])  # bytes consumed, bytes replied
         try:
             while True:
                 try:
@@ -163,15 +185,18 @@ class InstrumentSimulator(ABC):
                 except (asyncio.IncompleteReadError, ConnectionError):
                     return
                 except asyncio.LimitOverrunError:
-                    await reader.read(65536)
+                    line[0] += len(await reader.read(65536))
                     continue
                 reply, drop = self.respond(request)
                 if drop:
                     return
                 if reply:
+                    line[1] += len(reply)
                     writer.write(reply)
                     await writer.drain()
+                line[0] += len(request)
         finally:
+            self._lines.pop(client_port, None)
             self._writers.discard(writer)
             if task is not None:
                 self._connections.discard(task)
@@ -215,6 +240,8 @@ class InstrumentSimulator(ABC):
 
     async def close(self) -> None:
         for server in self._servers:
+            for sock in server.sockets:
+                SERVING.pop(sock.getsockname()[1], None)
             server.close()
         for w in list(self._writers):
             w.close()

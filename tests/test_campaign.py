@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
+import time
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from ppu.cli import app
+from simulators.base import InstrumentSimulator
 from tests.conftest import ROOT
 
 DEMO = ROOT / "protocols" / "demo"
@@ -116,7 +119,19 @@ def test_demo_closes_the_loop_and_a_seed_fixes_the_campaign(tmp_path, monkeypatc
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
     first = _demo_json(tmp_path / "a", monkeypatch, budget=3)
+    # the second time on a "loaded host": every 250th request the simulated lab is not
+    # scheduled for 0.3 s of wall time, longer than any driver's dry-run patience used to be
+    respond = InstrumentSimulator.respond
+    calls = itertools.count(1)
+
+    def busy_host_respond(self: InstrumentSimulator, request: bytes) -> tuple[bytes | None, bool]:
+        if next(calls) % 250 == 0:
+            time.sleep(0.3)
+        return respond(self, request)
+
+    monkeypatch.setattr(InstrumentSimulator, "respond", busy_host_respond)
     second = _demo_json(tmp_path / "b", monkeypatch, budget=3)
+    assert next(calls) > 2000  # the slow-downs happened
     first.pop("wall_s")
     second.pop("wall_s")
     assert first == second

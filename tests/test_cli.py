@@ -67,7 +67,7 @@ def test_bytes_cross_a_socket_during_a_dry_run_launch(tmp_path: Path) -> None:
     assert code == 0, out
     trace = (traces / "metal_feed.pump.trace").read_text()
     header = trace.splitlines()[0]
-    assert re.match(r"# socket://127\.0\.0\.1:\d+", header), header
+    assert re.match(r"# sim://127\.0\.0\.1:\d+", header), header
     sent = [line for line in trace.splitlines() if " >> " in line]
     got = [line for line in trace.splitlines() if " << " in line]
     assert any("|00RAT 2.000 MM.|" in line for line in sent), sent[:5]
