@@ -551,7 +551,11 @@ class CampaignRun:
                 if stopped and launch.started_v is not None and not launch.rerun_safe:
                     if launch.state != "held":
                         self.rt.hold_launch(launch, hold_message(launch))
-                    self._decisions[launch.id] = desk.expect_resolution(launch.id)  # type: ignore[index]
+                    decision = desk.expect_resolution(launch.id)  # type: ignore[arg-type]
+                    given = self.store.resolution_taken(launch.id)  # type: ignore[arg-type]
+                    if given is not None:  # taken by the last controller, never settled
+                        decision.set_result((given.argument, given.who))
+                    self._decisions[launch.id] = decision  # type: ignore[index]
                     counts["held"] += 1
         for launch in self.store.campaign_launches(self.id, states=IN_FLIGHT):
             if launch.id not in owned:  # made, then the controller stopped before it was owned

@@ -81,15 +81,22 @@ def needs_decision(launch: Launch, db_url: str) -> bool:
     )
 
 
-def _db_url(s: Session) -> str:
+def db_url(s: Session) -> str:
     return s.get_bind().url.render_as_string(hide_password=False)
 
 
-def pending_resolution(s: Session, launch_id: int) -> Command | None:
+def given_resolution(s: Session, launch_id: int) -> Command | None:
+    """The person's word on a launch still waiting for one: the first `resolve` command
+    for it, pending or already taken by a controller that stopped before it settled the
+    launch (the launch would not still be waiting otherwise)."""
     return s.exec(
-        select(Command).where(
-            Command.kind == "resolve", Command.state == "pending", Command.target == str(launch_id)
+        select(Command)
+        .where(
+            Command.kind == "resolve",
+            col(Command.state).in_(("pending", "done")),
+            Command.target == str(launch_id),
         )
+        .order_by(col(Command.id))
     ).first()
 
 
@@ -106,19 +113,12 @@ def holds(s: Session, campaign_id: str | None = None) -> list[dict[str, Any]]:
     q = select(Launch).where(col(Launch.state).in_(("held", *IN_FLIGHT)))
     if campaign_id is not None:
         q = q.where(Launch.campaign_id == campaign_id)
-    pending = {
-        int(c.target): c
-        for c in s.exec(
-            select(Command).where(Command.kind == "resolve", Command.state == "pending")
-        ).all()
-        if c.target.isdigit()
-    }
     out = []
-    url = _db_url(s)
+    url = db_url(s)
     for x in s.exec(q.order_by(col(Launch.id))).all():
         if not needs_decision(x, url):
             continue
-        given = pending.get(x.id)  # type: ignore[arg-type]
+        given = given_resolution(s, x.id)  # type: ignore[arg-type]
         out.append(
             {
                 "launch_id": x.id,
@@ -143,13 +143,13 @@ def check_resolvable(s: Session, launch_id: int, outcome: str) -> Launch:
         raise BadInput(f"launch {launch_id}", "no such launch")
     if outcome not in OUTCOMES:
         raise BadInput("--as", f"'{outcome}' is not one of {', '.join(OUTCOMES)}")
-    if not needs_decision(launch, _db_url(s)):
+    if not needs_decision(launch, db_url(s)):
         raise BadInput(f"launch {launch_id}", f"it is {launch.state}, not held")
-    given = pending_resolution(s, launch_id)
+    given = given_resolution(s, launch_id)
     if given is not None:
         raise BadInput(
             f"launch {launch_id}",
             f"already resolved as {given.argument} by {given.who} (command {given.id}, "
-            "not yet carried out)",
+            "to be carried out when the campaign resumes)",
         )
     return launch

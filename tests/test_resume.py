@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -110,6 +111,33 @@ def test_a_held_synthesis_is_settled_by_a_person_never_rerun(
     audit = _rows(crashed_in_synthesis, "select who, argument, state from command")
     assert audit == [("ana", outcome, "done")]
     assert _ppu("resume", "demo-co2-capture-s7-1", "--db", db).returncode == 2  # it is done
+
+
+def test_a_resolution_taken_by_a_controller_that_died_before_settling_still_holds(
+    crashed_in_synthesis: Path,
+) -> None:
+    """Killed after the desk took the person's word (command done) and before the launch
+    was settled: the word is not lost, not asked for again, and carried out at resume."""
+    db = str(crashed_in_synthesis)
+    assert (
+        _ppu("holds", "resolve", "1", "--as", "failed", "--who", "ana", "--db", db).returncode == 0
+    )
+    con = sqlite3.connect(db)
+    with con:  # what the dead controller had committed: the command taken, the launch held
+        con.execute("update command set state = 'done', result = 'launch 1 resolved'")
+        con.execute("update launch set state = 'held' where id = 1")
+    con.close()
+    again = _ppu("holds", "resolve", "1", "--as", "rerun", "--who", "bo", "--db", db)
+    assert again.returncode == 2 and "already resolved as failed by ana" in again.stderr
+    listed = json.loads(_ppu("holds", "--db", db, "--json").stdout)["holds"]
+    assert listed[0]["resolution"] == {"outcome": "failed", "who": "ana"}
+    p = _ppu("resume", "demo-co2-capture-s7-1", "--db", db, "--json")
+    assert p.returncode == 0, p.stderr[-800:]
+    assert _rows(crashed_in_synthesis, "select state from launch where id = 1") == [("failed",)]
+    assert _rows(crashed_in_synthesis, "select count(*) from launch where kernel='synthesize'") == [
+        (1,)
+    ]
+    assert _rows(crashed_in_synthesis, "select status from experiment") == [("ABANDONED",)]
 
 
 def test_simulated_lab_is_saved_with_the_journal_and_restores(tmp_path: Path, store) -> None:

@@ -42,7 +42,10 @@ class LaunchOut(BaseModel):
     campaign_id: str | None
     kernel: str
     instrument: str | None
-    state: str = Field(description="queued | waiting | running | done | failed | cancelled | held")
+    state: str = Field(
+        description="queued | waiting | running | interrupted | held | done | failed | cancelled "
+        "| replaced"
+    )
     rerun_safe: bool
     inputs: dict[str, Any] | None
     outputs: dict[str, Any] | None
@@ -50,6 +53,10 @@ class LaunchOut(BaseModel):
     queued_v_s: float
     started_v_s: float | None
     ended_v_s: float | None
+    awaits_decision: bool = Field(
+        description="held, or will be held on resume (not safe to repeat, controller gone): "
+        "resolve it as done, failed or rerun"
+    )
 
 
 class InstrumentOut(BaseModel):

@@ -136,7 +136,7 @@ def campaign(s: Session, campaign_id: str) -> dict[str, Any] | None:
 # -- launches -------------------------------------------------------------------------------
 
 
-def launch_out(x: Launch) -> dict[str, Any]:
+def launch_out(x: Launch, awaits_decision: bool = False) -> dict[str, Any]:
     return {
         "id": x.id,
         "campaign_id": x.campaign_id,
@@ -150,7 +150,17 @@ def launch_out(x: Launch) -> dict[str, Any]:
         "queued_v_s": finite(x.queued_v) or 0.0,
         "started_v_s": finite(x.started_v),
         "ended_v_s": finite(x.ended_v),
+        "awaits_decision": awaits_decision,
     }
+
+
+def _awaiting(s: Session, rows: Iterable[Launch]) -> list[dict[str, Any]]:
+    """Launch rows out, each marked if it waits for a person's word (held now, or held on
+    resume because its controller is gone)."""
+    from ppu.holds import db_url, needs_decision
+
+    url = db_url(s)
+    return [launch_out(x, needs_decision(x, url)) for x in rows]
 
 
 def launches(
@@ -169,12 +179,12 @@ def launches(
     if instrument is not None:
         q = q.where(Launch.instrument == instrument)
     rows = s.exec(q.order_by(col(Launch.id).desc()).limit(limit)).all()
-    return [launch_out(x) for x in reversed(rows)]
+    return _awaiting(s, reversed(rows))
 
 
 def launch(s: Session, launch_id: int) -> dict[str, Any] | None:
     x = s.get(Launch, launch_id)
-    return launch_out(x) if x else None
+    return _awaiting(s, [x])[0] if x else None
 
 
 # -- instruments ----------------------------------------------------------------------------

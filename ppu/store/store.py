@@ -429,6 +429,20 @@ class Store:
             ).all()
             return list(rows)
 
+    def resolution_taken(self, launch_id: int) -> Command | None:
+        """A `resolve` command a controller took for this launch (state done). Asked at
+        resume of a launch still held: that controller stopped before it settled it."""
+        with Session(self.engine, expire_on_commit=False) as s:
+            return s.exec(
+                select(Command)
+                .where(
+                    Command.kind == "resolve",
+                    Command.state == "done",
+                    Command.target == str(launch_id),
+                )
+                .order_by(Command.id)  # type: ignore[arg-type]
+            ).first()
+
     def finish_command(self, command_id: int, state: str, result: str) -> None:
         self._write(
             update(Command)

@@ -147,3 +147,20 @@ def test_approving_and_resolving_mid_campaign(client, store_copy, demo_campaign)
         ("reject", str(e["id"]), None, demo_campaign),
         ("resolve", "3", "rerun", demo_campaign),
     ]
+
+
+def test_a_launch_whose_controller_is_gone_awaits_a_decision_and_can_be_resolved(
+    client, store_copy, demo_campaign
+):
+    """A synthesis left `running` by a controller that died shows as awaiting a person's
+    word (the dashboard offers done/failed/rerun), before any resume has held it."""
+    change(store_copy, update(Launch).where(Launch.id == 1).values(state="running"))  # type: ignore[arg-type]
+    one = client.get("/api/launches/1").json()
+    assert one["kernel"] == "synthesize" and not one["rerun_safe"]
+    assert one["awaits_decision"] is True
+    done = client.get(f"/api/launches?campaign={demo_campaign}&state=done").json()
+    assert done and not any(x["awaits_decision"] for x in done)
+    r = client.post("/api/launches/1/resolve", headers=auth(), json={"outcome": "failed"})
+    assert r.status_code == 202
+    again = client.post("/api/launches/1/resolve", headers=auth(), json={"outcome": "done"})
+    assert again.status_code == 409 and "already resolved as failed" in again.json()["detail"]

@@ -379,13 +379,13 @@ const render = {
   async queue() {
     const box = $("#queue");
     if (!page.campaign) { box.replaceChildren(empty("no campaign yet")); return; }
-    const active = await api(`/api/launches?${cq()}&state=queued&state=waiting&state=running&state=held`);
+    const active = await api(`/api/launches?${cq()}&state=queued&state=waiting&state=running&state=interrupted&state=held`);
     const recent = await api(`/api/launches?${cq()}&state=done&state=failed&state=cancelled&limit=6`);
     const row = (x) => h("tr", { "data-launch": x.id }, [
       h("td", { text: String(x.id) }), h("td", { text: x.kernel }), h("td", { text: x.instrument || "–" }),
       h("td", {}, [badge(x.state)]),
       h("td", { text: x.started_v_s !== null ? hours(x.started_v_s) : `queued ${hours(x.queued_v_s)}` }),
-      h("td", {}, x.state === "held" ? ["done", "failed", "rerun"].map((o) =>
+      h("td", {}, x.awaits_decision ? ["done", "failed", "rerun"].map((o) =>
         actionButton(`${o} launch ${x.id}`, `/api/launches/${x.id}/resolve`, "small", { outcome: o })) : [x.error || ""]),
     ]);
     const head = h("tr", {}, ["launch", "kernel", "instrument", "state", "started", ""].map((t) => h("th", { text: t })));
