@@ -85,15 +85,17 @@ def db_url(s: Session) -> str:
     return s.get_bind().url.render_as_string(hide_password=False)
 
 
-def given_resolution(s: Session, launch_id: int) -> Command | None:
+def given_resolution(
+    s: Session, launch_id: int, states: tuple[str, ...] = ("pending", "done")
+) -> Command | None:
     """The person's word on a launch still waiting for one: the first `resolve` command
-    for it, pending or already taken by a controller that stopped before it settled the
-    launch (the launch would not still be waiting otherwise)."""
+    for it, pending or already taken (`done`) by a controller that stopped before it settled
+    the launch (the launch would not still be waiting otherwise)."""
     return s.exec(
         select(Command)
         .where(
             Command.kind == "resolve",
-            col(Command.state).in_(("pending", "done")),
+            col(Command.state).in_(states),
             Command.target == str(launch_id),
         )
         .order_by(col(Command.id))

@@ -87,22 +87,13 @@ class Serial(SocketSerial):
             if settled or looks > _STALLED_LOOKS:
                 return
 
-    # -- pyserial's reading interface -----------------------------------------------------
+    # -- pyserial's reading interface: with no simulator in this process, as socket:// --------
     def read(self, size: int = 1) -> bytes:
-        if not self.is_open:
-            return super().read(size)  # raises PortNotOpenError
-        if self._simulator is None:
-            return self._plain_read(size)
+        if self._simulator is None or not self.is_open:
+            return super().read(size)
         self._wait_for(size)
         data = bytes(self._rx[:size])
         del self._rx[:size]
-        return data
-
-    def _plain_read(self, size: int) -> bytes:
-        data = bytes(self._rx[:size])
-        del self._rx[:size]
-        if len(data) < size:
-            data += super().read(size - len(data))
         return data
 
     def read_until(self, expected: bytes = b"\n", size: int | None = None) -> bytes:
@@ -121,7 +112,7 @@ class Serial(SocketSerial):
     @property
     def in_waiting(self) -> int:
         if self._simulator is None:
-            return len(self._rx) + super().in_waiting
+            return super().in_waiting
         self._wait_for(None)
         return len(self._rx)
 
@@ -131,7 +122,7 @@ class Serial(SocketSerial):
         return n
 
     def reset_input_buffer(self) -> None:
-        if not self.is_open:
+        if self._simulator is None or not self.is_open:
             super().reset_input_buffer()
             return
         self._rx.clear()

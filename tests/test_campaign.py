@@ -24,6 +24,13 @@ def _run(*args: str) -> tuple[int, str, str]:
     return r.exit_code, r.stdout, r.stderr
 
 
+def _dry_run(
+    campaign: Path, db: Path, *extra: str, lab: Path = DEMO / "lab.toml"
+) -> tuple[int, str, str]:
+    """`ppu run CAMPAIGN --lab LAB --dry-run --db DB …`."""
+    return _run("run", str(campaign), "--lab", str(lab), "--dry-run", "--db", str(db), *extra)
+
+
 def _campaign_with(tmp_path: Path, old: str, new: str) -> Path:
     text = (DEMO / "campaign.toml").read_text()
     assert old in text, old
@@ -78,9 +85,7 @@ def _campaign_with(tmp_path: Path, old: str, new: str) -> Path:
 def test_bad_campaign_file_is_one_line_exit_2_nothing_stored(tmp_path, old, new, expected):
     campaign = _campaign_with(tmp_path, old, new)
     db = tmp_path / "ppu.sqlite"
-    code, _, err = _run(
-        "run", str(campaign), "--lab", str(DEMO / "lab.toml"), "--dry-run", "--db", str(db)
-    )
+    code, _, err = _dry_run(campaign, db)
     lines = err.strip().splitlines()
     assert code == 2, err
     assert len(lines) == 1, err
@@ -91,15 +96,7 @@ def test_bad_campaign_file_is_one_line_exit_2_nothing_stored(tmp_path, old, new,
 def test_unknown_instrument_role_is_refused(tmp_path: Path) -> None:
     lab = tmp_path / "lab.toml"
     lab.write_text((DEMO / "lab.toml").read_text().replace('roles = ["oven"]', 'roles = ["kiln"]'))
-    code, _, err = _run(
-        "run",
-        str(DEMO / "campaign.toml"),
-        "--lab",
-        str(lab),
-        "--dry-run",
-        "--db",
-        str(tmp_path / "x.sqlite"),
-    )
+    code, _, err = _dry_run(DEMO / "campaign.toml", tmp_path / "x.sqlite", lab=lab)
     assert code == 2
     assert (
         "campaign.toml: workflow.activation.kernel: activate needs an instrument with role "
@@ -154,18 +151,7 @@ def test_demo_closes_the_loop_and_a_seed_fixes_the_campaign(tmp_path, monkeypatc
 def test_proposals_wait_for_approval_when_the_campaign_asks(tmp_path: Path) -> None:
     campaign = _campaign_with(tmp_path, "approval = false", "approval = true")
     db = tmp_path / "ppu.sqlite"
-    code, _out, err = _run(
-        "run",
-        str(campaign),
-        "--lab",
-        str(DEMO / "lab.toml"),
-        "--dry-run",
-        "--db",
-        str(db),
-        "--budget",
-        "1",
-        "--json",
-    )
+    code, _out, err = _dry_run(campaign, db, "--budget", "1", "--json")
     assert code == 0, err
     import sqlite3
 
@@ -208,18 +194,7 @@ def test_constraints_and_prior_experiments_from_a_csv(tmp_path, monkeypatch) -> 
         campaign.read_text().replace('cost = "0 s"', 'cost = "0 s"\npriors = "past.csv"')
     )
     db = tmp_path / "ppu.sqlite"
-    code, out, err = _run(
-        "run",
-        str(campaign),
-        "--lab",
-        str(DEMO / "lab.toml"),
-        "--dry-run",
-        "--db",
-        str(db),
-        "--budget",
-        "1",
-        "--json",
-    )
+    code, out, err = _dry_run(campaign, db, "--budget", "1", "--json")
     assert code == 0, err
     cid = json.loads(out.strip().splitlines()[-1])["campaign_id"]
     from ppu.store import Store
@@ -233,16 +208,6 @@ def test_constraints_and_prior_experiments_from_a_csv(tmp_path, monkeypatch) -> 
 
     priors.write_text("temperature [furlong],time [h]\n1,2\n")
     db2 = tmp_path / "other.sqlite"
-    code, _, err = _run(
-        "run",
-        str(campaign),
-        "--lab",
-        str(DEMO / "lab.toml"),
-        "--dry-run",
-        "--db",
-        str(db2),
-        "--budget",
-        "1",
-    )
+    code, _, err = _dry_run(campaign, db2, "--budget", "1")
     assert code == 2 and "planner.priors" in err and len(err.strip().splitlines()) == 1
     assert not db2.exists()

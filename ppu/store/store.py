@@ -430,18 +430,12 @@ class Store:
             return list(rows)
 
     def resolution_taken(self, launch_id: int) -> Command | None:
-        """A `resolve` command a controller took for this launch (state done). Asked at
-        resume of a launch still held: that controller stopped before it settled it."""
+        """A `resolve` command a controller took for this launch. Asked at resume of a
+        launch still held: that controller stopped before it settled it."""
+        from ppu.holds import given_resolution
+
         with Session(self.engine, expire_on_commit=False) as s:
-            return s.exec(
-                select(Command)
-                .where(
-                    Command.kind == "resolve",
-                    Command.state == "done",
-                    Command.target == str(launch_id),
-                )
-                .order_by(Command.id)  # type: ignore[arg-type]
-            ).first()
+            return given_resolution(s, launch_id, states=("done",))
 
     def finish_command(self, command_id: int, state: str, result: str) -> None:
         self._write(
