@@ -19,8 +19,15 @@ follows with a first-order lag (`tau_s`). The indicated flow is the true flow pl
 sensor's zero error (seeded, drifting slowly) minus the tare offset: taring at zero flow
 removes the zero error, taring while gas flows writes that flow into the offset. A zero
 setpoint closes the valve. The totalizer integrates the indicated flow over the clock and
-freezes at its maximum (OVR). Pressure rises slightly with flow, temperature sits near
-ambient, volumetric flow is mass flow at the measured pressure and temperature.
+freezes at its maximum (OVR). Pressure rises slightly with flow above what the controller
+delivers into (`ambient_psia`, or `downstream_pa()` when a rig gives the cell's pressure),
+temperature sits near ambient, volumetric flow is mass flow at the measured pressure and
+temperature. The flow does not depend on the downstream pressure (the supply is taken to be
+far above it).
+
+For a rig that integrates what flows into a volume: `flow_state()` gives the lag's present
+state, and `on_retarget()` is called whenever the valve's goal changes (setpoint, tare,
+hold, zero drift), so between two calls the true flow is one exact exponential.
 """
 
 from __future__ import annotations
@@ -39,6 +46,7 @@ GASES = (
 )  # fmt: skip
 STD_T_C = 25.0  # Alicat's default standard conditions for mass flow
 STD_P_PSIA = 14.696
+PSI_PA = 6894.757293168361  # one lbf/in² in Pa
 _REQUEST = re.compile(r"^([A-Za-z])([A-Za-z]*)\s*(.*?)\s*$")
 
 
@@ -68,6 +76,8 @@ class AlicatSimulator(InstrumentSimulator):
         totalizer: bool = True,
         total_max_scc: float = 9999999.9,
         firmware: str = "10v05.0-R24",
+        downstream_pa: Callable[[], float] | None = None,
+        on_retarget: Callable[[], None] | None = None,
     ) -> None:
         super().__init__(now, seed=seed, faults=faults)
         self.unit_id = unit_id.upper()
@@ -89,6 +99,8 @@ class AlicatSimulator(InstrumentSimulator):
         self.has_totalizer = totalizer
         self.total_max = total_max_scc  # what the totalizer can show; then it freezes (OVR)
         self.firmware = firmware
+        self.downstream_pa = downstream_pa  # the pressure it delivers into, if a rig knows it
+        self.on_retarget = on_retarget
         self.setpoint = 0.0  # sccm, indicated units
         self.tare_offset = 0.0
         self.hold: str | None = None  # None, "HP" (hold position) or "HC" (hold closed)
@@ -140,6 +152,8 @@ class AlicatSimulator(InstrumentSimulator):
         else:
             wanted = self.setpoint - self._offset(self._last)
             self._target = min(max(wanted, 0.0), self.max_flow)
+        if self.on_retarget is not None:
+            self.on_retarget()
 
     def true_flow_sccm(self) -> float:
         self.advance()
@@ -149,8 +163,20 @@ class AlicatSimulator(InstrumentSimulator):
         self.advance()
         return self._flow0 + self._offset(self._last)
 
+    def flow_state(self) -> tuple[float, float, float]:
+        """(true flow now, the flow it is heading to, lag time constant): sccm, sccm, s.
+
+        Until the next `on_retarget()` the true flow is
+        target + (now_flow − target)·exp(−(t − now)/tau)."""
+        self.advance()
+        return self._flow0, self._target, self.tau_s
+
     def pressure_psia(self) -> float:
-        return self.ambient_psia + self.backpressure_psi * self._flow0 / self.full_scale
+        if self.downstream_pa is not None:
+            base = self.downstream_pa() / PSI_PA
+        else:
+            base = self.ambient_psia
+        return base + self.backpressure_psi * self._flow0 / self.full_scale
 
     # -- protocol -----------------------------------------------------------------------
     def _decimals(self) -> int:

@@ -11,6 +11,9 @@ Physics, advanced from the clock before every request:
   room through a conductance G: C dT/dt = P·u − G (T − T_room), solved exactly over each
   controller cycle with the output held (a first-order lag of time constant C/G);
 - the heater's power limit caps the heating rate; cooling is passive only;
+- `external_heat_w()`, if given, is heat from elsewhere (a heater a relay switches, the
+  controller only reading the temperature), added to P·u; whoever changes it advances
+  this simulator first, so each cycle is still exact;
 - the working setpoint ramps towards TG.SP at SP.RAT (°C/min, 0 = step), starting from
   the PV when TG.SP changes, as the controller's setpoint rate limit does;
 - in auto a PID (Eurotherm form, 100/PB·(e + ∫e/Ti − Td·dPV/dt)) sets the output once
@@ -63,12 +66,14 @@ class Eurotherm3200Simulator(ModbusRTUSimulator):
         noise_c: float = 0.03,
         cycle_s: float = 1.0,
         decimals: int = 1,
+        external_heat_w: Callable[[], float] | None = None,
     ) -> None:
         super().__init__(now, seed=seed, faults=faults, address=address)
         self.ambient_c = ambient_c
         self.heat_capacity = heat_capacity_j_per_k
         self.loss = loss_w_per_k
         self.heater_w = heater_w
+        self.external_heat_w = external_heat_w
         self.noise_c = noise_c
         self.cycle_s = cycle_s
         self.decimals = decimals
@@ -97,7 +102,10 @@ class Eurotherm3200Simulator(ModbusRTUSimulator):
         return self.heat_capacity / self.loss
 
     def _equilibrium_c(self, output_pct: float) -> float:
-        return self.ambient_c + self.heater_w * max(0.0, output_pct) / 100 / self.loss
+        power = self.heater_w * max(0.0, output_pct) / 100
+        if self.external_heat_w is not None:
+            power += self.external_heat_w()
+        return self.ambient_c + power / self.loss
 
     def _heat(self, dt: float, output_pct: float) -> None:
         """Exact first-order step with the output held for `dt` seconds."""
@@ -112,8 +120,8 @@ class Eurotherm3200Simulator(ModbusRTUSimulator):
             self.working_sp = self.target_sp
             return
         step = self.sp_rate / 60 * dt
-        self.working_sp = self.target_sp if abs(gap) <= step else self.working_sp + math.copysign(
-            step, gap
+        self.working_sp = (
+            self.target_sp if abs(gap) <= step else self.working_sp + math.copysign(step, gap)
         )
 
     def _pid(self, dt: float, previous_pv: float) -> float:
@@ -312,7 +320,7 @@ class Eurotherm3200Simulator(ModbusRTUSimulator):
     _STATE = (
         "target_sp", "working_sp", "manual_op", "output_pct", "pb", "ti", "td",
         "op_hi", "op_lo", "sp_rate", "sp_hi", "sp_lo", "mode", "_integral",
-    )
+    )  # fmt: skip
 
     def _snapshot(self) -> dict[str, float]:
         return {k: getattr(self, k) for k in self._STATE}

@@ -6,12 +6,14 @@ pressure, 9 atmospheric adjustment at too low pressure, 160 unrecognized message
 169 invalid argument, 172 value out of range, 175 command/query character invalid).
 Address 254 is answered by any transducer, 255 is executed without a reply.
 
-The true pressure comes from `pressure_pa()` (a manifold model elsewhere, or the small
-`PumpedVolume` below). The transducer adds its own error: a seeded gain error (±0.12 %
-of reading by default), a zero offset that `VAC!` removes and `ATM!` spans out, and
-noise. It prints 3 significant digits (PR1–PR3) or 4 (PR4) in its current unit, and
-saturates at the ends of its measuring range: below the range it reports the lower
-limit, above it the upper limit (the manual excerpts at hand give no other form).
+The true pressure comes from `pressure_pa()`: a rig's model of the volume the gauge sits on
+(a manifold, a gas cell); without a rig, a gauge reads a constant `pressure` (Pa, by default
+one atmosphere: a gauge left open to the room), or, with `pumped_volume=True`, the small
+`PumpedVolume` below (pumped down from atmosphere). The transducer adds its own error: a
+seeded gain error (±0.12 % of reading by default), a zero offset that `VAC!` removes and
+`ATM!` spans out, and noise. It prints 3 significant digits (PR1–PR3) or 4 (PR4) in its
+current unit, and saturates at the ends of its measuring range: below the range it reports
+the lower limit, above it the upper limit (the manual excerpts at hand give no other form).
 """
 
 from __future__ import annotations
@@ -56,8 +58,20 @@ def fmt(value: float, digits: int = 3) -> str:
     return f"{mantissa}E{int(exponent):+d}"
 
 
+class ConstantPressure:
+    """A pressure that stays put: what a gauge with no rig behind it reads."""
+
+    def __init__(self, pressure_pa: float) -> None:
+        if not (math.isfinite(pressure_pa) and pressure_pa >= 0):
+            raise ValueError(f"gauge pressure {pressure_pa!r} Pa is not a pressure (>= 0)")
+        self.pressure_pa = pressure_pa
+
+    def __call__(self) -> float:
+        return self.pressure_pa
+
+
 class PumpedVolume:
-    """A vacuum volume behind a pump valve, with a small leak; the default pressure source.
+    """A vacuum volume behind a pump valve, with a small leak (`pumped_volume=True`).
 
     Pumping: V dp/dt = -S (p - p_base) + Q, i.e. an exponential approach to
     p_base + Q/S with time constant V/S. Valve shut: the leak raises p by Q/V per second
@@ -129,12 +143,20 @@ class MKSGaugeSimulator(InstrumentSimulator):
         noise: float = 2e-4,
         noise_floor_pa: float = 2e-5,
         serial_number: str | None = None,
+        pressure: float = ATM_PA,
+        pumped_volume: bool = False,
     ) -> None:
         super().__init__(now, seed=seed, faults=faults)
         if model not in MODEL_SPECS:
             raise ValueError(f"no MKS model {model!r}; known: {', '.join(MODEL_SPECS)}")
         self.spec = MODEL_SPECS[model]
-        self.pressure_pa = pressure_pa or PumpedVolume(now)
+        # a rig's `pressure_pa` wins; `pressure` (Pa) and `pumped_volume` serve a lone gauge
+        if pressure_pa is not None:
+            self.pressure_pa: Callable[[], float] = pressure_pa
+        elif pumped_volume:
+            self.pressure_pa = PumpedVolume(now)
+        else:
+            self.pressure_pa = ConstantPressure(float(pressure))
         self.address = address
         self.unit = unit
         # Calibration state of this transducer, drawn once from the seed.
