@@ -23,7 +23,7 @@ from bluesky import RunEngine
 from bluesky.utils import Msg
 
 from ppu.clock import Clock
-from ppu.kernel import kernel
+from ppu.kernels import kernel
 from ppu.lab import load_lab
 from ppu.runtime import running
 from ppu.store import Store

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from ppu.errors import InstrumentError
 
-class DriverError(Exception):
+
+class DriverError(InstrumentError):
     """Something went wrong talking to an instrument."""
 
     #: A read or query that failed this way may be repeated safely.

@@ -155,8 +155,8 @@ class SerialPort:
             self._trace.header(self.url)
         try:
             self._serial = self._factory(self.url, baudrate=self.baudrate, timeout=self.timeout)
-        except (serial.SerialException, OSError) as e:
-            raise PortClosed(f"cannot open {self.url}: {e}") from None
+        except (serial.SerialException, OSError, ValueError) as e:
+            raise PortClosed(f"cannot open port {self.url}: {why_not_open(self.url, e)}") from None
 
     async def close(self) -> None:
         """Give up the port now, and close it on the port thread without waiting:
@@ -297,6 +297,32 @@ _CLOSER = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="port-clos
 def _close_quietly(serial_obj: Any) -> None:
     with contextlib.suppress(Exception):
         serial_obj.close()
+
+
+_ERRNO = re.compile(r"\[Errno (\d+)\]")
+
+
+def why_not_open(url: str, e: BaseException) -> str:
+    """What a person should know when a port does not open, in words, with the next step."""
+    import errno
+
+    found = [int(n) for n in _ERRNO.findall(str(e))]
+    code = getattr(e, "errno", None) or (found[-1] if found else None)
+    network = "://" in url
+    if code in (errno.ENOENT, errno.ENODEV, errno.ENXIO):
+        return "no such device (is the instrument plugged in and powered? see `ls /dev/tty*`)"
+    if code in (errno.EACCES, errno.EPERM):
+        return "permission denied (is your user in the group that owns the port, e.g. dialout?)"
+    if code == errno.EBUSY:
+        return "busy: another program has the port open"
+    if code == errno.ECONNREFUSED:
+        return "connection refused (nothing listens there: is the instrument server running?)"
+    if code in (errno.ETIMEDOUT, errno.EHOSTUNREACH, errno.ENETUNREACH):
+        return "cannot reach the host (check the network and the address)"
+    if network and "Name or service not known" in str(e):
+        return "unknown host name"
+    text = str(e).splitlines()[0] if str(e) else type(e).__name__
+    return text.replace(f"could not open port {url}: ", "")
 
 
 def read_until(terminator: bytes) -> Callable[[Any], bytes]:

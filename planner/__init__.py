@@ -20,15 +20,13 @@ from planner.base import (
     Suggestion,
 )
 from planner.botorch_engine import BoTorchPlanner
+from planner.engines import BUILT_IN
 from planner.sobol import RandomPlanner, SobolPlanner
 from planner.space import Categorical, Continuous, SearchSpace
 from planner.state import from_state
 
-ENGINES: dict[str, type] = {
-    "sobol": SobolPlanner,
-    "random": RandomPlanner,
-    "botorch": BoTorchPlanner,
-}
+#: ppu's own engines by name (a campaign also finds users' engines through its plugins)
+ENGINES: dict[str, type] = {name: e.load() for name, e in BUILT_IN.items()}
 
 
 def make_planner(

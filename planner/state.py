@@ -68,16 +68,12 @@ def unpack(state: Mapping[str, Any]) -> tuple[SearchSpace, tuple[Objective, ...]
 
 
 def from_state(state: Mapping[str, Any]) -> PersistentPlanner:
-    """Rebuild whichever planner wrote `state` (dispatching on its `engine`)."""
-    from planner.botorch_engine import BoTorchPlanner
-    from planner.sobol import RandomPlanner, SobolPlanner
+    """Rebuild whichever of ppu's own engines wrote `state` (dispatching on its `engine`);
+    a campaign rebuilds through its plugin registry, which knows users' engines too."""
+    from planner.engines import BUILT_IN
+    from ppu.catalog import load
 
-    engines: dict[str, Any] = {
-        "sobol": SobolPlanner,
-        "random": RandomPlanner,
-        "botorch": BoTorchPlanner,
-    }
     name = state.get("engine")
-    if name not in engines:
+    if name not in BUILT_IN:
         raise ValueError(f"unknown planner engine in state: {name!r}")
-    return engines[name].from_state(state)
+    return load(BUILT_IN[name].cls).from_state(state)

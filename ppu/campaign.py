@@ -1,8 +1,7 @@
 """A campaign: search space + objectives + workflow + budget + planner, run as a closed loop.
 
-The campaign file (TOML) is checked against the lab and the kernels before anything moves:
-units and bounds of the search space against the kernel inputs they feed, roles against
-the lab, references between workflow steps, objectives against step outputs.
+The campaign file and its checks are `ppu.campaign_file`; the planner it names is built by
+`ppu.campaign_planner`; this module is the loop and its summary.
 
 The loop decides only at quiescent instants of the lab's clock (`clock.idle()`), so the same
 seed gives the same campaign. It keeps the first workflow step's instruments fed: whenever
@@ -21,429 +20,33 @@ from pathlib import Path
 from typing import Any
 
 from planner.base import STATUSES
+from ppu.campaign_file import (
+    CampaignSpec,
+    ConstraintSpec,
+    ObjectiveSpec,
+    ParamSpec,
+    StepSpec,
+    load_campaign,
+)
+from ppu.campaign_planner import PlannerFailed, make_planner, saved_planner
 from ppu.clock import Clock
 from ppu.control import ControlDesk, RecordedOperator
-from ppu.errors import BadInput
-from ppu.kernel import Choice, In, Kernel, SampleIn
-from ppu.lab import LabSpec, read_toml
 from ppu.runtime import LaunchHandle, Runtime
 from ppu.store import Store
 from ppu.store.models import Campaign, Experiment
 from ppu.store.models import Launch as LaunchRow
-from ppu.units import Q_, Quantity, UnitError, parse_quantity, to_json
+from ppu.units import Q_, to_json
 
-
-@dataclass(frozen=True)
-class ParamSpec:
-    name: str
-    low: Quantity | None = None
-    high: Quantity | None = None
-    unit: str = ""
-    choices: tuple[str, ...] = ()
-    raw_low: Any = None
-    raw_high: Any = None
-
-    @property
-    def categorical(self) -> bool:
-        return bool(self.choices)
-
-
-@dataclass(frozen=True)
-class StepSpec:
-    name: str
-    kernel: Kernel
-    inputs: dict[str, Any]  # literal (validated), ("param", name), ("sample", step, name),
-    #                         ("output", step, name)
-    after: tuple[str, ...] = ()
-    instrument: str | None = None
-
-
-@dataclass(frozen=True)
-class ObjectiveSpec:
-    name: str
-    step: str
-    output: str
-    unit: str
-    maximize: bool = True
-
-
-@dataclass(frozen=True)
-class ConstraintSpec:
-    """An outcome that must stay within bounds (e.g. selectivity ≥ 20), in `unit`."""
-
-    name: str
-    step: str
-    output: str
-    unit: str
-    ge: float | None = None
-    le: float | None = None
-
-
-@dataclass(frozen=True)
-class CampaignSpec:
-    name: str
-    path: str
-    params: dict[str, ParamSpec]
-    workflow: tuple[StepSpec, ...]
-    objectives: tuple[ObjectiveSpec, ...]
-    max_experiments: int | None
-    max_lab_time_s: float | None
-    batch_size: int = 2
-    seed: int = 0
-    planner: str = "botorch"
-    planner_options: dict[str, Any] = field(default_factory=dict)
-    planner_cost_s: float = 0.0
-    approval: bool = False
-    raw: dict[str, Any] = field(default_factory=dict)
-    constraints: tuple[ConstraintSpec, ...] = ()
-    priors: Path | None = None
-
-
-# -- loading -----------------------------------------------------------------------------
-
-
-def load_campaign(
-    path: str | Path, lab: LabSpec, kernels: dict[str, Kernel], raw: dict[str, Any] | None = None
-) -> CampaignSpec:
-    """Read and check a campaign file (or `raw`, its stored contents, on resume)."""
-    raw = read_toml(path) if raw is None else raw
-    f = Path(path).name
-    known = {
-        "campaign",
-        "budget",
-        "search_space",
-        "objectives",
-        "workflow",
-        "planner",
-        "constraints",
-    }
-    for key in raw:
-        if key not in known:
-            raise BadInput(f"{f}: {key}", f"unknown section (expected {', '.join(sorted(known))})")
-    head = _table(raw.get("campaign", {}), f"{f}: campaign")
-    params = _search_space(f, _table(raw.get("search_space"), f"{f}: search_space"))
-    workflow = _workflow(f, raw.get("workflow"), params, lab, kernels)
-    objectives = _objectives(f, raw.get("objectives"), workflow)
-    constraints = _constraints(f, raw.get("constraints", []), workflow)
-    budget = _table(raw.get("budget", {}), f"{f}: budget")
-    max_exp = budget.get("experiments")
-    if max_exp is not None and (not isinstance(max_exp, int) or max_exp < 1):
-        raise BadInput(f"{f}: budget.experiments", f"{max_exp!r} is not a positive whole number")
-    max_time = None
-    if "lab_time" in budget:
-        max_time = _quantity(f"{f}: budget.lab_time", budget["lab_time"], "s").m_as("s")
-    if max_exp is None and max_time is None:
-        raise BadInput(f"{f}: budget", "missing: give experiments and/or lab_time")
-    planner = _table(raw.get("planner", {}), f"{f}: planner")
-    engine = planner.get("engine", "botorch")
-    if engine not in ("botorch", "sobol", "random"):
-        raise BadInput(
-            f"{f}: planner.engine", f"unknown engine {engine!r} (botorch, sobol, random)"
-        )
-    cost = _quantity(f"{f}: planner.cost", planner.get("cost", "0 s"), "s").m_as("s")
-    batch = head.get("batch_size", 2)
-    if not isinstance(batch, int) or batch < 1:
-        raise BadInput(f"{f}: campaign.batch_size", f"{batch!r} is not a positive whole number")
-    seed = head.get("seed", 0)
-    if not isinstance(seed, int):
-        raise BadInput(f"{f}: campaign.seed", f"{seed!r} is not a whole number")
-    return CampaignSpec(
-        name=str(head.get("name", Path(path).stem)),
-        path=str(path),
-        params=params,
-        workflow=workflow,
-        objectives=objectives,
-        max_experiments=max_exp,
-        max_lab_time_s=max_time,
-        batch_size=batch,
-        seed=seed,
-        planner=engine,
-        planner_options={k: v for k, v in planner.items() if k not in ("engine", "cost", "priors")},
-        constraints=constraints,
-        priors=_priors_path(f, path, planner.get("priors")),
-        planner_cost_s=cost,
-        approval=bool(head.get("approval", False)),
-        raw=raw,
-    )
-
-
-def _table(value: Any, place: str) -> dict[str, Any]:
-    if value is None:
-        raise BadInput(place, "missing")
-    if not isinstance(value, dict):
-        raise BadInput(place, f"expected a table, got {value!r}")
-    return value
-
-
-def _quantity(place: str, value: Any, unit: str) -> Quantity:
-    try:
-        return parse_quantity(value, unit)
-    except UnitError as e:
-        raise BadInput(place, str(e)) from None
-
-
-def _search_space(f: str, raw: dict[str, Any]) -> dict[str, ParamSpec]:
-    if not raw:
-        raise BadInput(f"{f}: search_space", "empty: nothing to search over")
-    params = {}
-    for name, spec in raw.items():
-        place = f"{f}: search_space.{name}"
-        spec = _table(spec, place)
-        if "choices" in spec:
-            choices = spec["choices"]
-            if (
-                not isinstance(choices, list)
-                or not choices
-                or not all(isinstance(c, str) for c in choices)
-            ):
-                raise BadInput(f"{place}.choices", f"expected a list of names, got {choices!r}")
-            params[name] = ParamSpec(name, choices=tuple(choices))
-            continue
-        if "low" not in spec or "high" not in spec:
-            raise BadInput(place, "needs low and high (or choices)")
-        for key in ("low", "high"):
-            if not isinstance(spec[key], str | int | float) or isinstance(spec[key], bool):
-                raise BadInput(f"{place}.{key}", f"{spec[key]!r} is not a quantity")
-        # units are read against the kernel input this parameter feeds (see _bind)
-        params[name] = ParamSpec(name, raw_low=spec["low"], raw_high=spec["high"])
-    return params
-
-
-_REF = re.compile(r"^([A-Za-z_]\w*)\.([A-Za-z_]\w*)$")
-
-
-def _workflow(
-    f: str, raw: Any, params: dict[str, ParamSpec], lab: LabSpec, kernels: dict[str, Kernel]
-) -> tuple[StepSpec, ...]:
-    if not isinstance(raw, list) or not raw:
-        raise BadInput(f"{f}: workflow", "missing: list the steps as [[workflow]] tables")
-    steps: dict[str, StepSpec] = {}
-    bound: set[str] = set()
-    for i, sraw in enumerate(raw):
-        place = f"{f}: workflow[{i}]"
-        sraw = _table(sraw, place)
-        name = sraw.get("step", f"step{i}")
-        place = f"{f}: workflow.{name}"
-        if name in steps:
-            raise BadInput(place, "a step of that name comes earlier")
-        kname = sraw.get("kernel")
-        if kname not in kernels:
-            raise BadInput(
-                f"{place}.kernel", f"unknown kernel {kname!r} (known: {', '.join(kernels)})"
-            )
-        k = kernels[kname]
-        instrument = sraw.get("instrument")
-        if k.role is not None:
-            if instrument is not None:
-                ispec = lab.instruments.get(instrument)
-                if ispec is None:
-                    raise BadInput(
-                        f"{place}.instrument",
-                        f"unknown instrument '{instrument}' "
-                        f"(lab has: {', '.join(lab.instruments)})",
-                    )
-                if k.role not in ispec.roles:
-                    raise BadInput(
-                        f"{place}.instrument",
-                        f"'{instrument}' has no role '{k.role}' needed by {kname}",
-                    )
-            elif not lab.with_role(k.role):
-                raise BadInput(
-                    f"{place}.kernel",
-                    f"{kname} needs an instrument with role "
-                    f"'{k.role}'; {Path(lab.path).name} has none (roles: "
-                    f"{', '.join(sorted(lab.roles))})",
-                )
-        inputs: dict[str, Any] = {}
-        literals: dict[str, Any] = {}
-        for iname, value in _table(sraw.get("inputs", {}), f"{place}.inputs").items():
-            ip = f"{place}.inputs.{iname}"
-            spec = k.inputs.get(iname)
-            if spec is None:
-                raise BadInput(
-                    ip, f"{kname} has no input '{iname}' (inputs: {', '.join(k.inputs)})"
-                )
-            if isinstance(value, str) and value.startswith("$"):
-                pname = value[1:]
-                if pname not in params:
-                    raise BadInput(ip, f"'{value}' names no search_space parameter")
-                params[pname] = _bind(f"{f}: search_space.{pname}", params[pname], k, iname, spec)
-                inputs[iname] = ("param", pname)
-                bound.add(pname)
-            elif isinstance(spec, SampleIn) or (
-                isinstance(value, str) and _REF.match(value) and value.split(".")[0] in steps
-            ):
-                m = _REF.match(value) if isinstance(value, str) else None
-                if not m or m.group(1) not in steps:
-                    raise BadInput(
-                        ip, f"{value!r} is not an earlier step's product (write step.product)"
-                    )
-                src, what = m.groups()
-                src_k = steps[src].kernel
-                if isinstance(spec, SampleIn):
-                    if what not in src_k.produces:
-                        raise BadInput(
-                            ip,
-                            f"step {src} ({src_k.name}) makes no sample '{what}' "
-                            f"(it makes: {', '.join(src_k.produces) or 'none'})",
-                        )
-                    inputs[iname] = ("sample", src, what)
-                else:
-                    if what not in src_k.outputs:
-                        raise BadInput(ip, f"step {src} ({src_k.name}) has no output '{what}'")
-                    inputs[iname] = ("output", src, what)
-            else:
-                literals[iname] = value
-        try:
-            checked = k.validate(
-                {**literals, **{n: _placeholder(k.inputs[n]) for n in inputs}},
-                place=f"{place}.inputs",
-            )
-        except BadInput as e:
-            raise BadInput(e.place, e.problem) from None
-        for iname in literals:
-            inputs[iname] = checked[iname]
-        after = sraw.get("after", [])
-        if not isinstance(after, list) or any(a not in steps for a in after):
-            raise BadInput(f"{place}.after", f"{after!r} must list earlier steps")
-        steps[name] = StepSpec(name, k, inputs, tuple(after), instrument)
-    unbound = set(params) - bound
-    if unbound:
-        raise BadInput(f"{f}: search_space.{sorted(unbound)[0]}", "feeds no workflow input")
-    return tuple(steps.values())
-
-
-def _placeholder(spec: Any) -> Any:
-    """A stand-in for a value bound later, so literal inputs can be checked now."""
-    if isinstance(spec, In):
-        return (
-            spec.default
-            if spec.default is not None
-            else (spec.ge if spec.ge is not None else Q_(0, spec.unit))
-        )
-    if isinstance(spec, Choice):
-        return spec.options[0]
-    return "sample"
-
-
-def _bind(place: str, p: ParamSpec, k: Kernel, iname: str, spec: Any) -> ParamSpec:
-    """Check a search-space parameter against the kernel input it feeds; read its bounds
-    in that input's unit."""
-    if isinstance(spec, Choice):
-        if not p.categorical:
-            raise BadInput(
-                place,
-                f"{k.name}.{iname} is a choice among "
-                f"{', '.join(spec.options)}; give choices, not low/high",
-            )
-        bad = [c for c in p.choices if c not in spec.options]
-        if bad:
-            raise BadInput(
-                place,
-                f"'{bad[0]}' is not one of {', '.join(spec.options)} "
-                f"(kernel {k.name}, input {iname})",
-            )
-        return p
-    if not isinstance(spec, In):
-        raise BadInput(place, f"{k.name}.{iname} is a sample, not a parameter")
-    if p.categorical:
-        raise BadInput(place, f"{k.name}.{iname} is a quantity in {spec.unit or 'no unit'}")
-    bounds = {}
-    for name, raw in (
-        ("low", p.raw_low if p.low is None else p.low),
-        ("high", p.raw_high if p.high is None else p.high),
-    ):
-        try:
-            bounds[name] = spec.check(raw)
-        except UnitError as e:
-            raise BadInput(f"{place}.{name}", str(e)) from None
-        except ValueError as e:
-            raise BadInput(f"{place}.{name}", f"{e} for kernel {k.name}") from None
-    if not bounds["low"] < bounds["high"]:
-        raise BadInput(place, f"low ({p.raw_low}) must be below high ({p.raw_high})")
-    unit = p.unit or spec.unit
-    return ParamSpec(
-        p.name,
-        low=bounds["low"].to(unit),
-        high=bounds["high"].to(unit),
-        unit=unit,
-        raw_low=p.raw_low,
-        raw_high=p.raw_high,
-    )
-
-
-def _objectives(f: str, raw: Any, workflow: tuple[StepSpec, ...]) -> tuple[ObjectiveSpec, ...]:
-    if not isinstance(raw, list) or not raw:
-        raise BadInput(f"{f}: objectives", "missing: at least one [[objectives]] is needed")
-    steps = {s.name: s for s in workflow}
-    out = []
-    for i, o in enumerate(raw):
-        o = _table(o, f"{f}: objectives[{i}]")
-        name = o.get("name", f"objective{i}")
-        place = f"{f}: objectives.{name}"
-        ref = o.get("from", "")
-        m = _REF.match(ref) if isinstance(ref, str) else None
-        if not m or m.group(1) not in steps:
-            raise BadInput(f"{place}.from", f"{ref!r} is not step.output of the workflow")
-        step, output = m.groups()
-        k = steps[step].kernel
-        if output not in k.outputs:
-            raise BadInput(
-                f"{place}.from",
-                f"step {step} ({k.name}) has no output '{output}' "
-                f"(outputs: {', '.join(k.outputs)})",
-            )
-        unit = o.get("unit", k.outputs[output])
-        try:
-            Q_(1, k.outputs[output]).to(unit)
-        except Exception:
-            raise BadInput(
-                f"{place}.unit", f"'{unit}' does not fit {k.name}.{output} ({k.outputs[output]})"
-            ) from None
-        out.append(ObjectiveSpec(name, step, output, unit, bool(o.get("maximize", True))))
-    return tuple(out)
-
-
-def _constraints(f: str, raw: Any, workflow: tuple[StepSpec, ...]) -> tuple[ConstraintSpec, ...]:
-    if not isinstance(raw, list):
-        raise BadInput(f"{f}: constraints", "expected [[constraints]] tables")
-    steps = {s.name: s for s in workflow}
-    out = []
-    for i, c in enumerate(raw):
-        c = _table(c, f"{f}: constraints[{i}]")
-        ref = c.get("from", "")
-        m = _REF.match(ref) if isinstance(ref, str) else None
-        place = f"{f}: constraints.{c.get('name', i)}"
-        if not m or m.group(1) not in steps:
-            raise BadInput(f"{place}.from", f"{ref!r} is not step.output of the workflow")
-        step, output = m.groups()
-        k = steps[step].kernel
-        if output not in k.outputs:
-            raise BadInput(f"{place}.from", f"step {step} ({k.name}) has no output '{output}'")
-        unit = k.outputs[output]
-        bounds: dict[str, float] = {}
-        for key in ("ge", "le"):
-            if key in c:
-                bounds[key] = _quantity(f"{place}.{key}", c[key], unit).m_as(unit)
-        if not bounds:
-            raise BadInput(place, "needs ge and/or le")
-        out.append(ConstraintSpec(str(c.get("name", output)), step, output, unit, **bounds))
-    return tuple(out)
-
-
-def check_priors(spec: CampaignSpec) -> None:
-    """Read the priors file now, so a bad one is reported before anything is stored."""
-    if spec.priors is not None:
-        _make_planner(spec)
-
-
-def _priors_path(f: str, campaign_path: str | Path, value: Any) -> Path | None:
-    if value is None:
-        return None
-    p = Path(campaign_path).parent / str(value)
-    if not p.exists():
-        raise BadInput(f"{f}: planner.priors", f"no such file: {p}")
-    return p
+__all__ = [
+    "CampaignRun",
+    "CampaignSpec",
+    "ConstraintSpec",
+    "ObjectiveSpec",
+    "ParamSpec",
+    "StepSpec",
+    "load_campaign",
+    "run_campaign",
+]
 
 
 # -- running -------------------------------------------------------------------------------
@@ -491,7 +94,7 @@ class CampaignRun:
         self.candidates: list[Candidate] = []
         self._wake = asyncio.Event()
         self._watchers: set[asyncio.Future[None]] = set()
-        self.planner = planner if planner is not None else _make_planner(spec)
+        self.planner = planner if planner is not None else make_planner(spec)
         #: resumed candidates: the launches an earlier controller made for them, by step
         self._resumed: dict[int, dict[str, LaunchRow]] = {}
         #: held launches (by id) and the person's word on each, when it comes
@@ -613,9 +216,14 @@ class CampaignRun:
     async def _suggest_and_launch(self, n: int) -> None:
         pending = [c.params for c in self.candidates if c.status == "running"]
         with self.clock.holding():
-            suggestions = await self.clock.loop.run_in_executor(
-                None, lambda: self.planner.suggest(n, pending)
-            )
+            try:
+                suggestions = await self.clock.loop.run_in_executor(
+                    None, lambda: self.planner.suggest(n, pending)
+                )
+            except Exception as e:
+                raise PlannerFailed(
+                    f"planner {self.spec.planner}: suggest failed: {type(e).__name__}: {e}"
+                ) from e
         if self.spec.planner_cost_s:
             await asyncio.sleep(self.spec.planner_cost_s)
         rows = []
@@ -816,7 +424,9 @@ class CampaignRun:
 
     def _param_value(self, name: str, value: Any) -> Any:
         p = self.spec.params[name]
-        return value if p.categorical else Q_(float(value), p.unit)
+        if p.categorical:
+            return value
+        return round(float(value)) if p.integer else Q_(float(value), p.unit)
 
     # -- outcome ------------------------------------------------------------------------
     def meets_constraints(self, c: Candidate) -> bool:
@@ -851,39 +461,6 @@ class CampaignRun:
             for c in done
             if not any(better_or_equal(d, c) and d.objectives != c.objectives for d in done)
         ]
-
-
-def _make_planner(spec: CampaignSpec) -> Any:
-    from planner import Categorical, Continuous, Objective, SearchSpace, make_planner
-
-    space = SearchSpace(
-        [
-            Categorical(p.name, p.choices)
-            if p.categorical
-            else Continuous(p.name, float(p.low.magnitude), float(p.high.magnitude), p.unit)  # type: ignore[union-attr]
-            for p in spec.params.values()
-        ]
-    )
-    objectives = [Objective(o.name, o.maximize) for o in spec.objectives]
-    constraints = [{"name": c.name, "ge": c.ge, "le": c.le} for c in spec.constraints]
-    options = dict(spec.planner_options)
-    if constraints:
-        options["constraints"] = constraints
-    planner = make_planner(spec.planner, space, objectives, spec.seed, **options)
-    if spec.priors is not None:
-        from planner.priors import read_priors
-
-        units = {o.name: o.unit for o in spec.objectives} | {
-            c.name: c.unit for c in spec.constraints
-        }
-        try:
-            found = read_priors(
-                spec.priors, planner.space, planner.measured_outcomes(), units=units, outside="skip"
-            )
-        except ValueError as e:
-            raise BadInput(f"{Path(spec.path).name}: planner.priors", str(e)) from None
-        planner.ingest(found.results)
-    return planner
 
 
 def _params_from_json(spec: CampaignSpec, params: dict[str, Any]) -> dict[str, Any]:
@@ -989,6 +566,7 @@ async def run_campaign(
                     "campaign": spec.raw,
                     "campaign_path": str(Path(spec.path).resolve()),
                     "lab": str(Path(rt.lab.path).resolve()),
+                    "plugins": [p.to_json() for p in rt.lab.registry.plugins],
                     "max_experiments": spec.max_experiments,
                 },
             )
@@ -1008,7 +586,7 @@ async def run_campaign(
         clock,
         campaign_id,
         on_progress=on_progress,
-        planner=_saved_planner(store, campaign_id) if resume else None,
+        planner=saved_planner(store, campaign_id, spec) if resume else None,
     )
     desk = ControlDesk(
         rt,
@@ -1043,14 +621,6 @@ async def run_campaign(
         summary["safe_states"] = run.safe_states
     store.update_campaign(campaign_id, state=state, virtual_t=clock.now(), summary=summary)
     return summary
-
-
-def _saved_planner(store: Store, campaign_id: str) -> Any:
-    """The planner as it was last saved (None before its first save: built afresh)."""
-    from planner.state import from_state
-
-    saved = store.latest_planner_state(campaign_id)
-    return from_state(saved.state) if saved is not None and saved.state else None
 
 
 def control_poll_s(clock: Clock) -> float:

@@ -1,120 +1,119 @@
-"""Which driver, device and simulator make up each instrument model a lab file can name.
+"""The records a plugin registers besides kernels: instrument models, rigs, planner engines.
 
-Imports are by dotted path and happen only when a lab is opened, so the CLI stays quick.
+A plugin module defines them as module-level values (the way it defines kernels with
+`@kernel`); `ppu.plugins` finds them. The project's own instrument models, rigs and planners
+are records of the same kind in plugin modules of their own (`devices.catalog`,
+`simulators.rigs`, `planner.engines`), found through the same entry points as anyone's.
+
+Classes are given as the class itself or as `"module:Class"`; a path is imported only when
+a lab opens, so listing what is installed stays quick.
 """
 
 from __future__ import annotations
 
 import importlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+#: a class, or where to find it: "package.module:Class"
+ClassRef = str | type
+
+
+def load(ref: ClassRef) -> Any:
+    """The class a record names (importing its module on first use)."""
+    if not isinstance(ref, str):
+        return ref
+    module, _, name = ref.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def ref_text(ref: ClassRef) -> str:
+    return ref if isinstance(ref, str) else f"{ref.__module__}:{ref.__qualname__}"
 
 
 @dataclass(frozen=True)
 class InstrumentModel:
-    driver: str  # "module:Class", called as Class(port, **driver_options)
-    device: str  # "module:Class", called as Class(driver, name=..., **limits, **settings)
-    simulator: str  # "module:Class", called as Class(now, seed=..., faults=..., **options)
+    """One instrument model a lab file can name as a device's `driver`: the driver that
+    speaks its protocol, the ophyd-async device over it, its protocol simulator, and the
+    keys a lab file may give it.
+
+    Built as `driver(port, **driver_options)`, `device(driver, name=…, **limits,
+    **settings)` and, in a dry-run, `simulator(now, seed=…, faults=…, **options)`.
+    `limits` and `settings` map a lab-file key to its unit ("" for a plain value).
+    `simulator_options` maps the simulator's own option keys to units, for those that carry
+    one (an option not listed is passed as written, if the simulator takes it).
+    `to_simulator` names lab keys given once for both ends (an Alicat's `unit_id`, a gauge's
+    `model`): lab key (a driver option, limit or setting) → the simulator's argument, which
+    receives the value (a quantity as its magnitude in the key's unit)."""
+
+    name: str
+    driver: ClassRef
+    device: ClassRef
+    simulator: ClassRef
     baudrate: int = 9600
     timeout_s: float = 1.0
-    limits: dict[str, str] = field(default_factory=dict)  # name -> unit
-    settings: dict[str, str] = field(default_factory=dict)  # name -> unit ("" = plain value)
+    limits: Mapping[str, str] = field(default_factory=dict)
+    settings: Mapping[str, str] = field(default_factory=dict)
     driver_options: tuple[str, ...] = ()
+    simulator_options: Mapping[str, str] = field(default_factory=dict)
+    to_simulator: Mapping[str, str] = field(default_factory=dict)
+    doc: str = ""
 
-
-MODELS: dict[str, InstrumentModel] = {
-    "ne1000": InstrumentModel(
-        driver="devices.ne1000:NE1000",
-        device="devices.syringe_pump:SyringePump",
-        simulator="simulators.ne1000:NE1000Simulator",
-        limits={"max_rate": "mL/min", "max_volume": "mL"},
-        settings={"diameter": "mm", "poll_interval": ""},
-        driver_options=("address",),
-    ),
-    "mt-sics": InstrumentModel(
-        driver="devices.mt_sics:MTSICSBalance",
-        device="devices.balance:Balance",
-        simulator="simulators.mt_sics:MTSICSSimulator",
-        limits={"capacity": "g"},
-        settings={"readability": "mg", "poll_interval": "", "max_timeout": ""},
-    ),
-    "alicat": InstrumentModel(
-        driver="devices.alicat:AlicatController",
-        device="devices.mass_flow:MassFlowController",
-        simulator="simulators.alicat:AlicatSimulator",
-        baudrate=19200,
-        limits={"full_scale": "sccm"},
-        settings={"tolerance": "", "poll_interval": "", "settle_timeout": "", "tare_delay": ""},
-        driver_options=("unit_id",),
-    ),
-    "mks-9xx": InstrumentModel(
-        driver="devices.mks:MKSGauge",
-        device="devices.pressure_gauge:PressureGauge",
-        simulator="simulators.mks:MKSGaugeSimulator",
-        settings={"model": "", "unit": "", "channel": ""},
-        driver_options=("address",),
-    ),
-    "vici": InstrumentModel(
-        driver="devices.vici:VICIActuator",
-        device="devices.selector_valve:SelectorValve",
-        simulator="simulators.vici:VICISimulator",
-        settings={"positions": "", "safe_position": "", "step_time": "", "poll_interval": ""},
-        driver_options=("device_id",),
-    ),
-    "eurotherm-3200": InstrumentModel(
-        driver="devices.eurotherm:Eurotherm3200",
-        device="devices.temperature_controller:TemperatureController",
-        simulator="simulators.eurotherm:Eurotherm3200Simulator",
-        # a socket ignores the baud rate; at 19200+ minimalmodbus's silent gap is shortest
-        baudrate=19200,
-        timeout_s=0.3,
-        limits={"min_setpoint": "degC", "max_setpoint": "degC", "max_ramp_rate": "delta_degC/min"},
-        settings={
-            "tolerance": "delta_degC",
-            "dwell": "s",
-            "safe_setpoint": "degC",
-            "poll_interval": "",
-        },
-        driver_options=("slave",),
-    ),
-    "modbus-relay": InstrumentModel(
-        driver="devices.modbus_relay:ModbusRelayModule",
-        device="devices.solenoid_valve:ValveBank",
-        simulator="simulators.modbus_relay:ModbusRelaySimulator",
-        baudrate=19200,
-        timeout_s=0.3,
-        settings={
-            "valves": "",
-            "interlocks": "",
-            "normally_open": "",
-            "feedback": "",
-            "actuation_time": "s",
-        },
-        driver_options=("slave", "channels"),
-    ),
-}
+    def describe(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "driver": ref_text(self.driver),
+            "device": ref_text(self.device),
+            "simulator": ref_text(self.simulator),
+            "limits": dict(self.limits),
+            "settings": dict(self.settings),
+            "driver_options": list(self.driver_options),
+            "simulator_options": dict(self.simulator_options),
+            "doc": self.doc,
+        }
 
 
 @dataclass(frozen=True)
 class RigModel:
-    """Shared physics behind one simulated instrument's devices (a reactor, a manifold).
+    """The shared physics behind one simulated instrument's devices (a reactor, a gas cell).
 
-    Called as Class(now, world, seed=..., **places, **options), where each place template is
-    filled with the instrument's name. The rig then gives each device simulator extra
-    constructor arguments (`simulator_options`) and sees each one built (`attach`)."""
+    Called as `cls(now, world, seed=…, **places, **options)`, where each place template is
+    filled with the instrument's name and `options` (lab key → unit, "" for a plain value)
+    arrive as magnitudes in those units. The rig then gives each device simulator extra
+    constructor arguments (`simulator_options(device, model)`) and sees each one built
+    (`attach(device, simulator)`)."""
 
-    path: str
-    places: dict[str, str] = field(default_factory=dict)
+    name: str
+    cls: ClassRef
+    places: Mapping[str, str] = field(default_factory=dict)
+    options: Mapping[str, str] = field(default_factory=dict)
+    doc: str = ""
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "class": ref_text(self.cls),
+            "places": dict(self.places),
+            "options": dict(self.options),
+            "doc": self.doc,
+        }
 
 
-RIGS: dict[str, RigModel] = {
-    "synthesis": RigModel("simulators.synthesis:SynthesisRig", {"place": "{instrument}:reactor"}),
-    "oven": RigModel("simulators.oven:ActivationOvenRig", {"place": "{instrument}:chamber"}),
-    "balance": RigModel("simulators.weighing:WeighingRig", {"place": "{instrument}:pan"}),
-    "sorption": RigModel("simulators.sorption:SorptionRig", {"place": "{instrument}:cell"}),
-}
+@dataclass(frozen=True)
+class PlannerEngine:
+    """A planner a campaign can name as `[planner] engine`.
 
+    Called as `cls(space, objectives, seed, **options)` with the campaign's other planner
+    keys as `options` (checked against its signature when the campaign loads), and rebuilt
+    after a restart with `cls.from_state(state)`."""
 
-def load(path: str) -> Any:
-    module, _, name = path.partition(":")
-    return getattr(importlib.import_module(module), name)
+    name: str
+    cls: ClassRef
+    doc: str = ""
+
+    def load(self) -> Any:
+        return load(self.cls)
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, "class": ref_text(self.cls), "doc": self.doc}

@@ -11,6 +11,7 @@ import json
 import os
 import sys
 import time
+import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
@@ -44,18 +45,53 @@ def _emit_json(obj: dict[str, Any]) -> None:
     sys.stdout.flush()
 
 
+#: `ppu --debug …` (or PPU_DEBUG=1): an unexpected error shows its traceback
+DEBUG = {"on": bool(os.environ.get("PPU_DEBUG"))}
+
+
+@app.callback()
+def _options(
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show the traceback of an unexpected error.")
+    ] = False,
+) -> None:
+    """ppu: run physics kernels on lab instruments, or dry-run them on simulators."""
+    if debug:
+        DEBUG["on"] = True
+
+
+def _fail(as_json: bool, message: str, code: int) -> typer.Exit:
+    err.print(f"[red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+    if as_json:
+        _emit_json({"error": message, "exit_code": code})
+    return typer.Exit(code)
+
+
 def _guard(as_json: bool, body: Callable[[], int | None]) -> None:
-    """Run a command body; turn our errors into one line and the agreed exit code."""
+    """Run a command body; every error becomes one line and the agreed exit code (and a
+    JSON last line under --json). A traceback reaches a person only with --debug."""
     try:
         code = body() or 0
     except PpuError as e:
-        err.print(f"[red]error:[/] {escape(str(e))}", highlight=False, soft_wrap=True)
-        if as_json:
-            _emit_json({"error": str(e), "exit_code": e.exit_code})
-        raise typer.Exit(e.exit_code) from None
+        if DEBUG["on"]:
+            traceback.print_exc()
+        raise _fail(as_json, str(e), e.exit_code) from None
     except KeyboardInterrupt:
         err.print("[yellow]interrupted[/]")
+        if as_json:
+            _emit_json({"error": "interrupted", "exit_code": 3})
         raise typer.Exit(3) from None
+    except (typer.Exit, typer.Abort, *_click_errors()):
+        raise
+    except Exception as e:
+        if DEBUG["on"]:
+            traceback.print_exc()
+        text = str(e).strip().splitlines()[0] if str(e).strip() else ""
+        raise _fail(
+            as_json,
+            f"unexpected {type(e).__name__}: {text} (run `ppu --debug …` for the traceback)",
+            1,
+        ) from None
     raise typer.Exit(code)
 
 
@@ -75,39 +111,111 @@ def _parse_assignments(args: list[str], kernel_name: str) -> dict[str, str]:
     return values
 
 
+LabOption = Annotated[Path, typer.Option("--lab", help="Lab file (TOML).")]
+
+
+def _registry(lab: Path | None):
+    """The lab's plugins (the installed ones and its own), or only the installed ones."""
+    if lab is not None:
+        from ppu.lab import load_lab
+
+        return load_lab(lab).registry
+    from ppu.plugins import installed
+
+    return installed()
+
+
 @app.command("kernels")
-def kernels_cmd(as_json: JsonOption = False) -> None:
+def kernels_cmd(
+    lab: Annotated[
+        Path | None, typer.Option("--lab", help="Also the kernels of this lab's plugins.")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
     """List the kernels: typed inputs with units and bounds, the instrument role, outputs."""
 
     def body() -> None:
-        from protocols import kernels
-
-        ks = kernels()
+        reg = _registry(lab)
+        ks = dict(sorted(reg.kernels.items()))
         if as_json:
-            _emit_json({"kernels": [k.describe() for k in ks.values()]})
+            _emit_json(
+                {
+                    "kernels": [
+                        {**k.describe(), "plugin": _where(reg, "kernel", k.name)}
+                        for k in ks.values()
+                    ]
+                }
+            )
             return
-        table = Table("kernel", "role", "inputs", "outputs", "re-run safe", show_lines=True)
+        table = Table(
+            "kernel", "role", "inputs", "outputs", "re-run safe", "plugin", show_lines=True
+        )
         for k in ks.values():
-            inputs = []
-            for name, spec in k.describe()["inputs"].items():
-                if spec["type"] == "quantity":
-                    inputs.append(
-                        f"{name}: {spec['min']}…{spec['max']} {spec['unit']}"
-                        f" (default {spec['default']})"
-                    )
-                elif spec["type"] == "choice":
-                    inputs.append(f"{name}: one of {', '.join(spec['options'])}")
-                else:
-                    inputs.append(f"{name}: sample{' (consumed)' if spec['consumes'] else ''}")
-            outputs = ", ".join(f"{n} [{u}]" for n, u in k.outputs.items())
+            outputs = ", ".join(f"{n} [{u or 'no unit'}]" for n, u in k.outputs.items())
             table.add_row(
-                k.name,
-                k.role or "(compute)",
-                "\n".join(inputs),
-                outputs,
+                escape(k.name),
+                escape(k.role or "(compute)"),
+                escape("\n".join(_describe_input(n, s) for n, s in k.describe()["inputs"].items())),
+                escape(outputs),
                 "yes" if k.rerun_safe else "no",
+                escape(_where(reg, "kernel", k.name)),
             )
         out.print(table)
+
+    _guard(as_json, body)
+
+
+def _where(reg: Any, kind: str, name: str) -> str:
+    src = reg.where(kind, name)
+    return src.module if src is not None else ""
+
+
+def _describe_input(name: str, spec: dict[str, Any]) -> str:
+    if spec["type"] == "quantity":
+        unit = f" {spec['unit']}" if spec["unit"] else ""
+        lo = "-∞" if spec["min"] is None else f"{spec['min']:g}"
+        hi = "∞" if spec["max"] is None else f"{spec['max']:g}"
+        default = "" if spec["default"] is None else f" (default {spec['default']:g}{unit})"
+        return f"{name}: {lo} … {hi}{unit}{default}"
+    if spec["type"] == "integer":
+        lo = "-∞" if spec["min"] is None else spec["min"]
+        hi = "∞" if spec["max"] is None else spec["max"]
+        default = "" if spec["default"] is None else f" (default {spec['default']})"
+        return f"{name}: whole number {lo} … {hi}{default}"
+    if spec["type"] == "choice":
+        return f"{name}: one of {', '.join(spec['options'])}"
+    return f"{name}: sample{' (consumed)' if spec['consumes'] else ''}"
+
+
+@app.command("plugins")
+def plugins_cmd(
+    lab: Annotated[
+        Path | None, typer.Option("--lab", help="Also this lab file's own plugins.")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """What plugins were found where, and what each registered."""
+
+    def body() -> None:
+        described = _registry(lab).describe()
+        if as_json:
+            _emit_json(described)
+            return
+        t = Table("plugin", "found by", "where", "registers", show_lines=True)
+        for p in described["plugins"]:
+            found = (
+                f"entry point ({p['distribution']} {p['version']})"
+                if p["found_by"] == "entry point"
+                else "lab file"
+            )
+            what = []
+            for key in ("kernels", "instrument_models", "rigs", "planners"):
+                if p[key]:
+                    what.append(f"{key.replace('_', ' ')}: {', '.join(p[key])}")
+            t.add_row(
+                escape(p["module"]), escape(found), escape(p["file"] or ""), escape("\n".join(what))
+            )
+        out.print(t)
 
     _guard(as_json, body)
 
@@ -132,16 +240,15 @@ def launch_cmd(
     """Run one kernel on one instrument, without a campaign, and print its outputs."""
 
     def body() -> int:
-        from ppu.lab import load_lab
-        from protocols import kernels
+        from ppu.lab import _unknown_name, load_lab
 
-        ks = kernels()
+        spec = load_lab(lab)
+        ks = spec.kernels
         k = ks.get(kernel)
         if k is None:
-            raise BadInput(f"launch {kernel}", f"unknown kernel (known: {', '.join(ks)})")
+            raise BadInput(f"launch {kernel}", _unknown_name("kernel", kernel, ks))
         raw = _parse_assignments(assignments or [], kernel)
         k.validate(raw)  # units and bounds, before anything opens
-        spec = load_lab(lab)
         if k.role is not None and not spec.with_role(k.role):
             raise BadInput(f"{lab.name}", f"no instrument has role '{k.role}' needed by {kernel}")
         if instrument is not None and instrument not in spec.instruments:
@@ -328,13 +435,11 @@ def _run_campaign(
     except UnitError as e:
         raise BadInput("--operator-delay", str(e)) from None
 
-    from ppu.campaign import check_priors, load_campaign
+    from ppu.campaign import load_campaign
     from ppu.lab import load_lab
-    from protocols import kernels
 
     spec_lab = load_lab(lab)
-    spec = load_campaign(campaign, spec_lab, kernels())
-    check_priors(spec)
+    spec = load_campaign(campaign, spec_lab)
     if seed is not None:
         spec = dataclasses.replace(spec, seed=seed)
     if budget is not None:
@@ -680,7 +785,33 @@ _register_groups()
 
 
 def main() -> None:
-    app()
+    """The `ppu` command: a usage mistake is one line and exit 2 like any bad input (and,
+    under --json, a JSON last line), not a box."""
+    usage, other = _click_errors()
+    as_json = "--json" in sys.argv
+    try:
+        code = app(standalone_mode=False)
+    except usage as e:
+        if type(e).__name__ == "NoArgsIsHelpError":
+            e.show()
+            raise SystemExit(2) from None
+        ctx = getattr(e, "ctx", None)
+        hint = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
+        raise SystemExit(_fail(as_json, e.format_message() + hint, 2).exit_code) from None
+    except other as e:
+        raise SystemExit(_fail(as_json, e.format_message(), e.exit_code).exit_code) from None
+    except (typer.Abort, KeyboardInterrupt):
+        raise SystemExit(3) from None
+    raise SystemExit(code if isinstance(code, int) else 0)
+
+
+def _click_errors() -> tuple[type[Exception], type[Exception]]:
+    """Usage errors as this typer raises them (newer typers carry click inside)."""
+    try:
+        from typer._click import exceptions as ce  # type: ignore[import-not-found]
+    except ImportError:
+        import click.exceptions as ce
+    return ce.UsageError, ce.ClickException
 
 
 if __name__ == "__main__":

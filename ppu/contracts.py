@@ -41,6 +41,20 @@ class Simulator(Protocol):
     async def close(self) -> None: ...
 
 
+class Rig(Protocol):
+    """The shared physics behind one simulated instrument's device simulators (a reactor,
+    a gas cell): built as `Rig(now, world, seed=…, **places, **options)`."""
+
+    def simulator_options(self, device: str, model: str) -> Mapping[str, Any]:
+        """Extra constructor arguments for the simulator of `device` (instrument model
+        `model`): callables that read or change the shared physics."""
+        ...
+
+    def attach(self, device: str, simulator: Any) -> None:
+        """`device`'s simulator was built: hook into it (e.g. after each request)."""
+        ...
+
+
 class LaunchContext(Protocol):
     """What a kernel body may touch besides its instrument."""
 
@@ -61,4 +75,12 @@ KernelPlan = Callable[..., Generator[Msg, Any, Mapping[str, Any]]]
 # bluesky-adaptive agents use); it is re-exported here beside the others.
 from planner.base import Planner  # noqa: E402
 
-__all__ = ["Driver", "KernelPlan", "LaunchContext", "Planner", "SafeDevice", "Simulator"]
+__all__ = [
+    "Driver",
+    "KernelPlan",
+    "LaunchContext",
+    "Planner",
+    "Rig",
+    "SafeDevice",
+    "Simulator",
+]

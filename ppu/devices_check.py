@@ -10,6 +10,7 @@ import asyncio
 from typing import Any
 
 from ppu.clock import Clock
+from ppu.errors import DeviceUnavailable
 from ppu.lab import LabSpec
 from ppu.runtime import Runtime, _describe
 
@@ -30,7 +31,7 @@ async def check_lab(lab: LabSpec, clock: Clock, *, dry_run: bool) -> list[dict[s
                     "answers": False,
                 }
                 try:
-                    device = await rt.open_device(ispec, dspec, rig)
+                    device = await rt.bring_up(ispec, dspec, rig)
                     driver = rt.drivers[f"{ispec.name}.{dspec.name}"]
                     entry["identity"] = await driver.identity()
                     reading = await device.read()
@@ -39,7 +40,9 @@ async def check_lab(lab: LabSpec, clock: Clock, *, dry_run: bool) -> list[dict[s
                         for k, v in reading.items()
                     }
                     entry["answers"] = True
-                except Exception as e:  # reported, not raised: the next device is tried
+                except DeviceUnavailable as e:  # reported, not raised: the next is tried
+                    entry["why"] = e.problem
+                except Exception as e:
                     entry["why"] = _describe(e)
                 report.append(entry)
     finally:

@@ -34,5 +34,21 @@ class SampleFailed(Exception):
     experiment is FAILED, which the planner learns from, not ABANDONED."""
 
 
+class InstrumentError(PpuError):
+    """Something went wrong with an instrument (a port, a reply, a device): exit 1.
+
+    Every driver error derives from it, so the runtime and the CLI classify a failure as an
+    instrument's without knowing the driver."""
+
+
+class DeviceUnavailable(InstrumentError):
+    """A device of the lab could not be brought up: its port, driver or device."""
+
+    def __init__(self, place: str, problem: str) -> None:
+        self.place = place
+        self.problem = problem
+        super().__init__(f"{place}: {problem}")
+
+
 class InstrumentUnavailable(PpuError):
     """The instrument a launch needs is quarantined after repeated faults."""

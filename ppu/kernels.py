@@ -65,6 +65,57 @@ class In:
 
 
 @dataclass(frozen=True)
+class Count:
+    """A whole-number input (isotherm points, repeats): 8 is allowed, 8.5 and true are not."""
+
+    ge: int | None = None
+    le: int | None = None
+    default: int | None = None
+    doc: str = ""
+
+    def __post_init__(self) -> None:
+        for name in ("ge", "le", "default"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+                raise TypeError(f"Count({name}=...) must be a whole number, not {value!r}")
+
+    def allowed(self) -> str:
+        lo = str(self.ge) if self.ge is not None else "-∞"
+        hi = str(self.le) if self.le is not None else "∞"
+        return f"{lo} … {hi}"
+
+    def check(self, value: Any) -> int:
+        n = _whole(value)
+        if (self.ge is not None and n < self.ge) or (self.le is not None and n > self.le):
+            raise ValueError(f"{n} is out of bounds (allowed {self.allowed()})")
+        return n
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "type": "integer",
+            "min": self.ge,
+            "max": self.le,
+            "default": self.default,
+            "doc": self.doc,
+        }
+
+
+def _whole(value: Any) -> int:
+    """A whole number as typed: 8, "8" (a CLI argument), an integral quantity without unit."""
+    if isinstance(value, bool):
+        raise ValueError(f"{value!r} is not a whole number")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().lstrip("+-").isdigit():
+        return int(value.strip())
+    if isinstance(value, Quantity) and value.dimensionless:
+        m = float(value.m_as(""))
+        if m.is_integer():
+            return int(m)
+    raise ValueError(f"{value!r} is not a whole number")
+
+
+@dataclass(frozen=True)
 class Choice:
     """A categorical input (a solvent, a gas)."""
 
@@ -106,7 +157,7 @@ def Uses(kind: str | None = None, doc: str = "") -> SampleIn:
     return SampleIn(consumes=False, kind=kind, doc=doc)
 
 
-Input = In | Choice | SampleIn
+Input = In | Count | Choice | SampleIn
 
 
 @dataclass
@@ -179,6 +230,8 @@ class Kernel:
 def _allowed(spec: Input) -> str:
     if isinstance(spec, In):
         return f"{spec.allowed()}, in units of {_dimension(spec.unit)}"
+    if isinstance(spec, Count):
+        return f"a whole number {spec.allowed()}"
     if isinstance(spec, Choice):
         return "one of " + ", ".join(spec.options)
     return "a sample id"
@@ -206,13 +259,13 @@ def kernel(
     name: str | None = None,
 ) -> Callable[[Callable[..., Any]], Kernel]:
     """Declare a kernel. Inputs are the body's keyword parameters whose defaults are
-    `In(...)`, `Choice(...)`, `Uses(...)` or `Consumes(...)`; the first two positional
+    `In(...)`, `Count(...)`, `Choice(...)`, `Uses(...)` or `Consumes(...)`; the first two positional
     parameters receive the instrument and the launch context."""
 
     def wrap(fn: Callable[..., Any]) -> Kernel:
         inputs: dict[str, Input] = {}
         for p in inspect.signature(fn).parameters.values():
-            if isinstance(p.default, In | Choice | SampleIn):
+            if isinstance(p.default, In | Count | Choice | SampleIn):
                 inputs[p.name] = p.default
         return Kernel(
             name=name or fn.__name__,

@@ -1,7 +1,8 @@
-"""The lab file (TOML): instruments, their devices, driver model, port, limits, and for a
-dry-run the simulator behind each port. Loading checks everything before anything moves.
+"""The lab file (TOML): plugins, instruments, their devices, driver model, port, limits, and
+for a dry-run the simulator behind each port. Loading checks everything before anything moves.
 
     name = "bench"
+    plugins = ["mykernels"]          # modules beside this file (or on sys.path)
     [instruments.dosing]
     roles = ["pump"]
     [instruments.dosing.devices.pump]
@@ -10,18 +11,88 @@ dry-run the simulator behind each port. Loading checks everything before anythin
     limits = { max_rate = "20 mL/min", max_volume = "50 mL" }
     settings = { diameter = "26.59 mm" }
     simulator = { seed = 1, options = { syringe_ml = 60 } }
+
+The structure is the pydantic model `LabFile` (`ppu schema lab`); what a device or rig may
+be given comes from its instrument model or rig record, whichever plugin registered it.
 """
 
 from __future__ import annotations
 
-import tomllib
+import inspect
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from ppu.catalog import MODELS, RIGS
+from pydantic import Field
+
+from ppu.catalog import InstrumentModel, RigModel, load
 from ppu.errors import BadInput
+from ppu.files import FileModel, read_toml, unknown_key, validated
+from ppu.plugins import Registry, for_lab
 from ppu.units import UnitError, parse_quantity
+
+__all__ = [
+    "DeviceSpec",
+    "InstrumentSpec",
+    "LabFile",
+    "LabSpec",
+    "RigSpec",
+    "SimulatorSpec",
+    "load_lab",
+    "read_toml",
+]
+
+Name = Annotated[str, Field(min_length=1)]
+
+
+# -- the file's structure -----------------------------------------------------------------
+
+
+class SimulatorTable(FileModel):
+    """What stands behind the port in a dry-run."""
+
+    seed: int = 0
+    options: dict[str, Any] = Field(default_factory=dict, description="the simulator's options")
+    fault_rate: Annotated[float, Field(ge=0, le=1)] = Field(
+        0.0, description="chance that one request meets a fault (0 … 1)"
+    )
+
+
+class DeviceTable(FileModel):
+    driver: Name = Field(description="instrument model, e.g. ne1000 (see `ppu plugins`)")
+    port: Name = Field(description="pyserial URL: /dev/ttyUSB0, socket://host:port, rfc2217://…")
+    limits: dict[str, Any] = Field(default_factory=dict, description="hard limits, with units")
+    settings: dict[str, Any] = Field(default_factory=dict)
+    driver_options: dict[str, Any] = Field(default_factory=dict)
+    simulator: SimulatorTable = SimulatorTable()
+    trace: bool = False
+
+
+class RigTable(FileModel):
+    model: Name = Field(description="rig, e.g. gas-cell (see `ppu plugins`)")
+    seed: int = 0
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+class InstrumentTable(FileModel):
+    roles: list[Name] | None = Field(None, description="kernel roles it serves [its name]")
+    devices: Annotated[dict[str, DeviceTable], Field(min_length=1)]
+    rig: RigTable | None = None
+
+
+class LabFile(FileModel):
+    """A lab: its instruments and the plugin modules that define what they are."""
+
+    name: str | None = None
+    plugins: list[Name] = Field(
+        default_factory=list,
+        description="plugin modules, found beside this file first, then on sys.path",
+    )
+    instruments: Annotated[dict[str, InstrumentTable], Field(min_length=1)]
+
+
+# -- what the runtime gets ----------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -63,6 +134,8 @@ class LabSpec:
     name: str
     path: str
     instruments: dict[str, InstrumentSpec]
+    #: the kernels, instrument models, rigs and planners this lab's plugins registered
+    registry: Registry = field(default_factory=Registry, compare=False, repr=False)
 
     def with_role(self, role: str) -> list[InstrumentSpec]:
         return [i for i in self.instruments.values() if role in i.roles]
@@ -71,142 +144,195 @@ class LabSpec:
     def roles(self) -> set[str]:
         return {r for i in self.instruments.values() for r in i.roles}
 
-
-def read_toml(path: str | Path) -> dict[str, Any]:
-    p = Path(path)
-    try:
-        return tomllib.loads(p.read_text())
-    except FileNotFoundError:
-        raise BadInput(str(path), "no such file") from None
-    except tomllib.TOMLDecodeError as e:
-        raise BadInput(str(path), f"malformed TOML ({e})") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise BadInput(str(path), f"cannot read ({e})") from None
-
-
-def _table(value: Any, place: str) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise BadInput(place, f"expected a table, got {value!r}")
-    return value
+    @property
+    def kernels(self) -> dict[str, Any]:
+        return dict(sorted(self.registry.kernels.items()))
 
 
 def load_lab(path: str | Path) -> LabSpec:
     raw = read_toml(path)
     f = Path(path).name
-    known = {"name", "instruments"}
-    for key in raw:
-        if key not in known:
-            raise BadInput(f"{f}: {key}", "unknown key (expected name, instruments)")
-    instruments_raw = _table(raw.get("instruments"), f"{f}: instruments")
-    if not instruments_raw:
-        raise BadInput(f"{f}: instruments", "the lab has no instruments")
-    instruments = {}
-    for iname, iraw in instruments_raw.items():
-        instruments[iname] = _instrument(f, iname, _table(iraw, f"{f}: instruments.{iname}"))
+    plugins = raw.get("plugins", []) if isinstance(raw, dict) else []
+    if not isinstance(plugins, list):
+        raise BadInput(f"{f}: plugins", f"expected a list of module names, got {plugins!r}")
+    # the plugins first: they say which driver models and rigs the instruments may name
+    registry = for_lab(plugins, Path(path).resolve().parent, f"{f}: plugins")
+    lab = validated(LabFile, raw, f)
+    instruments = {
+        name: _instrument(f"{f}: instruments.{name}", name, table, registry)
+        for name, table in lab.instruments.items()
+    }
     return LabSpec(
-        name=str(raw.get("name", Path(path).stem)), path=str(path), instruments=instruments
+        name=lab.name if lab.name is not None else Path(path).stem,
+        path=str(path),
+        instruments=instruments,
+        registry=registry,
     )
 
 
-def _instrument(f: str, name: str, raw: dict[str, Any]) -> InstrumentSpec:
-    place = f"{f}: instruments.{name}"
-    for key in raw:
-        if key not in ("roles", "devices", "rig"):
-            raise BadInput(f"{place}.{key}", "unknown key (expected roles, devices, rig)")
-    roles = raw.get("roles", [name])
-    if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
-        raise BadInput(f"{place}.roles", f"expected a list of role names, got {roles!r}")
-    devices_raw = _table(raw.get("devices"), f"{place}.devices")
-    if not devices_raw:
-        raise BadInput(f"{place}.devices", "the instrument has no devices")
+def _instrument(place: str, name: str, t: InstrumentTable, reg: Registry) -> InstrumentSpec:
     devices = {
-        dname: _device(f"{place}.devices.{dname}", dname, _table(d, f"{place}.devices.{dname}"))
-        for dname, d in devices_raw.items()
+        dname: _device(f"{place}.devices.{dname}", dname, d, reg) for dname, d in t.devices.items()
     }
     rig = None
-    if "rig" in raw:
-        rraw = _table(raw["rig"], f"{place}.rig")
-        for key in rraw:
-            if key not in ("model", "seed", "options"):
-                raise BadInput(f"{place}.rig.{key}", "unknown key (expected model, seed, options)")
-        if rraw.get("model") not in RIGS:
+    if t.rig is not None:
+        model = reg.rigs.get(t.rig.model)
+        if model is None:
             raise BadInput(
                 f"{place}.rig.model",
-                f"unknown rig {rraw.get('model')!r} (known: {', '.join(sorted(RIGS))})",
+                _unknown_name("rig", t.rig.model, reg.rigs),
             )
         rig = RigSpec(
-            model=rraw["model"],
-            seed=int(rraw.get("seed", 0)),
-            options=_table(rraw.get("options", {}), f"{place}.rig.options"),
+            model=t.rig.model,
+            seed=t.rig.seed,
+            options=_rig_options(f"{place}.rig.options", model, t.rig.options),
         )
-    return InstrumentSpec(name=name, roles=tuple(roles), devices=devices, rig=rig)
+    return InstrumentSpec(name=name, roles=tuple(t.roles or [name]), devices=devices, rig=rig)
 
 
-def _device(place: str, name: str, raw: dict[str, Any]) -> DeviceSpec:
-    allowed = {"driver", "port", "limits", "settings", "driver_options", "simulator", "trace"}
-    for key in raw:
-        if key not in allowed:
-            raise BadInput(f"{place}.{key}", f"unknown key (expected {', '.join(sorted(allowed))})")
-    driver = raw.get("driver")
-    if driver not in MODELS:
-        raise BadInput(
-            f"{place}.driver",
-            f"unknown driver model {driver!r} (known: {', '.join(sorted(MODELS))})",
-        )
-    model = MODELS[driver]
-    port = raw.get("port")
-    if not isinstance(port, str) or not port:
-        raise BadInput(
-            f"{place}.port", "missing: a pyserial URL such as /dev/ttyUSB0 or socket://host:port"
-        )
-    limits = {}
-    for key, value in _table(raw.get("limits", {}), f"{place}.limits").items():
-        if key not in model.limits:
-            raise BadInput(
-                f"{place}.limits.{key}",
-                f"unknown limit for {driver} (known: {', '.join(model.limits)})",
-            )
-        try:
-            limits[key] = parse_quantity(value, model.limits[key])
-        except UnitError as e:
-            raise BadInput(f"{place}.limits.{key}", str(e)) from None
-    settings = {}
-    for key, value in _table(raw.get("settings", {}), f"{place}.settings").items():
-        if key not in model.settings:
-            raise BadInput(
-                f"{place}.settings.{key}",
-                f"unknown setting for {driver} (known: {', '.join(model.settings)})",
-            )
-        unit = model.settings[key]
-        try:
-            settings[key] = parse_quantity(value, unit) if unit else value
-        except UnitError as e:
-            raise BadInput(f"{place}.settings.{key}", str(e)) from None
-    options = _table(raw.get("driver_options", {}), f"{place}.driver_options")
-    for key in options:
-        if key not in model.driver_options:
-            raise BadInput(f"{place}.driver_options.{key}", f"unknown option for {driver}")
-    sim_raw = _table(raw.get("simulator", {}), f"{place}.simulator")
-    for key in sim_raw:
-        if key not in ("seed", "options", "fault_rate"):
-            raise BadInput(
-                f"{place}.simulator.{key}", "unknown key (expected seed, options, fault_rate)"
-            )
-    rate = sim_raw.get("fault_rate", 0.0)
-    if not isinstance(rate, int | float) or not 0 <= rate <= 1:
-        raise BadInput(f"{place}.simulator.fault_rate", f"{rate!r} is not a fraction in 0 … 1")
-    sim = SimulatorSpec(
-        seed=int(sim_raw.get("seed", 0)),
-        options=_table(sim_raw.get("options", {}), f"{place}.simulator.options"),
-        fault_rate=float(rate),
+def _unknown_name(kind: str, name: str, known: Mapping[str, Any]) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
+    hint = f"did you mean '{close[0]}'? " if close else ""
+    return (
+        f"unknown {kind} '{name}' ({hint}known: {', '.join(sorted(known))}; a plugin can add more)"
     )
+
+
+def _device(place: str, name: str, t: DeviceTable, reg: Registry) -> DeviceSpec:
+    model = reg.instruments.get(t.driver)
+    if model is None:
+        raise BadInput(f"{place}.driver", _unknown_name("driver model", t.driver, reg.instruments))
+    limits = _with_units(f"{place}.limits", t.limits, model.limits, t.driver, "limit")
+    settings = _with_units(f"{place}.settings", t.settings, model.settings, t.driver, "setting")
+    for key in t.driver_options:
+        if key not in model.driver_options:
+            raise BadInput(
+                f"{place}.driver_options.{key}",
+                f"{t.driver} takes no driver option '{key}' "
+                f"({unknown_key(key, list(model.driver_options))})",
+            )
+    given = {**t.driver_options, **limits, **settings}
+    options = _simulator_options(f"{place}.simulator.options", model, t.simulator.options)
+    for key, target in model.to_simulator.items():
+        if key not in given:
+            continue
+        arg, _, unit = target.partition(":")
+        if arg in options:
+            raise BadInput(
+                f"{place}.simulator.options.{arg}",
+                f"given already as {key}, which reaches the simulator too: give it once",
+            )
+        value = given[key]
+        if hasattr(value, "magnitude"):
+            value = float(value.m_as(unit or _unit_of(model, key)))
+        options[arg] = value
     return DeviceSpec(
         name=name,
-        driver=driver,
-        port=port,
+        driver=t.driver,
+        port=t.port,
         limits=limits,
         settings=settings,
-        driver_options=dict(options),
-        simulator=sim,
-        trace=bool(raw.get("trace", False)),
+        driver_options=dict(t.driver_options),
+        simulator=SimulatorSpec(
+            seed=t.simulator.seed, options=options, fault_rate=float(t.simulator.fault_rate)
+        ),
+        trace=t.trace,
     )
+
+
+def _unit_of(model: InstrumentModel, key: str) -> str:
+    spec = {**model.limits, **model.settings}.get(key, "")
+    return spec if isinstance(spec, str) else ""
+
+
+def _with_units(
+    place: str, raw: dict[str, Any], declared: Mapping[str, Any], driver: str, what: str
+) -> dict[str, Any]:
+    """Values read in their declared units; a tuple declares the allowed values."""
+    out: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key not in declared:
+            raise BadInput(
+                f"{place}.{key}",
+                f"{driver} has no {what} '{key}' ({unknown_key(key, list(declared))})",
+            )
+        spec = declared[key]
+        if isinstance(spec, tuple):
+            if value not in spec:
+                raise BadInput(
+                    f"{place}.{key}",
+                    f"{value!r} is not one of {', '.join(map(str, spec))} for {driver}",
+                )
+            out[key] = value
+            continue
+        try:
+            out[key] = parse_quantity(value, spec) if spec else value
+        except UnitError as e:
+            raise BadInput(f"{place}.{key}", str(e)) from None
+    return out
+
+
+#: simulator and rig arguments the runtime supplies itself
+_SUPPLIED = {"self", "now", "world", "seed", "faults"}
+
+
+def _accepted(cls_ref: Any, place: str) -> set[str] | None:
+    """Keyword arguments a simulator or rig class takes (None: any, it has **kwargs)."""
+    try:
+        cls = load(cls_ref)
+    except Exception as e:
+        raise BadInput(place, f"cannot import {cls_ref}: {type(e).__name__}: {e}") from None
+    try:
+        params = inspect.signature(cls).parameters.values()
+    except (TypeError, ValueError):
+        return None
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
+        return None
+    return {
+        p.name
+        for p in params
+        if p.kind in (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    } - _SUPPLIED
+
+
+def _simulator_options(place: str, model: InstrumentModel, raw: dict[str, Any]) -> dict[str, Any]:
+    accepted = _accepted(model.simulator, place)
+    return _options(place, raw, model.simulator_options, accepted, f"the {model.name} simulator")
+
+
+def _rig_options(place: str, model: RigModel, raw: dict[str, Any]) -> dict[str, Any]:
+    accepted = _accepted(model.cls, place)
+    if accepted is not None:
+        accepted -= set(model.places)
+    return _options(place, raw, model.options, accepted, f"rig {model.name}")
+
+
+def _options(
+    place: str,
+    raw: dict[str, Any],
+    units: Mapping[str, str],
+    accepted: set[str] | None,
+    what: str,
+) -> dict[str, Any]:
+    known = set(units) | (accepted or set())
+    out: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key in units:
+            try:
+                out[key] = (
+                    float(parse_quantity(value, units[key]).m_as(units[key]))
+                    if units[key]
+                    else value
+                )
+            except UnitError as e:
+                raise BadInput(f"{place}.{key}", str(e)) from None
+        elif accepted is None or key in accepted:
+            out[key] = value
+        else:
+            raise BadInput(
+                f"{place}.{key}",
+                f"{what} takes no option '{key}' ({unknown_key(key, sorted(known))})",
+            )
+    return out

@@ -20,11 +20,12 @@ from typing import Any
 
 from bluesky.utils import Msg
 
-from ppu import __version__, catalog
+from ppu import __version__
+from ppu.catalog import load
 from ppu.clock import Clock
-from ppu.errors import BadInput, InstrumentUnavailable, PpuError
-from ppu.kernel import Kernel
-from ppu.lab import LabSpec
+from ppu.errors import BadInput, DeviceUnavailable, InstrumentUnavailable, PpuError
+from ppu.kernels import Kernel
+from ppu.lab import DeviceSpec, InstrumentSpec, LabSpec
 from ppu.lane import Job, Lane
 from ppu.store import Store
 from ppu.store.models import FaultRecord, Measurement, Sample
@@ -272,7 +273,7 @@ class Runtime:
                 rig = self._build_rig(ispec) if self.dry_run and ispec.rig else None
                 devices = {}
                 for dspec in ispec.devices.values():
-                    devices[dspec.name] = await self.open_device(ispec, dspec, rig)
+                    devices[dspec.name] = await self.bring_up(ispec, dspec, rig)
                 lane = Lane(ispec.name, self.clock, on_document=self._on_document)
                 lane.on_change = self._lane_changed
                 await lane.start()
@@ -312,12 +313,26 @@ class Runtime:
 
             self.operator = ConsoleOperator(self.clock.loop)
 
-    async def open_device(self, ispec: Any, dspec: Any, rig: Any) -> Any:
+    async def bring_up(self, ispec: InstrumentSpec, dspec: DeviceSpec, rig: Any) -> Any:
+        """`open_device`, with any failure said in one line naming instrument, device and
+        port (a port absent, refused or in use; a driver or device that cannot be built)."""
+        where = f"{Path(self.lab.path).name}: instruments.{ispec.name}.devices.{dspec.name}"
+        what = dspec.driver
+        try:
+            return await self.open_device(ispec, dspec, rig)
+        except (BadInput, DeviceUnavailable):
+            raise
+        except PpuError as e:
+            raise DeviceUnavailable(f"{where} ({what})", str(e)) from e
+        except Exception as e:
+            raise DeviceUnavailable(f"{where} ({what})", f"cannot be set up: {_describe(e)}") from e
+
+    async def open_device(self, ispec: InstrumentSpec, dspec: DeviceSpec, rig: Any) -> Any:
         """One device: its simulator (dry-run), port, driver and connected ophyd device."""
         from devices.port import SerialPort
         from simulators.base import Faults
 
-        model = catalog.MODELS[dspec.driver]
+        model = self.lab.registry.instruments[dspec.driver]
         key = f"{ispec.name}.{dspec.name}"
         url = dspec.port
         if self.dry_run and key in self._restored["simulators"]:
@@ -325,7 +340,7 @@ class Runtime:
             self.simulators[key] = sim
             url = await self.simlab.run(sim.serve_tcp())
         elif self.dry_run:
-            sim_cls = catalog.load(model.simulator)
+            sim_cls = load(model.simulator)
             extra = rig.simulator_options(dspec.name, dspec.driver) if rig else {}
             sim = sim_cls(
                 self.clock.monotonic,
@@ -349,21 +364,34 @@ class Runtime:
         port.on_fault = lambda e, i=ispec.name, d=dspec.name: self._fault(i, d, e)
         await port.open()
         self._ports.append(port)
-        driver = catalog.load(model.driver)(port, **dspec.driver_options)
+        driver = load(model.driver)(port, **dspec.driver_options)
         self.drivers[key] = driver
-        device = catalog.load(model.device)(
+        device = load(model.device)(
             driver, name=f"{ispec.name}_{dspec.name}", **dspec.limits, **dspec.settings
         )
         await device.connect()
         return device
 
-    def _build_rig(self, ispec: Any) -> Any:
+    def _build_rig(self, ispec: InstrumentSpec) -> Any:
         """The shared physics behind a simulated instrument's devices."""
-        model = catalog.RIGS[ispec.rig.model]
+        assert ispec.rig is not None
+        model = self.lab.registry.rigs[ispec.rig.model]
         places = {k: v.format(instrument=ispec.name) for k, v in model.places.items()}
-        rig = self._restored["rigs"].get(ispec.name) or catalog.load(model.path)(
-            self.clock.monotonic, self.world, seed=ispec.rig.seed, **places, **ispec.rig.options
-        )
+        rig = self._restored["rigs"].get(ispec.name)
+        if rig is None:
+            try:
+                rig = load(model.cls)(
+                    self.clock.monotonic,
+                    self.world,
+                    seed=ispec.rig.seed,
+                    **places,
+                    **ispec.rig.options,
+                )
+            except Exception as e:
+                raise DeviceUnavailable(
+                    f"{Path(self.lab.path).name}: instruments.{ispec.name}.rig ({model.name})",
+                    f"cannot be set up: {_describe(e)}",
+                ) from e
         self.rigs[ispec.name] = rig
         for action, fn in getattr(rig, "operator_actions", {}).items():
             self.operator.actions[f"{ispec.name}:{action}"] = fn

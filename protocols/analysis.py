@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import math
 
+from ppu import In, Uses, kernel
 from ppu.errors import SampleFailed
-from ppu.kernel import In, Uses, kernel
 from ppu.units import Q_
 
 #: below this the sample adsorbs nothing we can tell from the instrument's noise

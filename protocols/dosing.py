@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import bluesky.plan_stubs as bps
 
-from ppu.kernel import In, kernel
+from ppu import In, kernel
 from ppu.units import Q_, to_json
 
 

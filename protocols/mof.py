@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import bluesky.plan_stubs as bps
 
-from ppu.kernel import Choice, Consumes, In, Uses, kernel
+from ppu import Choice, Consumes, In, Uses, kernel
 from ppu.operator import manual_step
 from ppu.units import Q_
 from protocols.plan_tools import call

@@ -57,8 +57,8 @@ from typing import Any
 
 import bluesky.plan_stubs as bps
 
+from ppu import Choice, Count, In, Uses, kernel
 from ppu.errors import SampleFailed
-from ppu.kernel import Choice, In, Uses, kernel
 from ppu.operator import manual_step
 from ppu.units import Q_
 from protocols.plan_tools import call
@@ -864,8 +864,8 @@ def measure_isotherm(
     gas=Choice(("CO2", "N2"), default="CO2"),
     temperature=In("K", ge="77 K", le="353.15 K", default="298.15 K", doc="bath temperature"),
     max_pressure=In("bar", ge="0.05 bar", le="1.1 bar", default="1 bar"),
-    points=In("", ge=3, le=40, default=12, doc="target pressures on the adsorption branch"),
-    desorption_points=In("", ge=0, le=20, default=0),
+    points=Count(ge=3, le=40, default=12, doc="target pressures on the adsorption branch"),
+    desorption_points=Count(ge=0, le=20, default=0),
     equilibration_interval=In("s", ge="2 s", le="300 s", default="30 s"),
     equilibrium_tolerance=In(
         "",
@@ -890,8 +890,8 @@ def measure_isotherm(
     p0 = saturation_pressure(gas, bath_k) if cryogenic else None
     if p0 is not None:
         max_pa = min(max_pa, 0.95 * p0)
-    n_des = round(desorption_points.m_as(""))
-    targets = isotherm_targets(max_pa, round(points.m_as("")))
+    n_des = desorption_points
+    targets = isotherm_targets(max_pa, points)
     desorption = [max_pa * f for f in _desorption_fractions(n_des)]
     home = yield from _load(a, ctx, sample)
     if cryogenic:
@@ -1042,9 +1042,8 @@ def measure_bet(
     instrument,
     ctx,
     sample=Uses("activated"),
-    points=In("", ge=3, le=30, default=6, doc="points between 0.05 and 0.3 p/p0"),
-    low_points=In(
-        "",
+    points=Count(ge=3, le=30, default=6, doc="points between 0.05 and 0.3 p/p0"),
+    low_points=Count(
         ge=0,
         le=10,
         default=3,
@@ -1064,8 +1063,8 @@ def measure_bet(
     a = Analyzer(instrument, ctx, manifold_volume.m_as("m^3"), manifold_temperature.m_as("K"))
     mass_g = _sample_mass_g(ctx, sample)
     p0 = saturation_pressure("N2", LN2_K)
-    n_low = round(low_points.m_as(""))
-    n_std = round(points.m_as(""))
+    n_low = low_points
+    n_std = points
     low = [0.005 * 10 ** (i / max(1, n_low)) for i in range(n_low)]  # 0.005 … < 0.05
     std = [0.05 + 0.25 * i / max(1, n_std - 1) for i in range(n_std)]
     home = yield from _load(a, ctx, sample)

@@ -6,16 +6,17 @@ import inspect
 
 import pytest
 
-from ppu import catalog
+from ppu.catalog import load
 from ppu.contracts import Driver, SafeDevice, Simulator
+from ppu.plugins import installed
 
 
-@pytest.mark.parametrize("name", sorted(catalog.MODELS))
+@pytest.mark.parametrize("name", sorted(installed().instruments))
 def test_catalog_models_meet_the_contracts(name: str) -> None:
-    model = catalog.MODELS[name]
-    driver = catalog.load(model.driver)
-    device = catalog.load(model.device)
-    sim = catalog.load(model.simulator)
+    model = installed().instruments[name]
+    driver = load(model.driver)
+    device = load(model.device)
+    sim = load(model.simulator)
     assert inspect.iscoroutinefunction(driver.identity)
     assert inspect.iscoroutinefunction(device.safe_state)
     for attr in ("answer", "serve_tcp", "close"):

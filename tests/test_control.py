@@ -11,7 +11,6 @@ from ppu.clock import Clock
 from ppu.lab import load_lab
 from ppu.runtime import running
 from ppu.store import Store
-from protocols import kernels
 from tests.conftest import ROOT, _close_checking_leaks
 
 DEMO = ROOT / "protocols" / "demo"
@@ -20,9 +19,7 @@ DEMO = ROOT / "protocols" / "demo"
 def _campaign(tmp_path: Path, script, budget: int = 2, operator_delay_s: float = 60.0):
     """Run the demo campaign with `script(rt, store, cid)` acting alongside; return both."""
     lab = load_lab(DEMO / "lab.toml")
-    spec = dataclasses.replace(
-        load_campaign(DEMO / "campaign.toml", lab, kernels()), max_experiments=budget
-    )
+    spec = dataclasses.replace(load_campaign(DEMO / "campaign.toml", lab), max_experiments=budget)
     clock = Clock.new_virtual()
     store = Store(f"sqlite:///{tmp_path / 'ppu.sqlite'}")
     seen: dict = {}

@@ -38,7 +38,7 @@ def test_missing_ports_and_silent_instruments_are_named_with_the_reason(tmp_path
     r = runner.invoke(app, ["devices", "check", "--lab", str(lab), "--json"])
     report = json.loads(r.stdout.strip().splitlines()[-1])
     assert r.exit_code == 1 and report["silent"] == 2
-    assert "No such file or directory: '/dev/ttyNOPE9'" in report["devices"][0]["why"]
+    assert "/dev/ttyNOPE9: no such device" in report["devices"][0]["why"]
     # the same lab in a dry-run: the second pump's simulator always faults
     r = runner.invoke(app, ["devices", "check", "--lab", str(lab), "--dry-run", "--json"])
     report = json.loads(r.stdout.strip().splitlines()[-1])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ppu.errors import BadInput
-from ppu.kernel import Choice, Consumes, In, kernel
+from ppu.kernels import Choice, Consumes, In, kernel
 
 
 @kernel(

@@ -14,7 +14,7 @@ import bluesky.plan_stubs as bps
 import pytest
 
 from ppu.clock import Clock
-from ppu.kernel import Consumes, In, kernel
+from ppu.kernels import Consumes, In, kernel
 from ppu.lab import load_lab
 from ppu.runtime import LaunchFailed, running
 from ppu.store import Store

@@ -16,7 +16,6 @@ from ppu.clock import Clock
 from ppu.lab import load_lab
 from ppu.runtime import running
 from ppu.simlab import restore_lab
-from protocols import kernels
 from tests.conftest import ROOT
 
 PPU = str(Path(sys.executable).with_name("ppu"))
@@ -147,7 +146,7 @@ def test_simulated_lab_is_saved_with_the_journal_and_restores(tmp_path: Path, st
         async with running(load_lab(DEMO_LAB), clock, store, dry_run=True) as rt:
             rt.campaign_id = None
             rt.persist_lab("c1")
-            h = rt.launch(kernels()["synthesize"], time="2 h", solvent="EtOH")
+            h = rt.launch(rt.lab.kernels["synthesize"], time="2 h", solvent="EtOH")
             await h
             live = {k: [p.label for p in v] for k, v in rt.world.places().items()}
             pumps = {k: s.loaded_ml for k, s in rt.simulators.items() if k.endswith("_pump")}

@@ -94,7 +94,6 @@ def _resume(
     from ppu.lab import load_lab
     from ppu.store.models import Campaign
     from ppu.units import UnitError, parse_quantity
-    from protocols import kernels
 
     store = _open_existing_store(db)
     try:
@@ -111,8 +110,9 @@ def _resume(
             raise BadInput("--operator-delay", str(e)) from None
         config = row.config or {}
         spec_lab = load_lab(config["lab"])
+        _check_plugins(config.get("plugins", []), spec_lab, campaign_id)
         spec = load_campaign(
-            config.get("campaign_path", "campaign.toml"), spec_lab, kernels(), config["campaign"]
+            config.get("campaign_path", "campaign.toml"), spec_lab, config["campaign"]
         )
         spec = dataclasses.replace(
             spec,
@@ -214,3 +214,25 @@ def _resolve(launch_id: int, outcome: str, who: str, db: str | None, as_json: bo
             "acts on it now if it runs, else at `ppu resume`"
         )
     return 0
+
+
+def _check_plugins(stored: list[dict[str, Any]], lab: Any, campaign_id: str) -> None:
+    """The plugins the campaign started with must still be found; a changed file is said."""
+    from ppu.cli import err
+    from ppu.errors import BadInput
+
+    now = {p.module: p for p in lab.registry.plugins}
+    for p in stored:
+        here = now.get(p["module"])
+        if here is None:
+            where = p.get("file") or p.get("distribution") or "?"
+            raise BadInput(
+                f"campaign {campaign_id}",
+                f"plugin {p['module']} ({p['found_by']}, was {where}) is not found now: "
+                "install it or restore it beside the lab file",
+            )
+        if p.get("sha256") and here.sha256 and p["sha256"] != here.sha256:
+            err.print(
+                f"note: plugin {p['module']} ({here.file}) changed since the campaign started",
+                highlight=False,
+            )

@@ -1,0 +1,18 @@
+"""The planner engines ppu ships: a plugin module like any other (entry point `ppu.plugins`
+→ `planner.engines`). Named by path so torch loads only when a model is first fitted."""
+
+from __future__ import annotations
+
+from ppu.catalog import PlannerEngine
+
+BOTORCH = PlannerEngine(
+    "botorch",
+    "planner.botorch_engine:BoTorchPlanner",
+    doc="BoTorch: qLogNEI (one objective) or qLogNEHVI (several), a Sobol start",
+)
+SOBOL = PlannerEngine(
+    "sobol", "planner.sobol:SobolPlanner", doc="scrambled Sobol points, centre first"
+)
+RANDOM = PlannerEngine("random", "planner.sobol:RandomPlanner", doc="uniform random points")
+
+BUILT_IN: dict[str, PlannerEngine] = {e.name: e for e in (BOTORCH, SOBOL, RANDOM)}
