@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,6 +9,7 @@ import pytest
 
 from ppu.clock import Clock
 from ppu.store import Store
+from ppu.testing import close_checking_leaks
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH_LAB = ROOT / "protocols" / "examples" / "bench.toml"
@@ -20,15 +20,8 @@ def _port_locks(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Mo
     monkeypatch.setenv("PPU_LOCK_DIR", str(tmp_path_factory.mktemp("locks")))
 
 
-def _close_checking_leaks(clock: Clock) -> None:
-    loop = clock.loop
-    pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
-    for t in pending:
-        t.cancel()
-    if pending:
-        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
-    clock.close()
-    assert not pending, f"test leaked tasks: {pending}"
+#: the harness plugin authors use too
+_close_checking_leaks = close_checking_leaks
 
 
 @pytest.fixture
