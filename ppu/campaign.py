@@ -567,6 +567,10 @@ async def run_campaign(
                     "campaign_path": str(Path(spec.path).resolve()),
                     "lab": str(Path(rt.lab.path).resolve()),
                     "plugins": [p.to_json() for p in rt.lab.registry.plugins],
+                    "objectives": [
+                        {"name": o.name, "unit": o.unit, "maximize": o.maximize}
+                        for o in spec.objectives
+                    ],
                     "max_experiments": spec.max_experiments,
                 },
             )

@@ -729,8 +729,21 @@ def _open_existing_store(db: str | None):
 
 
 @app.command("status")
-def status_cmd(db: DbOption = None, as_json: JsonOption = False) -> None:
-    """Campaigns, launches by state, samples, measurements: counts and the latest."""
+def status_cmd(
+    campaign: Annotated[
+        str | None,
+        typer.Argument(help="A campaign id: its budget, best, experiments (see `ppu campaigns`)."),
+    ] = None,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Campaigns, launches, samples, measurements; or one CAMPAIGN in full.
+
+    With CAMPAIGN: its budget used, best so far, feasible count, and each experiment's
+    status, lab and wall times and failure reason."""
+    if campaign is not None:
+        _guard(as_json, lambda: _campaign_status(campaign, db, as_json))
+        return
 
     def body() -> None:
         store = _open_existing_store(db)
@@ -773,6 +786,61 @@ def status_cmd(db: DbOption = None, as_json: JsonOption = False) -> None:
             out.print(t)
 
     _guard(as_json, body)
+
+
+@app.command("init")
+def init_cmd(
+    directory: Annotated[Path, typer.Argument(help="A new (or empty) folder.")],
+    as_json: JsonOption = False,
+) -> None:
+    """Start a lab project: lab file, campaign, a kernel and an instrument model as plugins
+    beside them, and a passing test."""
+
+    def body() -> None:
+        from ppu.scaffold import write_project
+
+        files = write_project(directory)
+        if as_json:
+            _emit_json({"directory": str(directory), "files": [str(f) for f in files]})
+            return
+        for f in files:
+            out.print(f"  wrote {escape(str(f))}")
+        d = escape(str(directory))
+        out.print(
+            f"next:\n  pytest {d}\n"
+            f"  cd {d} && ppu run campaign.toml --lab lab.toml --dry-run\n"
+            "  ppu sim serve --lab lab.toml     # a rehearsal on served simulators"
+        )
+
+    _guard(as_json, body)
+
+
+def _campaign_status(campaign_id: str, db: str | None, as_json: bool) -> None:
+    from ppu.commands.campaigns import campaign_status, print_campaign_status
+
+    store = _open_existing_store(db)
+    try:
+        st = campaign_status(store, campaign_id)
+    finally:
+        store.close()
+    if as_json:
+        _emit_json(st)
+    else:
+        print_campaign_status(st)
+
+
+@app.command("schema")
+def schema_cmd(
+    kind: Annotated[str, typer.Argument(help="campaign | lab")],
+) -> None:
+    """Print the JSON Schema of a campaign or lab file (for an editor's completion)."""
+
+    def body() -> None:
+        from ppu.file_schema import json_schema
+
+        sys.stdout.write(json.dumps(json_schema(kind), indent=2) + "\n")
+
+    _guard(False, body)
 
 
 def _register_groups() -> None:

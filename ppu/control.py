@@ -88,7 +88,8 @@ class ControlDesk:
             if fut is None or fut.done():
                 return "refused", f"experiment {target} is not awaiting approval"
             fut.set_result((kind == "approve", cmd.who))
-            return "done", f"experiment {target} {kind}d by {cmd.who}"
+            done = "approved" if kind == "approve" else "rejected"
+            return "done", f"experiment {target} {done} by {cmd.who}"
         if kind == "confirm":
             fut = self.steps.get(int(target)) if target.isdigit() else None
             if fut is None or fut.done():

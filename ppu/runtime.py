@@ -327,19 +327,18 @@ class Runtime:
         except Exception as e:
             raise DeviceUnavailable(f"{where} ({what})", f"cannot be set up: {_describe(e)}") from e
 
-    async def open_device(self, ispec: InstrumentSpec, dspec: DeviceSpec, rig: Any) -> Any:
-        """One device: its simulator (dry-run), port, driver and connected ophyd device."""
-        from devices.port import SerialPort
-        from simulators.base import Faults
-
-        model = self.lab.registry.instruments[dspec.driver]
+    def build_simulator(self, ispec: InstrumentSpec, dspec: DeviceSpec, rig: Any) -> Any:
+        """The simulator behind one device, on this runtime's clock, attached to its
+        instrument's rig (None: the instrument has none); kept in `self.simulators`. A
+        resumed dry-run gets the one the journal last saw. Not yet serving: a dry-run serves
+        it in the simulated lab (`open_device`), `ppu sim serve` on a TCP port for other
+        processes (ppu/sim_serve.py); both build it here."""
         key = f"{ispec.name}.{dspec.name}"
-        url = dspec.port
-        if self.dry_run and key in self._restored["simulators"]:
-            sim = self._restored["simulators"][key]  # as the journal last saw it
-            self.simulators[key] = sim
-            url = await self.simlab.run(sim.serve_tcp())
-        elif self.dry_run:
+        sim = self._restored["simulators"].get(key)  # as the journal last saw it
+        if sim is None:
+            from simulators.base import Faults
+
+            model = self.lab.registry.instruments[dspec.driver]
             sim_cls = load(model.simulator)
             extra = rig.simulator_options(dspec.name, dspec.driver) if rig else {}
             sim = sim_cls(
@@ -351,7 +350,18 @@ class Runtime:
             )
             if rig is not None and ispec.name not in self._restored["rigs"]:
                 rig.attach(dspec.name, sim)
-            self.simulators[key] = sim
+        self.simulators[key] = sim
+        return sim
+
+    async def open_device(self, ispec: InstrumentSpec, dspec: DeviceSpec, rig: Any) -> Any:
+        """One device: its simulator (dry-run), port, driver and connected ophyd device."""
+        from devices.port import SerialPort
+
+        model = self.lab.registry.instruments[dspec.driver]
+        key = f"{ispec.name}.{dspec.name}"
+        url = dspec.port
+        if self.dry_run:
+            sim = self.build_simulator(ispec, dspec, rig)
             url = await self.simlab.run(sim.serve_tcp())
         trace = None
         if self.trace_dir is not None or dspec.trace:

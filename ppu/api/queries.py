@@ -30,7 +30,7 @@ from ppu.store.models import (
     Sample,
 )
 
-TERMINAL_CAMPAIGN = ("done", "aborted", "failed")
+TERMINAL_CAMPAIGN = ("done", "aborted", "failed", "abandoned")
 ISOTHERM_POINTS = ("uptake@", "uptake_des@")  # adsorption and desorption branches
 _PRESSURE_IN_NAME = re.compile(r"uptake(?:_des)?@([0-9.eE+-]+)\s*bar")
 
@@ -71,16 +71,19 @@ def latest_campaign_id(s: Session) -> str | None:
 
 def objectives_of(c: Campaign, s: Session | None = None) -> list[dict[str, Any]]:
     """The campaign's objectives from its file; units fall back to what experiments stored."""
-    raw = ((c.config or {}).get("campaign") or {}).get("objectives") or []
+    config = c.config or {}
+    resolved = config.get("objectives")  # as the campaign file was read (since plugins)
+    raw = resolved if isinstance(resolved, list) else (config.get("campaign") or {}).get(
+        "objectives"
+    )
     out = []
     for o in raw if isinstance(raw, list) else []:
         if isinstance(o, dict) and isinstance(o.get("name"), str):
+            maximize = o.get("maximize")
+            if maximize is None:
+                maximize = not o["minimize"] if isinstance(o.get("minimize"), bool) else True
             out.append(
-                {
-                    "name": o["name"],
-                    "unit": str(o.get("unit") or ""),
-                    "maximize": bool(o.get("maximize", True)),
-                }
+                {"name": o["name"], "unit": str(o.get("unit") or ""), "maximize": bool(maximize)}
             )
     if s is not None and any(not o["unit"] for o in out):
         for e in s.exec(select(Experiment).where(Experiment.campaign_id == c.id)):

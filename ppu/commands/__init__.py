@@ -13,8 +13,11 @@ import typer
 GROUPS = (
     "ppu.commands.analysis",
     "ppu.commands.backtest",
+    "ppu.commands.campaigns",
     "ppu.commands.recovery",
     "ppu.commands.serve",
+    "ppu.commands.steer",
+    "ppu.commands.sim",
 )
 
 

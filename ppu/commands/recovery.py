@@ -14,25 +14,39 @@ def register(app: typer.Typer) -> None:
         PortOption,
         ServeOption,
     )
+    from ppu.commands.steer import TimeoutOption, WaitOption, WhoOption
 
     @app.command("resume")
     def resume_cmd(
-        campaign: Annotated[str, typer.Argument(help="Campaign id (see `ppu status`).")],
+        campaign: Annotated[str, typer.Argument(help="Campaign id (see `ppu campaigns`).")],
         db: DbOption = None,
         serve: ServeOption = False,
         port: PortOption = 8765,
         pace: PaceOption = None,
         operator_delay: OperatorDelayOption = "60 s",
+        who: WhoOption = None,
+        wait: WaitOption = False,
+        timeout: TimeoutOption = 30.0,
         as_json: JsonOption = False,
     ) -> None:
-        """Carry on a campaign whose controller stopped (a crash, a reboot, Ctrl-C): the
-        planner as saved, finished work kept, measurements re-run, unrepeatable kernels held
-        for a person (`ppu holds`). A dry-run finds its simulated lab as the journal left it."""
+        """Carry on a paused or stopped campaign: which, its state decides.
+
+        Paused, and its controller runs: send that controller a `resume` command,
+        as `ppu pause` does (--who, --wait, --timeout; audited).
+        No controller (a crash, a reboot, Ctrl-C): this process becomes its
+        controller. The planner as saved, finished work kept, measurements re-run,
+        unrepeatable kernels held for a person (`ppu holds`); a dry-run finds its
+        simulated lab as the journal left it (--serve, --port, --pace,
+        --operator-delay). Paused when it stopped: it stays paused.
+
+        Refused (exit 2): running under a live controller, done, aborted, abandoned."""
         from ppu.cli import _guard
 
         _guard(
             as_json,
-            lambda: _resume(campaign, db, serve, port, pace, operator_delay, as_json),
+            lambda: _resume_either(
+                campaign, db, serve, port, pace, operator_delay, who, wait, timeout, as_json
+            ),
         )
 
     holds_app = typer.Typer(
@@ -77,6 +91,36 @@ def register(app: typer.Typer) -> None:
         _guard(as_json, lambda: _resolve(launch, outcome, who, db, as_json))
 
 
+def _resume_either(
+    campaign_id: str,
+    db: str | None,
+    serve: bool,
+    port: int,
+    pace: float | None,
+    operator_delay: str,
+    who: str | None,
+    wait: bool,
+    timeout: float,
+    as_json: bool,
+) -> int:
+    """A live controller owns it: send `resume` (if paused); none does: restart it here."""
+    from ppu.cli import _db_url
+    from ppu.errors import BadInput
+    from ppu.holds import controller_alive
+
+    if not controller_alive(_db_url(db), campaign_id):
+        return _resume(campaign_id, db, serve, port, pace, operator_delay, as_json)
+    from ppu.commands.steer import steer_campaign
+
+    if pace is not None or serve:
+        raise BadInput(
+            "--pace/--serve",
+            f"a controller runs campaign {campaign_id}: they apply only when restarting a "
+            "stopped one (its own --serve / --pace stay as they are)",
+        )
+    return steer_campaign("resume", campaign_id, who, db, as_json, wait, timeout)
+
+
 def _resume(
     campaign_id: str,
     db: str | None,
@@ -100,7 +144,7 @@ def _resume(
         row = store.session.get(Campaign, campaign_id)
         if row is None:
             raise BadInput(f"campaign {campaign_id}", "not in this store (see `ppu status`)")
-        if row.state in ("done", "aborted"):
+        if row.state in ("done", "aborted", "abandoned"):
             raise BadInput(f"campaign {campaign_id}", f"it is {row.state}: nothing to resume")
         if pace is not None and (not row.dry_run or pace <= 0):
             raise BadInput("--pace", "needs a dry-run campaign and a positive number")

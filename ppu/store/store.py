@@ -444,6 +444,98 @@ class Store:
             .values(state=state, result=result, done_wall=time.time())
         )
 
+    def abandon_campaign(self, campaign_id: str, *, who: str, why: str) -> dict[str, Any]:
+        """Close a campaign whose controller is gone, in one commit: the campaign
+        `abandoned` (who, why and when in its summary, under "abandon"), its launches
+        still in flight cancelled, its experiments still open ABANDONED, its pending
+        commands refused, its instruments offline, and a `abandon` command row as the
+        audit. The caller has made sure no controller owns the campaign."""
+        from ppu.holds import IN_FLIGHT
+
+        c = self.session.get(Campaign, campaign_id)
+        if c is None:
+            raise KeyError(campaign_id)
+        was, now = c.state, time.time()
+        t = self.last_virtual_t(campaign_id)
+        reason = f"campaign abandoned by {who}: {why}"
+        launches = self.campaign_launches(campaign_id, states=(*IN_FLIGHT, "held"))
+        experiments = [
+            e for e in self.experiments(campaign_id) if e.status in ("running", "awaiting_approval")
+        ]
+        with Session(self.engine) as s:
+            pending = list(
+                s.exec(
+                    select(Command).where(
+                        Command.campaign_id == campaign_id, Command.state == "pending"
+                    )
+                ).all()
+            )
+        record = {"who": who, "why": why, "wall_s": now, "virtual_t_s": t}
+        statements: list[Any] = [
+            update(Campaign)
+            .where(Campaign.id == campaign_id)
+            .values(
+                state="abandoned",
+                virtual_t=t,
+                summary={**(c.summary or {}), "abandon": record},
+            )
+        ]
+        for x in launches:
+            statements += self._journal_statements(
+                x,
+                "cancelled",
+                t,
+                reason,
+                {"error": reason, "failure": "interrupted", "ended_v": t},
+            )
+        statements += [
+            update(Experiment)
+            .where(Experiment.id == e.id)
+            .values(status="ABANDONED", error=reason, ended_v=t)
+            for e in experiments
+        ]
+        statements += [
+            update(Command)
+            .where(Command.id == p.id)
+            .values(state="refused", result=reason, done_wall=now)
+            for p in pending
+        ]
+        statements.append(
+            update(InstrumentStatus)
+            .where(
+                InstrumentStatus.campaign_id == campaign_id,
+                InstrumentStatus.state != "offline",
+            )
+            .values(state="offline", launch_id=None, kernel=None, updated_wall=now)
+        )
+        result = self._conn.execute(
+            insert(Command).values(
+                campaign_id=campaign_id,
+                kind="abandon",
+                target=campaign_id,
+                argument=why,
+                who=who,
+                state="done",
+                result=(
+                    f"abandoned: {len(launches)} launch(es) cancelled, "
+                    f"{len(experiments)} experiment(s) ABANDONED"
+                ),
+                created_wall=now,
+                done_wall=now,
+            )
+        )
+        self._write(*statements)
+        return {
+            "campaign_id": campaign_id,
+            "state": "abandoned",
+            **record,
+            "was": was,
+            "launches_cancelled": [x.id for x in launches],
+            "experiments_abandoned": [e.id for e in experiments],
+            "commands_refused": [p.id for p in pending],
+            "command_id": int(result.inserted_primary_key[0]),
+        }
+
     def add_step(self, step: OperatorStepRecord) -> int:
         result = self._conn.execute(insert(OperatorStepRecord).values(**_row(step, skip=("id",))))
         self._write()
