@@ -50,7 +50,7 @@ options = {{ manifold_volume_ml = 25.0, cell_volume_ml = 12.0, supply_pressure_p
 driver = "mks-9xx"
 port = "/dev/ttyUSB10"
 settings = {{ model = "925", unit = "torr", channel = 4 }}
-simulator = {{ seed = {gauge_seed}, options = {{ model = "925" }} }}
+simulator = {{ seed = {gauge_seed} }}
 
 [instruments.analyzer_1.devices.valves]
 driver = "modbus-relay"
@@ -65,7 +65,7 @@ actuation_time = "0.1 s"
 driver = "vici"
 port = "/dev/ttyUSB12"
 settings = {{ positions = 4, safe_position = 4 }}
-simulator = {{ seed = 24, options = {{ positions = 4 }} }}
+simulator = {{ seed = 24 }}
 
 [instruments.analyzer_1.devices.bath]
 driver = "eurotherm-3200"

@@ -40,7 +40,7 @@ ALICAT = InstrumentModel(
     limits={"full_scale": "sccm"},
     settings={"tolerance": "", "poll_interval": "", "settle_timeout": "", "tare_delay": ""},
     driver_options=("unit_id",),
-    to_simulator={"unit_id": "unit_id"},
+    to_simulator={"unit_id": "unit_id", "full_scale": "full_scale_sccm:sccm"},
     doc="Alicat mass-flow controller (ASCII serial protocol)",
 )
 
@@ -49,7 +49,13 @@ MKS_9XX = InstrumentModel(
     driver="devices.mks:MKSGauge",
     device="devices.pressure_gauge:PressureGauge",
     simulator="simulators.mks:MKSGaugeSimulator",
-    settings={"model": "", "unit": "", "channel": ""},
+    # a tuple lists the values allowed: the models devices/mks.py knows, the units the
+    # transducer reports in
+    settings={
+        "model": ("902B", "925", "974B"),
+        "unit": "unit of Pa",
+        "channel": "",
+    },
     driver_options=("address",),
     simulator_options={"pressure": "Pa", "pumped_volume": ""},
     to_simulator={"address": "address", "model": "model"},

@@ -10,6 +10,7 @@ chosen engine.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,13 +27,14 @@ from ppu.units import Q_, Quantity, UnitError, parse_quantity
 
 Name = Annotated[str, Field(min_length=1)]
 Positive = Annotated[int, Field(ge=1)]
+Seed = Annotated[int, Field(ge=0)]
 
 # -- the file's structure -----------------------------------------------------------------
 
 
 class CampaignTable(FileModel):
     name: str | None = Field(None, description="shown everywhere; the campaign id starts with it")
-    seed: int = 0
+    seed: Seed = 0
     batch_size: Positive = Field(2, description="candidates kept waiting for the first step")
     approval: bool = Field(False, description="each proposal waits for a person to accept it")
 
@@ -63,6 +65,9 @@ class ParameterTable(FileModel):
             raise ValueError("give choices, or low and high, not both")
         if self.choices is None and (self.low is None or self.high is None):
             raise ValueError("needs low and high (or choices)")
+        twice = next((c for c in self.choices or [] if self.choices.count(c) > 1), None)
+        if twice is not None:
+            raise ValueError(f"'{twice}' is among the choices twice")
         return self
 
 
@@ -213,10 +218,15 @@ def load_campaign(
     workflow = _workflow(f, c.workflow, params, lab, kernels)
     objectives = _objectives(f, c.objectives, workflow)
     constraints = _constraints(f, c.constraints, workflow)
-    names = [o.name for o in objectives] + [k.name for k in constraints]
-    dup = next((n for n in names if names.count(n) > 1), None)
-    if dup is not None:
-        raise BadInput(f"{f}: objectives", f"two outcomes are called '{dup}': name them apart")
+    seen: set[str] = set()
+    for table, name in [("objectives", o.name) for o in objectives] + [
+        ("constraints", k.name) for k in constraints
+    ]:
+        if name in seen:
+            raise BadInput(
+                f"{f}: {table}.{name}", f"two outcomes are called '{name}': name them apart"
+            )
+        seen.add(name)
     max_time = None
     if c.budget.lab_time is not None:
         max_time = _quantity(f"{f}: budget.lab_time", c.budget.lab_time, "s").m_as("s")
@@ -261,9 +271,16 @@ def load_campaign(
 
 def _quantity(place: str, value: Any, unit: str) -> Quantity:
     try:
-        return parse_quantity(value, unit)
+        q = parse_quantity(value, unit)
     except UnitError as e:
         raise BadInput(place, str(e)) from None
+    _finite(place, q, value)
+    return q
+
+
+def _finite(place: str, q: Any, value: Any) -> None:
+    if isinstance(q, Quantity) and not math.isfinite(q.magnitude):
+        raise BadInput(place, f"{value!r} is not a finite quantity")
 
 
 def _search_space(raw: dict[str, ParameterTable]) -> dict[str, ParamSpec]:
@@ -314,6 +331,8 @@ def _workflow(
                 pname = value[1:]
                 if pname not in params:
                     raise BadInput(ip, f"'{value}' names no search_space parameter")
+                if isinstance(spec, SampleIn):
+                    raise BadInput(ip, f"{k.name}.{iname} is a sample (write step.product)")
                 params[pname] = _bind(f"{f}: search_space.{pname}", params[pname], k, iname, spec)
                 inputs[iname] = ("param", pname)
                 bound.add(pname)
@@ -321,6 +340,10 @@ def _workflow(
                 isinstance(value, str) and _REF.match(value) and value.split(".")[0] in steps
             ):
                 inputs[iname] = _reference(ip, value, spec, steps)
+            elif isinstance(spec, Count) and not isinstance(value, int):
+                raise BadInput(ip, f"expected a whole number, got {value!r}")
+            elif isinstance(spec, Choice) and not isinstance(value, str):
+                raise BadInput(ip, f"expected text (in quotes), got {value!r}")
             else:
                 literals[iname] = value
         checked = k.validate(
@@ -328,6 +351,7 @@ def _workflow(
             place=f"{place}.inputs",
         )
         for iname in literals:
+            _finite(f"{place}.inputs.{iname}", checked[iname], literals[iname])
             inputs[iname] = checked[iname]
         missing = [a for a in t.after if a not in steps]
         if missing:
@@ -379,7 +403,23 @@ def _reference(ip: str, value: Any, spec: Any, steps: dict[str, StepSpec]) -> tu
         return ("sample", src, what)
     if what not in src_k.outputs:
         raise BadInput(ip, f"step {src} ({src_k.name}) has no output '{what}'")
+    unit = src_k.outputs[what]
+    wanted = "" if isinstance(spec, Count) else getattr(spec, "unit", None)
+    if wanted is None or not Q_(1, unit).is_compatible_with(wanted):
+        raise BadInput(
+            ip,
+            f"step {src} ({src_k.name}) output '{what}' is in {unit or 'no unit'}, which does "
+            f"not fit this input ({_allowed_text(spec)})",
+        )
     return ("output", src, what)
+
+
+def _allowed_text(spec: Any) -> str:
+    if isinstance(spec, Count):
+        return "a whole number"
+    if isinstance(spec, Choice):
+        return f"one of {', '.join(spec.options)}"
+    return f"a quantity in {spec.unit or 'no unit'}"
 
 
 def _placeholder(spec: Any) -> Any:
@@ -413,15 +453,13 @@ def _bind(place: str, p: ParamSpec, k: Kernel, iname: str, spec: Any) -> ParamSp
                 f"{iname})",
             )
         return p
-    if isinstance(spec, SampleIn):
-        raise BadInput(place, f"{k.name}.{iname} is a sample, not a parameter")
     if p.categorical:
         what = (
             "a whole number"
             if isinstance(spec, Count)
             else f"a quantity in {spec.unit or 'no unit'}"
         )
-        raise BadInput(place, f"{k.name}.{iname} is {what}")
+        raise BadInput(place, f"{k.name}.{iname} is {what}; give low and high, not choices")
     bounds = {}
     for name, raw in (
         ("low", p.raw_low if p.low is None else p.low),
@@ -488,7 +526,7 @@ def _constraints(
     steps = {s.name: s for s in workflow}
     out = []
     for i, c in enumerate(raw):
-        place = f"{f}: constraints.{c.name if c.name is not None else i}"
+        place = f"{f}: constraints" + (f".{c.name}" if c.name is not None else f"[{i}]")
         step, output, k = _outcome(f"{place}.from", c.from_, steps)
         unit = k.outputs[output]
         bounds: dict[str, float] = {}

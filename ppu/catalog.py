@@ -40,7 +40,8 @@ class InstrumentModel:
 
     Built as `driver(port, **driver_options)`, `device(driver, name=…, **limits,
     **settings)` and, in a dry-run, `simulator(now, seed=…, faults=…, **options)`.
-    `limits` and `settings` map a lab-file key to its unit ("" for a plain value).
+    `limits` and `settings` map a lab-file key to its unit ("" for a plain value, a tuple
+    for the allowed values, "unit of Pa" for the name of a unit measuring what Pa does).
     `simulator_options` maps the simulator's own option keys to units, for those that carry
     one (an option not listed is passed as written, if the simulator takes it).
     `to_simulator` names lab keys given once for both ends (an Alicat's `unit_id`, a gauge's

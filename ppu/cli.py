@@ -61,7 +61,7 @@ def _options(
 
 
 def _fail(as_json: bool, message: str, code: int) -> typer.Exit:
-    err.print(f"[red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+    err.print(f"[red]error:[/] {escape(message)}", highlight=False, soft_wrap=True, emoji=False)
     if as_json:
         _emit_json({"error": message, "exit_code": code})
     return typer.Exit(code)

@@ -9,13 +9,22 @@ text, and an unknown key is an error with a "did you mean". Their JSON Schema is
 from __future__ import annotations
 
 import difflib
+import functools
+import json
 import tomllib
 import types
 import typing
 from pathlib import Path
 from typing import Annotated, Any, TypeVar, Union, get_args, get_origin
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, WithJsonSchema
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    TypeAdapter,
+    ValidationError,
+    WithJsonSchema,
+)
 
 from ppu.errors import BadInput
 
@@ -86,7 +95,7 @@ def _dotted(loc: tuple[Any, ...]) -> str:
 
 
 def _problem(model: type[BaseModel], err: dict[str, Any]) -> str:
-    kind, value = err["type"], err.get("input")
+    kind = err["type"]
     loc = tuple(err["loc"])
     if kind == "extra_forbidden":
         keys = keys_at(model, loc[:-1])
@@ -96,6 +105,12 @@ def _problem(model: type[BaseModel], err: dict[str, Any]) -> str:
         return (
             f"missing: {info.description}" if info is not None and info.description else "missing"
         )
+    return value_problem(err)
+
+
+def value_problem(err: Any) -> str:
+    """What is wrong with a value, from one pydantic error, in the words of a file's user."""
+    kind, value, ctx = err["type"], err.get("input"), err.get("ctx") or {}
     if kind == "bool_type":
         return f"expected true or false, got {value!r}"
     if kind in ("int_type", "int_from_float", "int_parsing"):
@@ -104,17 +119,55 @@ def _problem(model: type[BaseModel], err: dict[str, Any]) -> str:
         return f"expected a number, got {value!r}"
     if kind == "string_type":
         return f"expected text (in quotes), got {value!r}"
-    if kind in ("list_type", "tuple_type"):
+    if kind in ("list_type", "tuple_type", "set_type"):
         return f"expected a list, got {value!r}"
     if kind in ("dict_type", "model_type", "model_attributes_type"):
         return f"expected a table, got {value!r}"
-    if kind == "too_short":
+    if kind in ("too_short", "string_too_short"):
         return "must not be empty"
+    bounds = {"greater_than_equal": ("ge", "≥"), "less_than_equal": ("le", "≤")}
+    bounds |= {"greater_than": ("gt", ">"), "less_than": ("lt", "<")}
+    if kind in bounds and bounds[kind][0] in ctx:
+        key, sign = bounds[kind]
+        return f"must be {sign} {ctx[key]}, got {value!r}"
     if kind == "literal_error":
-        options = [str(o) for o in (err.get("ctx") or {}).get("expected", "").split(" or ")]
+        options = [str(o) for o in ctx.get("expected", "").split(" or ")]
         return f"{value!r} is not one of {', '.join(options)}"
     msg = str(err.get("msg", "invalid"))
     return msg.removeprefix("Value error, ")
+
+
+@functools.lru_cache(maxsize=256)
+def _adapter(hint: Any) -> TypeAdapter[Any]:
+    return TypeAdapter(hint)
+
+
+def check_value(hint: Any, value: Any, place: str) -> None:
+    """`value` as written in a file fits `hint`, the annotation of the parameter it is
+    passed to (an engine's, a device's, a simulator's), strictly: 5 is no text, "5" no
+    number, 1 no boolean. BadInput names `place` (and the part of the value at fault).
+    A hint pydantic cannot check is left to the code that receives the value."""
+    try:
+        adapter = _adapter(hint)
+        try:
+            text = json.dumps(value, allow_nan=True)
+        except (TypeError, ValueError):
+            adapter.validate_python(value, strict=True)
+        else:  # as JSON: a TOML list fits a tuple, as it does once passed on
+            adapter.validate_json(text, strict=True)
+    except ValidationError as e:
+        err = e.errors()[0]
+        inner, node = "", value
+        for part in err["loc"]:  # the keys into the value (not a union member's tag)
+            if isinstance(node, dict) and part in node:
+                inner, node = f"{inner}.{part}", node[part]
+            elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+                inner, node = f"{inner}[{part}]", node[part]
+            else:
+                break
+        raise BadInput(f"{place}{inner}", value_problem({**err, "input": node})) from None
+    except Exception:
+        return
 
 
 def unknown_key(key: str, known: list[str]) -> str:

@@ -183,6 +183,9 @@ class Kernel:
     def validate(self, raw: Mapping[str, Any], place: str = "") -> dict[str, Any]:
         """Check and convert launch arguments; BadInput names kernel, parameter, value."""
         where = place or f"kernel {self.name}"
+        # in a file the input is a key under `place` (…inputs.points); on a command line
+        # the kernel and the input are named apart (kernel dispense: volume)
+        at = (lambda n: f"{place}.{n}") if place else (lambda n: f"{where}: {n}")
         unknown = sorted(set(raw) - set(self.inputs))
         if unknown:
             raise BadInput(
@@ -193,7 +196,7 @@ class Kernel:
             if name not in raw:
                 default = getattr(spec, "default", None)
                 if default is None:
-                    raise BadInput(f"{where}: {name}", f"missing ({_allowed(spec)})")
+                    raise BadInput(at(name), f"missing ({_allowed(spec)})")
                 values[name] = default
                 continue
             value = raw[name]
@@ -203,9 +206,9 @@ class Kernel:
             try:
                 values[name] = spec.check(value)
             except UnitError as e:
-                raise BadInput(f"{where}: {name}", f"{e} (allowed {_allowed(spec)})") from None
+                raise BadInput(at(name), f"{e} (allowed {_allowed(spec)})") from None
             except ValueError as e:
-                raise BadInput(f"{where}: {name}", str(e)) from None
+                raise BadInput(at(name), str(e)) from None
         return values
 
     def check_outputs(self, outputs: Mapping[str, Any]) -> dict[str, Quantity]:

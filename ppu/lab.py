@@ -18,8 +18,11 @@ be given comes from its instrument model or rig record, whichever plugin registe
 
 from __future__ import annotations
 
+import functools
 import inspect
-from collections.abc import Mapping
+import math
+import typing
+from collections.abc import Mapping, Set
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
@@ -28,7 +31,7 @@ from pydantic import Field
 
 from ppu.catalog import InstrumentModel, RigModel, load
 from ppu.errors import BadInput
-from ppu.files import FileModel, read_toml, unknown_key, validated
+from ppu.files import FileModel, check_value, read_toml, unknown_key, validated
 from ppu.plugins import Registry, for_lab
 from ppu.units import UnitError, parse_quantity
 
@@ -44,6 +47,7 @@ __all__ = [
 ]
 
 Name = Annotated[str, Field(min_length=1)]
+Seed = Annotated[int, Field(ge=0)]
 
 
 # -- the file's structure -----------------------------------------------------------------
@@ -52,7 +56,7 @@ Name = Annotated[str, Field(min_length=1)]
 class SimulatorTable(FileModel):
     """What stands behind the port in a dry-run."""
 
-    seed: int = 0
+    seed: Seed = 0
     options: dict[str, Any] = Field(default_factory=dict, description="the simulator's options")
     fault_rate: Annotated[float, Field(ge=0, le=1)] = Field(
         0.0, description="chance that one request meets a fault (0 … 1)"
@@ -71,12 +75,14 @@ class DeviceTable(FileModel):
 
 class RigTable(FileModel):
     model: Name = Field(description="rig, e.g. gas-cell (see `ppu plugins`)")
-    seed: int = 0
+    seed: Seed = 0
     options: dict[str, Any] = Field(default_factory=dict)
 
 
 class InstrumentTable(FileModel):
-    roles: list[Name] | None = Field(None, description="kernel roles it serves [its name]")
+    roles: Annotated[list[Name], Field(min_length=1)] | None = Field(
+        None, description="kernel roles it serves [its name]"
+    )
     devices: Annotated[dict[str, DeviceTable], Field(min_length=1)]
     rig: RigTable | None = None
 
@@ -204,15 +210,18 @@ def _device(place: str, name: str, t: DeviceTable, reg: Registry) -> DeviceSpec:
     model = reg.instruments.get(t.driver)
     if model is None:
         raise BadInput(f"{place}.driver", _unknown_name("driver model", t.driver, reg.instruments))
-    limits = _with_units(f"{place}.limits", t.limits, model.limits, t.driver, "limit")
-    settings = _with_units(f"{place}.settings", t.settings, model.settings, t.driver, "setting")
-    for key in t.driver_options:
+    limits = _with_units(f"{place}.limits", t.limits, model.limits, model, "limit")
+    settings = _with_units(f"{place}.settings", t.settings, model.settings, model, "setting")
+    for key, value in t.driver_options.items():
         if key not in model.driver_options:
             raise BadInput(
                 f"{place}.driver_options.{key}",
                 f"{t.driver} takes no driver option '{key}' "
                 f"({unknown_key(key, list(model.driver_options))})",
             )
+        hint = _hints(model.driver, f"{place}.driver").get(key)
+        if hint is not None:
+            check_value(hint, value, f"{place}.driver_options.{key}")
     given = {**t.driver_options, **limits, **settings}
     options = _simulator_options(f"{place}.simulator.options", model, t.simulator.options)
     for key, target in model.to_simulator.items():
@@ -248,9 +257,16 @@ def _unit_of(model: InstrumentModel, key: str) -> str:
 
 
 def _with_units(
-    place: str, raw: dict[str, Any], declared: Mapping[str, Any], driver: str, what: str
+    place: str,
+    raw: dict[str, Any],
+    declared: Mapping[str, Any],
+    model: InstrumentModel,
+    what: str,
 ) -> dict[str, Any]:
-    """Values read in their declared units; a tuple declares the allowed values."""
+    """Values read in their declared units; a tuple declares the allowed values, "unit of
+    Pa" a unit's name measuring the same as Pa; a value without a unit must fit the
+    annotation of the device's parameter it is passed to."""
+    driver = model.name
     out: dict[str, Any] = {}
     for key, value in raw.items():
         if key not in declared:
@@ -263,72 +279,112 @@ def _with_units(
             if value not in spec:
                 raise BadInput(
                     f"{place}.{key}",
-                    f"{value!r} is not one of {', '.join(map(str, spec))} for {driver}",
+                    f"{value!r} is not one of {', '.join(map(repr, spec))} for {driver}",
                 )
             out[key] = value
             continue
-        try:
-            out[key] = parse_quantity(value, spec) if spec else value
-        except UnitError as e:
-            raise BadInput(f"{place}.{key}", str(e)) from None
+        if isinstance(spec, str) and spec.startswith("unit of "):
+            out[key] = _unit_name(f"{place}.{key}", value, spec.removeprefix("unit of "))
+            continue
+        if not spec:
+            hint = _hints(model.device, f"{place}.{key}").get(key)
+            if hint is not None:
+                check_value(hint, value, f"{place}.{key}")
+            out[key] = value
+            continue
+        out[key] = _quantity(f"{place}.{key}", value, spec)
     return out
+
+
+def _unit_name(place: str, value: Any, like: str) -> str:
+    """A unit's name (a gauge's display unit), which must measure what `like` measures."""
+    if not isinstance(value, str) or not value.strip():
+        raise BadInput(place, f"expected a unit name such as '{like}', got {value!r}")
+    try:
+        parse_quantity(f"1 {value}", like)
+    except UnitError as e:
+        raise BadInput(place, f"{value!r} is not a unit of that kind ({e})") from None
+    return value
+
+
+def _quantity(place: str, value: Any, unit: str) -> Any:
+    try:
+        q = parse_quantity(value, unit)
+    except UnitError as e:
+        raise BadInput(place, str(e)) from None
+    if not math.isfinite(q.magnitude):
+        raise BadInput(place, f"{value!r} is not a finite quantity")
+    return q
 
 
 #: simulator and rig arguments the runtime supplies itself
 _SUPPLIED = {"self", "now", "world", "seed", "faults"}
 
 
-def _accepted(cls_ref: Any, place: str) -> set[str] | None:
-    """Keyword arguments a simulator or rig class takes (None: any, it has **kwargs)."""
+def _class(cls_ref: Any, place: str) -> Any:
     try:
-        cls = load(cls_ref)
+        return load(cls_ref)
     except Exception as e:
         raise BadInput(place, f"cannot import {cls_ref}: {type(e).__name__}: {e}") from None
+
+
+def _hints(cls_ref: Any, place: str) -> Mapping[str, Any]:
+    """The annotations of a class's parameters: what a value passed as written must fit."""
+    return _signature(_class(cls_ref, place))[1]
+
+
+@functools.cache
+def _signature(cls: Any) -> tuple[frozenset[str] | None, Mapping[str, Any]]:
+    """The keyword arguments a class takes (None: any, it has **kwargs) and their
+    annotations, less what the runtime supplies itself."""
     try:
         params = inspect.signature(cls).parameters.values()
     except (TypeError, ValueError):
-        return None
+        return None, {}
+    try:
+        hints = typing.get_type_hints(cls.__init__)
+    except Exception:
+        hints = {}
+    hints = {k: v for k, v in hints.items() if k not in _SUPPLIED and k != "return"}
     if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
-        return None
-    return {
+        return None, hints
+    names = {
         p.name
         for p in params
         if p.kind in (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
-    } - _SUPPLIED
+    }
+    return frozenset(names - _SUPPLIED), hints
 
 
 def _simulator_options(place: str, model: InstrumentModel, raw: dict[str, Any]) -> dict[str, Any]:
-    accepted = _accepted(model.simulator, place)
-    return _options(place, raw, model.simulator_options, accepted, f"the {model.name} simulator")
+    accepted, hints = _signature(_class(model.simulator, place))
+    what = f"the {model.name} simulator"
+    return _options(place, raw, model.simulator_options, accepted, hints, what)
 
 
 def _rig_options(place: str, model: RigModel, raw: dict[str, Any]) -> dict[str, Any]:
-    accepted = _accepted(model.cls, place)
+    accepted, hints = _signature(_class(model.cls, place))
     if accepted is not None:
         accepted -= set(model.places)
-    return _options(place, raw, model.options, accepted, f"rig {model.name}")
+    return _options(place, raw, model.options, accepted, hints, f"rig {model.name}")
 
 
 def _options(
     place: str,
     raw: dict[str, Any],
     units: Mapping[str, str],
-    accepted: set[str] | None,
+    accepted: Set[str] | None,
+    hints: Mapping[str, Any],
     what: str,
 ) -> dict[str, Any]:
-    known = set(units) | (accepted or set())
+    known = set(units) | set(accepted or ())
     out: dict[str, Any] = {}
     for key, value in raw.items():
-        if key in units:
-            try:
-                out[key] = (
-                    float(parse_quantity(value, units[key]).m_as(units[key]))
-                    if units[key]
-                    else value
-                )
-            except UnitError as e:
-                raise BadInput(f"{place}.{key}", str(e)) from None
-        elif accepted is None or key in accepted:
+        if units.get(key):
+            out[key] = float(_quantity(f"{place}.{key}", value, units[key]).m_as(units[key]))
+        elif key in units or accepted is None or key in accepted:
+            if key in hints:
+                check_value(hints[key], value, f"{place}.{key}")
             out[key] = value
         else:
             raise BadInput(

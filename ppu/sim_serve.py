@@ -22,17 +22,15 @@ from __future__ import annotations
 import asyncio
 import copy
 import dataclasses
-import datetime
 import importlib.machinery
-import json
-import math
 import os
-import re
 import signal
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+import tomli_w
 
 from ppu.clock import Clock
 from ppu.errors import BadInput, DeviceUnavailable, PpuError
@@ -116,89 +114,9 @@ def write_served(path: Path, lab: dict[str, Any], lab_path: Path) -> None:
         "# They answer only while that process runs.\n\n"
     )
     try:
-        path.write_text(header + dumps_toml(lab))
+        path.write_text(header + tomli_w.dumps(lab))
     except OSError as e:
         raise CannotWrite(f"{path}: cannot write the served lab file ({e.strerror or e})") from None
-
-
-# -- TOML, written (the standard library only reads it) ----------------------------------
-
-_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
-#: a table at most this deep, and this short, is written inline: `limits = { … }`
-_INLINE_DEPTH = 2
-_INLINE_WIDTH = 80
-
-
-def dumps_toml(table: dict[str, Any]) -> str:
-    """`table` as TOML text that `tomllib` reads back equal (the values a TOML file holds:
-    text, numbers, booleans, dates, arrays and tables)."""
-    lines: list[str] = []
-    _table(table, (), lines)
-    return "\n".join(lines).strip("\n") + "\n"
-
-
-def _table(table: dict[str, Any], path: tuple[str, ...], lines: list[str]) -> None:
-    here: list[str] = []
-    below: list[tuple[str, dict[str, Any]]] = []
-    for k, v in table.items():
-        if isinstance(v, dict):
-            inline = _inline(v)
-            if _depth(v) <= _INLINE_DEPTH and len(inline) <= _INLINE_WIDTH:
-                here.append(f"{_key(k)} = {inline}")
-            else:
-                below.append((k, v))
-        else:
-            here.append(f"{_key(k)} = {_value(v)}")
-    if here and path:
-        lines += ["", "[" + ".".join(_key(p) for p in path) + "]"]
-    lines += here
-    for k, v in below:
-        _table(v, (*path, k), lines)
-
-
-def _depth(v: Any) -> int:
-    if isinstance(v, dict):
-        return 1 + max((_depth(x) for x in v.values()), default=0)
-    if isinstance(v, list):
-        return max((_depth(x) for x in v), default=0)
-    return 0
-
-
-def _key(k: str) -> str:
-    return k if _BARE_KEY.fullmatch(k) else _string(k)
-
-
-def _string(s: str) -> str:
-    # JSON's escapes are TOML's too; TOML also forbids a raw DEL
-    return json.dumps(s, ensure_ascii=False).replace("\x7f", "\\u007f")
-
-
-def _inline(table: dict[str, Any]) -> str:
-    if not table:
-        return "{}"
-    return "{ " + ", ".join(f"{_key(k)} = {_value(v)}" for k, v in table.items()) + " }"
-
-
-def _value(v: Any) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, int):
-        return str(v)
-    if isinstance(v, float):
-        if math.isnan(v):
-            return "nan"
-        if math.isinf(v):
-            return "inf" if v > 0 else "-inf"
-        return repr(v)
-    if isinstance(v, str):
-        return _string(v)
-    if isinstance(v, datetime.date | datetime.time):
-        return v.isoformat()
-    if isinstance(v, list):
-        return "[" + ", ".join(_value(x) for x in v) + "]"
-    if isinstance(v, dict):
-        return _inline(v)
-    raise TypeError(f"no TOML for {type(v).__name__} {v!r}")
 
 
 # -- serving ------------------------------------------------------------------------------

@@ -143,7 +143,7 @@ def unit_text(units: Any) -> str:
 
 
 def show(q: pint.Quantity, digits: int = 4) -> str:
-    return f"{q.magnitude:.{digits}g} {unit_text(q.units)}"
+    return f"{q.magnitude:.{digits}g} {unit_text(q.units)}".rstrip()
 
 
 def _short(e: Exception) -> str:

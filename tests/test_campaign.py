@@ -56,7 +56,7 @@ def _campaign_with(tmp_path: Path, old: str, new: str) -> Path:
         (
             'inputs = { sample = "synthesis.product", temperature = "180 degC"',
             'inputs = { sample = "synthesis.product", temperature = "180 blorp"',
-            r"workflow\.activation\.inputs: temperature: '180 blorp' has an unknown",
+            r"workflow\.activation\.inputs\.temperature: '180 blorp' has an unknown",
         ),
         (
             'kernel = "weigh"',

@@ -26,7 +26,7 @@ from ppu.cli import app
 from ppu.clock import Clock
 from ppu.devices_check import run_check
 from ppu.lab import load_lab
-from ppu.sim_serve import SimServer, dumps_toml, reseeded, served_lab, write_served
+from ppu.sim_serve import SimServer, reseeded, served_lab, write_served
 from tests.conftest import BENCH_LAB, ROOT
 
 PPU = str(Path(sys.executable).with_name("ppu"))
@@ -238,30 +238,6 @@ def test_a_bad_lab_file_is_exit_2_before_anything_serves(tmp_path: Path):
     assert r.exit_code == 2
     last = json.loads(r.stdout.strip().splitlines()[-1])
     assert last == {"error": f"{missing}: no such file", "exit_code": 2}
-
-
-def test_the_served_lab_file_reads_back_exactly_as_written():
-    lab = {
-        "name": 'a "quoted" lab\twith\x7fcontrol',
-        "plugins": ["mykernels", "my_lab.drivers"],
-        "instruments": {
-            "dosing": {
-                "roles": ["pump"],
-                "rig": {"model": "gas-cell", "seed": 3, "options": {}},
-                "devices": {
-                    "pump one": {
-                        "driver": "ne1000",
-                        "port": "socket://127.0.0.1:7001",
-                        "limits": {"max_rate": "20 mL/min"},
-                        "simulator": {"seed": 1, "options": {"syringe_ml": 60.5, "on": True}},
-                        "trace": False,
-                        "driver_options": {"address": 3, "big": 10**12, "small": 1e-9},
-                    }
-                },
-            }
-        },
-    }
-    assert tomllib.loads(dumps_toml(lab)) == lab
 
 
 def test_a_seed_shift_moves_every_simulator_and_rig_seed_and_zero_changes_nothing():
