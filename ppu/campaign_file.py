@@ -20,7 +20,7 @@ from pydantic import Field, model_validator
 
 from ppu.catalog import PlannerEngine
 from ppu.errors import BadInput
-from ppu.files import FileModel, QuantityText, read_toml, validated
+from ppu.files import FileModel, QuantityText, read_toml, unknown_key, unknown_name, validated
 from ppu.kernels import Choice, Count, In, Kernel, SampleIn
 from ppu.lab import LabSpec
 from ppu.units import Q_, Quantity, UnitError, parse_quantity
@@ -236,10 +236,8 @@ def load_campaign(
         raise BadInput(f"{f}: budget", "missing: give experiments and/or lab_time")
     engine = lab.registry.planners.get(c.planner.engine)
     if engine is None:
-        from ppu.lab import _unknown_name
-
         raise BadInput(
-            f"{f}: planner.engine", _unknown_name("engine", c.planner.engine, lab.registry.planners)
+            f"{f}: planner.engine", unknown_name("engine", c.planner.engine, lab.registry.planners)
         )
     cost = _quantity(f"{f}: planner.cost", c.planner.cost, "s").m_as("s")
     if cost < 0:
@@ -311,9 +309,7 @@ def _workflow(
         if name in steps:
             raise BadInput(place, "a step of that name comes earlier")
         if t.kernel not in kernels:
-            from ppu.lab import _unknown_name
-
-            raise BadInput(f"{place}.kernel", _unknown_name("kernel", t.kernel, kernels))
+            raise BadInput(f"{place}.kernel", unknown_name("kernel", t.kernel, kernels))
         k = kernels[t.kernel]
         _check_role(place, k, t.instrument, lab)
         inputs: dict[str, Any] = {}
@@ -322,8 +318,6 @@ def _workflow(
             ip = f"{place}.inputs.{iname}"
             spec = k.inputs.get(iname)
             if spec is None:
-                from ppu.files import unknown_key
-
                 raise BadInput(
                     ip, f"{k.name} has no input '{iname}' ({unknown_key(iname, list(k.inputs))})"
                 )

@@ -240,13 +240,14 @@ def launch_cmd(
     """Run one kernel on one instrument, without a campaign, and print its outputs."""
 
     def body() -> int:
-        from ppu.lab import _unknown_name, load_lab
+        from ppu.files import unknown_name
+        from ppu.lab import load_lab
 
         spec = load_lab(lab)
         ks = spec.kernels
         k = ks.get(kernel)
         if k is None:
-            raise BadInput(f"launch {kernel}", _unknown_name("kernel", kernel, ks))
+            raise BadInput(f"launch {kernel}", unknown_name("kernel", kernel, ks))
         raw = _parse_assignments(assignments or [], kernel)
         k.validate(raw)  # units and bounds, before anything opens
         if k.role is not None and not spec.with_role(k.role):

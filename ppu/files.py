@@ -170,6 +170,16 @@ def check_value(hint: Any, value: Any, place: str) -> None:
         return
 
 
+def unknown_name(kind: str, name: str, known: Any) -> str:
+    """An unknown kernel, driver model, rig or engine: the nearest known one and the list
+    (a plugin may be what is missing)."""
+    close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
+    hint = f"did you mean '{close[0]}'? " if close else ""
+    return (
+        f"unknown {kind} '{name}' ({hint}known: {', '.join(sorted(known))}; a plugin can add more)"
+    )
+
+
 def unknown_key(key: str, known: list[str]) -> str:
     """'unknown key' with the nearest known one and the list, so a typo is one glance."""
     close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)

@@ -31,7 +31,7 @@ from pydantic import Field
 
 from ppu.catalog import InstrumentModel, RigModel, load
 from ppu.errors import BadInput
-from ppu.files import FileModel, check_value, read_toml, unknown_key, validated
+from ppu.files import FileModel, check_value, read_toml, unknown_key, unknown_name, validated
 from ppu.plugins import Registry, for_lab
 from ppu.units import UnitError, parse_quantity
 
@@ -186,7 +186,7 @@ def _instrument(place: str, name: str, t: InstrumentTable, reg: Registry) -> Ins
         if model is None:
             raise BadInput(
                 f"{place}.rig.model",
-                _unknown_name("rig", t.rig.model, reg.rigs),
+                unknown_name("rig", t.rig.model, reg.rigs),
             )
         rig = RigSpec(
             model=t.rig.model,
@@ -196,20 +196,10 @@ def _instrument(place: str, name: str, t: InstrumentTable, reg: Registry) -> Ins
     return InstrumentSpec(name=name, roles=tuple(t.roles or [name]), devices=devices, rig=rig)
 
 
-def _unknown_name(kind: str, name: str, known: Mapping[str, Any]) -> str:
-    import difflib
-
-    close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
-    hint = f"did you mean '{close[0]}'? " if close else ""
-    return (
-        f"unknown {kind} '{name}' ({hint}known: {', '.join(sorted(known))}; a plugin can add more)"
-    )
-
-
 def _device(place: str, name: str, t: DeviceTable, reg: Registry) -> DeviceSpec:
     model = reg.instruments.get(t.driver)
     if model is None:
-        raise BadInput(f"{place}.driver", _unknown_name("driver model", t.driver, reg.instruments))
+        raise BadInput(f"{place}.driver", unknown_name("driver model", t.driver, reg.instruments))
     limits = _with_units(f"{place}.limits", t.limits, model.limits, model, "limit")
     settings = _with_units(f"{place}.settings", t.settings, model.settings, model, "setting")
     for key, value in t.driver_options.items():

@@ -73,8 +73,8 @@ def objectives_of(c: Campaign, s: Session | None = None) -> list[dict[str, Any]]
     """The campaign's objectives from its file; units fall back to what experiments stored."""
     config = c.config or {}
     resolved = config.get("objectives")  # as the campaign file was read (since plugins)
-    raw = resolved if isinstance(resolved, list) else (config.get("campaign") or {}).get(
-        "objectives"
+    raw = (
+        resolved if isinstance(resolved, list) else (config.get("campaign") or {}).get("objectives")
     )
     out = []
     for o in raw if isinstance(raw, list) else []:
