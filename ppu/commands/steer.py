@@ -10,6 +10,7 @@ open, and have a live controller. `--wait` waits (bounded) for the controller's 
 
 import os
 import time
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import typer
@@ -178,20 +179,13 @@ def steer_campaign(
     wait: bool,
     timeout: float,
 ) -> int:
-    from sqlmodel import Session
+    def check(s: Any) -> str:
+        check_campaign_command(s, kind, campaign_id)
+        return campaign_id
 
-    from ppu.api import queries
-    from ppu.cli import _open_existing_store
-
-    _check_timeout(wait, timeout)
-    store = _open_existing_store(db)
-    try:
-        with Session(store.engine) as s:
-            check_campaign_command(s, kind, campaign_id)
-            cmd = queries.add_command(s, kind, campaign_id, who or default_who(), campaign_id)
-        return _answer(store, cmd, f"campaign {campaign_id}", as_json, wait, timeout)
-    finally:
-        store.close()
+    return _send(
+        kind, campaign_id, f"campaign {campaign_id}", check, who, db, as_json, wait, timeout
+    )
 
 
 def steer_suggestion(
@@ -203,6 +197,26 @@ def steer_suggestion(
     wait: bool,
     timeout: float,
 ) -> int:
+    def check(s: Any) -> str:
+        return check_suggestion_command(s, kind, experiment_id).campaign_id
+
+    place = f"experiment {experiment_id}"
+    return _send(kind, str(experiment_id), place, check, who, db, as_json, wait, timeout)
+
+
+def _send(
+    kind: str,
+    target: str,
+    place: str,
+    check: Callable[[Any], str],
+    who: str | None,
+    db: str | None,
+    as_json: bool,
+    wait: bool,
+    timeout: float,
+) -> int:
+    """Check, then write one command row as the API does (same audit); `check` returns
+    the campaign the command is for."""
     from sqlmodel import Session
 
     from ppu.api import queries
@@ -212,11 +226,9 @@ def steer_suggestion(
     store = _open_existing_store(db)
     try:
         with Session(store.engine) as s:
-            e = check_suggestion_command(s, kind, experiment_id)
-            cmd = queries.add_command(
-                s, kind, str(experiment_id), who or default_who(), e.campaign_id
-            )
-        return _answer(store, cmd, f"experiment {experiment_id}", as_json, wait, timeout)
+            campaign_id = check(s)
+            cmd = queries.add_command(s, kind, target, who or default_who(), campaign_id)
+        return _answer(store, cmd, place, as_json, wait, timeout)
     finally:
         store.close()
 
