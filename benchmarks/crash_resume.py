@@ -68,8 +68,8 @@ def _holds_lock(path: Path, pid: int) -> bool:
 
 
 def _lock_file(env: dict[str, str], db: Path, campaign_id: str) -> Path:
-    """Where the controller of this store's campaign keeps its lock (as ppu.holds names it)."""
-    from ppu.holds import lock_path
+    """Where this store's campaign controller keeps its lock (as ppu.runtime.holds names it)."""
+    from ppu.runtime.holds import lock_path
 
     os.environ["PPU_LOCK_DIR"] = env["PPU_LOCK_DIR"]
     return lock_path(f"sqlite:///{db.resolve()}", campaign_id)

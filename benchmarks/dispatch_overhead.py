@@ -22,10 +22,10 @@ import bluesky.plan_stubs as bps
 from bluesky import RunEngine
 from bluesky.utils import Msg
 
-from ppu.clock import Clock
-from ppu.kernels import kernel
-from ppu.lab import load_lab
-from ppu.runtime import running
+from ppu.core.clock import Clock
+from ppu.core.kernels import kernel
+from ppu.lab.spec import load_lab
+from ppu.runtime.runtime import running
 from ppu.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]

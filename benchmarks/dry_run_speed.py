@@ -30,7 +30,7 @@ def main() -> None:
             [
                 sys.executable,
                 "-m",
-                "ppu.cli",
+                "ppu.cli.main",
                 "demo",
                 "--budget",
                 str(args.budget),

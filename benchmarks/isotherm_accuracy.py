@@ -105,9 +105,9 @@ def run_kernel(
     """Launch `kernel` on a fresh dry-run analyzer holding `mass_mg` of `material`."""
     from sqlmodel import select
 
-    from ppu.clock import Clock
-    from ppu.lab import load_lab
-    from ppu.runtime import running
+    from ppu.core.clock import Clock
+    from ppu.lab.spec import load_lab
+    from ppu.runtime.runtime import running
     from ppu.store import Store
     from ppu.store.models import Measurement, Sample
     from simulators.world import Portion

@@ -24,7 +24,7 @@ from typing import Any
 
 from devices.errors import GarbledReply, InstrumentRefused
 from devices.port import SerialPort, read_until
-from ppu.units import Q_, Quantity
+from ppu.core.units import Q_, Quantity
 
 SCCM = "atm * cm ** 3 / min"  # standard cm³/min
 SCC = "atm * cm ** 3"  # standard cm³

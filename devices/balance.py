@@ -18,7 +18,7 @@ from ophyd_async.core import StandardReadableFormat as Format
 from devices.errors import LimitError
 from devices.mt_sics import MTSICSBalance, NotExecutable
 from devices.retry import retry_safe
-from ppu.units import Quantity, parse_quantity
+from ppu.core.units import Quantity, parse_quantity
 
 T = TypeVar("T")
 

@@ -6,7 +6,7 @@ Classes are named by path: nothing here imports a driver or a simulator until a 
 
 from __future__ import annotations
 
-from ppu.catalog import InstrumentModel
+from ppu.core.catalog import InstrumentModel
 
 NE1000 = InstrumentModel(
     name="ne1000",

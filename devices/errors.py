@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ppu.errors import InstrumentError
+from ppu.core.errors import InstrumentError
 
 
 class DriverError(InstrumentError):

@@ -16,7 +16,7 @@ from enum import IntEnum
 from devices.errors import GarbledReply
 from devices.modbus_rtu import ModbusRTU
 from devices.port import SerialPort
-from ppu.units import Q_, Quantity
+from ppu.core.units import Q_, Quantity
 
 
 class Register(IntEnum):

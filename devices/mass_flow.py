@@ -23,7 +23,7 @@ from ophyd_async.core import StandardReadableFormat as Format
 from devices.alicat import GASES, SCCM, AlicatController, AlicatFrame
 from devices.errors import LimitError
 from devices.retry import retry_safe
-from ppu.units import Q_, Quantity, parse_quantity
+from ppu.core.units import Q_, Quantity, parse_quantity
 
 
 class MassFlowController(StandardReadable):

@@ -19,7 +19,7 @@ from typing import Any
 
 from devices.errors import GarbledReply, InstrumentRefused, NoReply
 from devices.port import SerialPort
-from ppu.units import Q_, Quantity
+from ppu.core.units import Q_, Quantity
 
 TERMINATOR = b";FF"
 DEFAULT_ADDRESS = 253

@@ -17,7 +17,7 @@ from typing import Any
 
 from devices.errors import GarbledReply, InstrumentRefused
 from devices.port import SerialPort, read_until
-from ppu.units import Q_, Quantity
+from ppu.core.units import Q_, Quantity
 
 CRLF = b"\r\n"
 

@@ -12,7 +12,7 @@ from enum import StrEnum
 
 from devices.errors import GarbledReply, InstrumentRefused
 from devices.port import SerialPort, read_until
-from ppu.units import Q_, Quantity
+from ppu.core.units import Q_, Quantity
 
 STX, ETX = b"\x02", b"\x03"
 _REPLY = re.compile(rb"^\x02(\d\d)(A\?[A-Z]|[IWSPTUX])(.*)\x03$", re.DOTALL)

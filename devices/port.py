@@ -10,13 +10,10 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
-import fcntl
 import itertools
 import os
 import re
 import signal
-import sys
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -24,12 +21,13 @@ from typing import Any, Protocol, TypeVar
 import serial
 
 from devices.errors import DriverError, NoReply, PortClosed, PortInUse
+from ppu.core.locks import OwnerLock, lock_dir
 
 T = TypeVar("T")
 
 
 class LabClock(Protocol):
-    """What the device layer needs from the runtime's clock (see ppu.clock.Clock)."""
+    """What the device layer needs from the runtime's clock (see ppu.core.clock.Clock)."""
 
     loop: asyncio.AbstractEventLoop
 
@@ -70,47 +68,12 @@ def crash_point() -> None:
         os.kill(os.getpid(), signal.SIGKILL)
 
 
-def _lock_dir() -> Path:
-    d = Path(os.environ.get("PPU_LOCK_DIR", Path(tempfile.gettempdir()) / "ppu-ports"))
-    d.mkdir(parents=True, exist_ok=True)
-    return d
-
-
-class OwnerLock:
-    """An advisory lock file that names its owner, so a second process is told who has it.
-    The OS drops it with the process, however the process ends."""
-
-    def __init__(self, path: Path, busy: Callable[[str], Exception]) -> None:
-        self.path = path
-        self._busy = busy
-        self._fd: int | None = None
-
-    def acquire(self) -> None:
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            owner = Path(self.path).read_text(errors="replace").strip() or "another process"
-            os.close(fd)
-            raise self._busy(owner) from None
-        os.ftruncate(fd, 0)
-        os.write(fd, f"pid {os.getpid()} ({' '.join(sys.argv[:3])})".encode())
-        self._fd = fd
-
-    def release(self) -> None:
-        if self._fd is not None:
-            with contextlib.suppress(OSError):
-                os.ftruncate(self._fd, 0)
-            os.close(self._fd)
-            self._fd = None
-
-
 class PortLock(OwnerLock):
     """One per port URL, so a second process gets 'port … in use by …'."""
 
     def __init__(self, url: str) -> None:
         self.url = url
-        path = _lock_dir() / (re.sub(r"[^A-Za-z0-9._-]", "_", url) + ".lock")
+        path = lock_dir() / (re.sub(r"[^A-Za-z0-9._-]", "_", url) + ".lock")
         super().__init__(path, lambda owner: PortInUse(f"port {url} in use by {owner}"))
 
 

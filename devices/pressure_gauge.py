@@ -21,7 +21,7 @@ from ophyd_async.core import StandardReadableFormat as Format
 from devices.errors import LimitError
 from devices.mks import MODELS, GaugeModel, MKSGauge
 from devices.retry import retry_safe
-from ppu.units import Q_, Quantity, parse_quantity, unit_text
+from ppu.core.units import Q_, Quantity, parse_quantity, unit_text
 
 # Three printed digits round by up to 0.5 %; a reading that close to a range end is the end.
 _EDGE = 0.006

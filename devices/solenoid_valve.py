@@ -18,7 +18,7 @@ from ophyd_async.core import StandardReadableFormat as Format
 from devices.errors import InstrumentRefused, LimitError
 from devices.modbus_relay import ModbusRelayModule
 from devices.retry import retry_safe
-from ppu.units import Quantity, parse_quantity
+from ppu.core.units import Quantity, parse_quantity
 
 #: Called with (valve, open) before a valve moves; raises LimitError to refuse.
 Interlock = Callable[["SolenoidValve", bool], Awaitable[None]]

@@ -15,7 +15,7 @@ from ophyd_async.core import StandardReadableFormat as Format
 from devices.errors import DriverError, LimitError
 from devices.ne1000 import NE1000, PumpState
 from devices.retry import retry_safe
-from ppu.units import Q_, Quantity, parse_quantity
+from ppu.core.units import Q_, Quantity, parse_quantity
 
 
 class SyringePump(StandardReadable):

@@ -23,7 +23,7 @@ from ophyd_async.core import StandardReadableFormat as Format
 from devices.errors import LimitError
 from devices.eurotherm import Eurotherm3200, LoopMode
 from devices.retry import retry_safe
-from ppu.units import Q_, Quantity, parse_quantity
+from ppu.core.units import Q_, Quantity, parse_quantity
 
 
 def parse_rate(value: Any) -> Quantity:

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from ppu.catalog import PlannerEngine
+from ppu.core.catalog import PlannerEngine
 
 BOTORCH = PlannerEngine(
     "botorch",

@@ -127,7 +127,7 @@ def _is_units_row(row: Sequence[str], next_row: Sequence[str]) -> bool:
 def _convert(value: float, unit: str, to: str, place: str) -> float:
     if not unit or not to or unit == to:
         return value
-    from ppu.units import Q_  # pint: only when a file's unit differs from the campaign's
+    from ppu.core.units import Q_  # pint: only when a file's unit differs from the campaign's
 
     try:
         return float(Q_(value, unit).m_as(to))

@@ -71,7 +71,7 @@ def from_state(state: Mapping[str, Any]) -> PersistentPlanner:
     """Rebuild whichever of ppu's own engines wrote `state` (dispatching on its `engine`);
     a campaign rebuilds through its plugin registry, which knows users' engines too."""
     from planner.engines import BUILT_IN
-    from ppu.catalog import load
+    from ppu.core.catalog import load
 
     name = state.get("engine")
     if name not in BUILT_IN:

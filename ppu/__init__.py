@@ -18,25 +18,25 @@ __version__ = "0.1.0"
 #: public name → module it lives in
 _SDK: dict[str, str] = {
     # declaring kernels
-    "kernel": "ppu.kernels",
-    "Kernel": "ppu.kernels",
-    "In": "ppu.kernels",
-    "Count": "ppu.kernels",
-    "Choice": "ppu.kernels",
-    "Consumes": "ppu.kernels",
-    "Uses": "ppu.kernels",
+    "kernel": "ppu.core.kernels",
+    "Kernel": "ppu.core.kernels",
+    "In": "ppu.core.kernels",
+    "Count": "ppu.core.kernels",
+    "Choice": "ppu.core.kernels",
+    "Consumes": "ppu.core.kernels",
+    "Uses": "ppu.core.kernels",
     "call": "protocols.plan_tools",
-    "manual_step": "ppu.operator",
+    "manual_step": "ppu.core.operator",
     # units
-    "Q_": "ppu.units",
-    "Quantity": "ppu.units",
-    "ureg": "ppu.units",
-    "parse_quantity": "ppu.units",
+    "Q_": "ppu.core.units",
+    "Quantity": "ppu.core.units",
+    "ureg": "ppu.core.units",
+    "parse_quantity": "ppu.core.units",
     # errors a plugin raises or a user sees
-    "PpuError": "ppu.errors",
-    "BadInput": "ppu.errors",
-    "SampleFailed": "ppu.errors",
-    "InstrumentError": "ppu.errors",
+    "PpuError": "ppu.core.errors",
+    "BadInput": "ppu.core.errors",
+    "SampleFailed": "ppu.core.errors",
+    "InstrumentError": "ppu.core.errors",
     "DriverError": "devices.errors",
     "NoReply": "devices.errors",
     "GarbledReply": "devices.errors",
@@ -44,17 +44,17 @@ _SDK: dict[str, str] = {
     "PortClosed": "devices.errors",
     "LimitError": "devices.errors",
     # what a plugin registers besides kernels
-    "InstrumentModel": "ppu.catalog",
-    "RigModel": "ppu.catalog",
-    "PlannerEngine": "ppu.catalog",
+    "InstrumentModel": "ppu.core.catalog",
+    "RigModel": "ppu.core.catalog",
+    "PlannerEngine": "ppu.core.catalog",
     # contracts (typed Protocols)
-    "Driver": "ppu.contracts",
-    "SafeDevice": "ppu.contracts",
-    "Simulator": "ppu.contracts",
-    "Rig": "ppu.contracts",
-    "LaunchContext": "ppu.contracts",
-    "KernelPlan": "ppu.contracts",
-    "Planner": "ppu.contracts",
+    "Driver": "ppu.core.contracts",
+    "SafeDevice": "ppu.core.contracts",
+    "Simulator": "ppu.core.contracts",
+    "Rig": "ppu.core.contracts",
+    "LaunchContext": "ppu.core.contracts",
+    "KernelPlan": "ppu.core.contracts",
+    "Planner": "planner.base",
     # base classes: a driver's transport, a simulator, a planner
     "SerialPort": "devices.port",
     "read_until": "devices.port",
@@ -138,21 +138,20 @@ if TYPE_CHECKING:
     )
     from devices.port import SerialPort, read_until
     from devices.retry import retry_safe
-    from planner.base import PlannerBase, Result, Suggestion
+    from planner.base import Planner, PlannerBase, Result, Suggestion
     from planner.space import SearchSpace
-    from ppu.catalog import InstrumentModel, PlannerEngine, RigModel
-    from ppu.contracts import (
+    from ppu.core.catalog import InstrumentModel, PlannerEngine, RigModel
+    from ppu.core.contracts import (
         Driver,
         KernelPlan,
         LaunchContext,
-        Planner,
         Rig,
         SafeDevice,
         Simulator,
     )
-    from ppu.errors import BadInput, InstrumentError, PpuError, SampleFailed
-    from ppu.kernels import Choice, Consumes, Count, In, Kernel, Uses, kernel
-    from ppu.operator import manual_step
-    from ppu.units import Q_, Quantity, parse_quantity, ureg
+    from ppu.core.errors import BadInput, InstrumentError, PpuError, SampleFailed
+    from ppu.core.kernels import Choice, Consumes, Count, In, Kernel, Uses, kernel
+    from ppu.core.operator import manual_step
+    from ppu.core.units import Q_, Quantity, parse_quantity, ureg
     from protocols.plan_tools import call
     from simulators.base import Faults, InstrumentSimulator

@@ -18,7 +18,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ppu.clock import Clock
+from ppu.core.clock import Clock
 
 T = TypeVar("T")
 S = TypeVar("S")
@@ -104,9 +104,9 @@ def dry_run(lab: str | Path, kernel: str, *, instrument: str | None = None, **in
     """Launch `kernel` once on `lab`'s simulated instruments and return its outputs.
 
     Inputs are written as on the command line (`volume="5 mL"`) or as quantities. A failed
-    launch raises `ppu.runtime.LaunchFailed` with the reason."""
-    from ppu.lab import load_lab
-    from ppu.runtime import running
+    launch raises `ppu.runtime.runtime.LaunchFailed` with the reason."""
+    from ppu.lab.spec import load_lab
+    from ppu.runtime.runtime import running
     from ppu.store import Store
 
     spec = load_lab(lab)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import math
 
-from ppu import In, Uses, kernel
-from ppu.errors import SampleFailed
-from ppu.units import Q_
+from ppu.core.errors import SampleFailed
+from ppu.core.kernels import In, Uses, kernel
+from ppu.core.units import Q_
 
 #: below this the sample adsorbs nothing we can tell from the instrument's noise
 NO_MEASURABLE_UPTAKE = Q_(0.02, "mmol/g")
@@ -66,7 +66,7 @@ def analyze(
     → the desorption conditions); also stored when the isotherms allow: BET area (N2 at
     77 K) and the isosteric heat (isotherms at two or more temperatures). Wait for the
     isotherm launches (`after`). No measurable CO2 uptake fails the sample."""
-    from ppu import isotherms as iso
+    from protocols import isotherms as iso
 
     sid = sample if isinstance(sample, str) else ctx.samples_in["sample"].id
     measured = iso.measured_isotherms(_measurements_of(ctx, sid))
@@ -155,26 +155,6 @@ def _uptake(entry: dict, pressure_bar: float) -> tuple[float, str] | None:
 
 
 def _measurements_of(ctx, sample_id: str) -> list:
-    """The sample's stored measurements. The runtime's context offers no store reader yet:
-    read through a session of our own on the store's engine (never the writer's session,
-    which belongs to the event loop's thread)."""
-    reader = getattr(ctx, "measurements", None)
-    if callable(reader):
-        return list(reader(sample_id))
-    from sqlalchemy import inspect as sa_inspect
-    from sqlmodel import Session, select
-
-    from ppu.store.models import Measurement
-
-    row = ctx.samples_in.get("sample")
-    session = sa_inspect(row).session if row is not None else None
-    if session is None:
-        raise ValueError(f"sample {sample_id}: no store to read its isotherms from")
-    with Session(session.get_bind()) as s:
-        return list(
-            s.exec(
-                select(Measurement)
-                .where(Measurement.sample_id == sample_id)
-                .order_by(Measurement.id)
-            ).all()
-        )
+    """The sample's stored measurements, read through the launch's context (the runtime
+    owns the store; a kernel never opens it)."""
+    return list(ctx.measurements(sample_id))

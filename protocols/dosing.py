@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import bluesky.plan_stubs as bps
 
-from ppu import In, kernel
-from ppu.units import Q_, to_json
+from ppu.core.kernels import In, kernel
+from ppu.core.units import Q_, to_json
 
 
 @kernel(

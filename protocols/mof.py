@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import bluesky.plan_stubs as bps
 
-from ppu import Choice, Consumes, In, Uses, kernel
-from ppu.operator import manual_step
-from ppu.units import Q_
+from ppu.core.kernels import Choice, Consumes, In, Uses, kernel
+from ppu.core.operator import manual_step
+from ppu.core.units import Q_
 from protocols.plan_tools import call
 
 SOLVENTS = ("DMF", "DEF", "DMAc", "EtOH", "H2O")  # the station's selector lines 1..5

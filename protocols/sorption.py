@@ -57,10 +57,10 @@ from typing import Any
 
 import bluesky.plan_stubs as bps
 
-from ppu import Choice, Count, In, Uses, kernel
-from ppu.errors import SampleFailed
-from ppu.operator import manual_step
-from ppu.units import Q_
+from ppu.core.errors import SampleFailed
+from ppu.core.kernels import Choice, Count, In, Uses, kernel
+from ppu.core.operator import manual_step
+from ppu.core.units import Q_
 from protocols.plan_tools import call
 
 R = 8.314462618  # J/(mol K)

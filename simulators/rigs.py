@@ -7,7 +7,7 @@ Record types come from ppu's SDK; the simulators themselves import nothing of pp
 
 from __future__ import annotations
 
-from ppu.catalog import RigModel
+from ppu.core.catalog import RigModel
 
 SYNTHESIS = RigModel(
     "synthesis",

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ppu.clock import Clock
+from ppu.core.clock import Clock
 from ppu.store import Store
 from ppu.testing import close_checking_leaks
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from ppu.cli import app
+from ppu.cli.main import app
 from simulators.base import InstrumentSimulator
 from tests.conftest import ROOT
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from ppu.cli import app
+from ppu.cli.main import app
 from tests.conftest import BENCH_LAB
 
 runner = CliRunner()
@@ -188,7 +188,7 @@ def test_a_failed_launch_exits_1_and_is_journaled(tmp_path: Path) -> None:
 
 def test_help_is_quick_and_imports_nothing_heavy() -> None:
     code = (
-        "import sys, ppu.cli; heavy = [m for m in ('torch', 'botorch', 'pygaps', 'bluesky') "
+        "import sys, ppu.cli.main; heavy = [m for m in ('torch', 'botorch', 'pygaps', 'bluesky') "
         "if m in sys.modules]; print(heavy)"
     )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

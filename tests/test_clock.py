@@ -7,7 +7,7 @@ import asyncio
 import threading
 import time
 
-from ppu.clock import Clock
+from ppu.core.clock import Clock
 
 
 def test_time_jumps_to_the_next_timer(virtual_clock: Clock) -> None:

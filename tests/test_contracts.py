@@ -6,9 +6,9 @@ import inspect
 
 import pytest
 
-from ppu.catalog import load
-from ppu.contracts import Driver, SafeDevice, Simulator
-from ppu.plugins import installed
+from ppu.core.catalog import load
+from ppu.core.contracts import Driver, SafeDevice, Simulator
+from ppu.lab.plugins import installed
 
 
 @pytest.mark.parametrize("name", sorted(installed().instruments))

@@ -6,10 +6,10 @@ import asyncio
 import dataclasses
 from pathlib import Path
 
-from ppu.campaign import load_campaign, run_campaign
-from ppu.clock import Clock
-from ppu.lab import load_lab
-from ppu.runtime import running
+from ppu.campaign.loop import load_campaign, run_campaign
+from ppu.core.clock import Clock
+from ppu.lab.spec import load_lab
+from ppu.runtime.runtime import running
 from ppu.store import Store
 from tests.conftest import ROOT, _close_checking_leaks
 
@@ -123,7 +123,7 @@ def test_ppu_steps_lists_a_waiting_step_and_confirms_it(tmp_path: Path) -> None:
 
     from typer.testing import CliRunner
 
-    from ppu.cli import app
+    from ppu.cli.main import app
 
     db = str(tmp_path / "ppu.sqlite")
 

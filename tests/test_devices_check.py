@@ -7,7 +7,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from ppu.cli import app
+from ppu.cli.main import app
 from tests.conftest import ROOT
 
 DEMO_LAB = ROOT / "protocols" / "demo" / "lab.toml"

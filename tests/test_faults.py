@@ -9,7 +9,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from ppu.cli import app
+from ppu.cli.main import app
 from tests.conftest import ROOT
 
 DEMO = ROOT / "protocols" / "demo"

@@ -14,7 +14,7 @@ two things of one name; an unknown driver, rig, kernel or engine; a setting, dri
 or rig option the device or model does not take as written (an MKS gauge `model = "9255"`).
 
 Each one goes through `ppu run CAMPAIGN --lab LAB --dry-run --db DB --json` in-process
-(`typer.testing.CliRunner` on `ppu.cli.app`) and must end as exactly one stderr line
+(`typer.testing.CliRunner` on `ppu.cli.main.app`) and must end as exactly one stderr line
 `error: <file>: <key.path>: <problem>` naming the file and the mutated key, exit code 2, a JSON
 last line on stdout with `error`, and no store file. A file that got through loading would
 start a whole dry-run: in-process, that step is replaced by a stub that records the file as
@@ -46,11 +46,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-import ppu.cli
-from ppu.campaign_file import load_campaign
-from ppu.cli import app
-from ppu.errors import BadInput
-from ppu.lab import load_lab
+import ppu.cli.main
+from ppu.campaign.file import load_campaign
+from ppu.cli.main import app
+from ppu.core.errors import BadInput
+from ppu.lab.spec import load_lab
 from tests.conftest import ROOT
 
 DEMO = ROOT / "protocols" / "demo"
@@ -637,7 +637,7 @@ def accepted(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         seen.append(spec.path)
         return 0
 
-    monkeypatch.setattr(ppu.cli, "_drive_campaign", stub)
+    monkeypatch.setattr(ppu.cli.main, "_drive_campaign", stub)
     return seen
 
 

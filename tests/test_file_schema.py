@@ -8,7 +8,7 @@ import tomllib
 import jsonschema
 import pytest
 
-from ppu.file_schema import json_schema
+from ppu.cli.file_schema import json_schema
 from tests.conftest import ROOT
 
 FILES = {

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ppu.errors import BadInput
-from ppu.kernels import Choice, Consumes, In, kernel
+from ppu.core.errors import BadInput
+from ppu.core.kernels import Choice, Consumes, In, kernel
 
 
 @kernel(

@@ -13,12 +13,12 @@ from pathlib import Path
 import bluesky.plan_stubs as bps
 import pytest
 
-from ppu.clock import Clock
-from ppu.kernels import Consumes, In, kernel
-from ppu.lab import load_lab
-from ppu.runtime import LaunchFailed, running
+from ppu.core.clock import Clock
+from ppu.core.kernels import Consumes, In, kernel
+from ppu.core.units import Q_
+from ppu.lab.spec import load_lab
+from ppu.runtime.runtime import LaunchFailed, running
 from ppu.store import Store
-from ppu.units import Q_
 from protocols.dosing import dispense
 from tests.conftest import BENCH_LAB, _close_checking_leaks
 

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from ppu.catalog import InstrumentModel
-from ppu.errors import BadInput
-from ppu.kernels import In, kernel
-from ppu.plugins import PluginSource, Registry, installed
+from ppu.core.catalog import InstrumentModel
+from ppu.core.errors import BadInput
+from ppu.core.kernels import In, kernel
+from ppu.lab.plugins import PluginSource, Registry, installed
 from tests.conftest import ROOT
 
 PPU = str(Path(sys.executable).with_name("ppu"))

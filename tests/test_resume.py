@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from ppu.clock import Clock
-from ppu.lab import load_lab
-from ppu.runtime import running
-from ppu.simlab import restore_lab
+from ppu.core.clock import Clock
+from ppu.lab.simlab import restore_lab
+from ppu.lab.spec import load_lab
+from ppu.runtime.runtime import running
 from tests.conftest import ROOT
 
 PPU = str(Path(sys.executable).with_name("ppu"))
@@ -168,8 +168,8 @@ def test_simulated_lab_is_saved_with_the_journal_and_restores(tmp_path: Path, st
 
 
 def test_the_campaign_lock_is_per_store_and_refuses_a_second_controller(tmp_path: Path) -> None:
-    from ppu.errors import BadInput
-    from ppu.holds import CampaignLock, controller_alive
+    from ppu.core.errors import BadInput
+    from ppu.runtime.holds import CampaignLock, controller_alive
 
     one, other = f"sqlite:///{tmp_path / 'a.sqlite'}", f"sqlite:///{tmp_path / 'b.sqlite'}"
     lock = CampaignLock(one, "demo-s7-1")

@@ -22,11 +22,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from ppu.cli import app
-from ppu.clock import Clock
-from ppu.devices_check import run_check
-from ppu.lab import load_lab
-from ppu.sim_serve import SimServer, reseeded, served_lab, write_served
+from ppu.cli.main import app
+from ppu.core.clock import Clock
+from ppu.lab.spec import load_lab
+from ppu.runtime.devices_check import run_check
+from ppu.runtime.sim_serve import SimServer, reseeded, served_lab, write_served
 from tests.conftest import BENCH_LAB, ROOT
 
 PPU = str(Path(sys.executable).with_name("ppu"))

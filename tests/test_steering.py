@@ -21,8 +21,8 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from ppu.cli import app
-from ppu.holds import controller_alive
+from ppu.cli.main import app
+from ppu.runtime.holds import controller_alive
 from tests.conftest import ROOT
 
 PPU = str(Path(sys.executable).with_name("ppu"))

@@ -9,9 +9,9 @@ from alembic.migration import MigrationContext
 from sqlalchemy import text
 from sqlmodel import SQLModel, select
 
-from ppu.clock import Clock
-from ppu.lab import load_lab
-from ppu.runtime import running
+from ppu.core.clock import Clock
+from ppu.lab.spec import load_lab
+from ppu.runtime.runtime import running
 from ppu.store import Store
 from ppu.store.models import LaunchEvent, RunDocument
 from protocols.dosing import dispense

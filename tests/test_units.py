@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from ppu.units import Q_, UnitError, from_json, parse_quantity, show, to_json, unit_text
+from ppu.core.units import Q_, UnitError, from_json, parse_quantity, show, to_json, unit_text
 
 
 @pytest.mark.parametrize(

@@ -27,8 +27,8 @@ from sqlmodel import Session
 
 from ppu.api import models as m
 from ppu.api import queries as q
-from ppu.errors import BadInput
-from ppu.holds import check_resolvable
+from ppu.core.errors import BadInput
+from ppu.runtime.holds import check_resolvable
 from ppu.store.models import Experiment, Launch, OperatorStepRecord
 from ppu.store.store import make_engine
 

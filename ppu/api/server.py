@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ppu.errors import BadInput
+from ppu.core.errors import BadInput
 
 START_TIMEOUT_S = 10.0
 STOP_TIMEOUT_S = 5.0

@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 from string import Template
 
-from ppu.errors import BadInput
+from ppu.core.errors import BadInput
 
 #: template → file written, `{module}` filled with the project's module prefix
 FILES = {

@@ -24,6 +24,10 @@ class Campaign(SQLModel, table=True):
     summary: dict[str, Any] | None = _json()
 
 
+#: states a launch is left in when its controller stops under it
+IN_FLIGHT = ("queued", "waiting", "running", "interrupted")
+
+
 class Launch(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     campaign_id: str | None = Field(default=None, index=True, foreign_key="campaign.id")

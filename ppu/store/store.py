@@ -432,7 +432,7 @@ class Store:
     def resolution_taken(self, launch_id: int) -> Command | None:
         """A `resolve` command a controller took for this launch. Asked at resume of a
         launch still held: that controller stopped before it settled it."""
-        from ppu.holds import given_resolution
+        from ppu.store.resolutions import given_resolution
 
         with Session(self.engine, expire_on_commit=False) as s:
             return given_resolution(s, launch_id, states=("done",))
@@ -450,7 +450,7 @@ class Store:
         still in flight cancelled, its experiments still open ABANDONED, its pending
         commands refused, its instruments offline, and a `abandon` command row as the
         audit. The caller has made sure no controller owns the campaign."""
-        from ppu.holds import IN_FLIGHT
+        from ppu.store.models import IN_FLIGHT
 
         c = self.session.get(Campaign, campaign_id)
         if c is None:

@@ -13,8 +13,8 @@ import pytest
 from sqlmodel import select
 from typer.testing import CliRunner
 
-from ppu.cli import app
-from ppu.clock import Clock
+from ppu.cli.main import app
+from ppu.core.clock import Clock
 from ppu.store import Store
 from ppu.store.models import Campaign, Experiment, Launch, Measurement, Sample
 
@@ -79,7 +79,7 @@ def test_hkust1_co2_uptake_at_0p15_bar_matches_the_measured_points() -> None:
 
 
 def test_dual_site_langmuir_failing_falls_back_to_langmuir() -> None:
-    from ppu import isotherms
+    from protocols import isotherms
 
     iso = isotherms.normalized(isotherms.load(DATA / "HKUST-1(Cu) CO2 303K.json")[0])
     f = isotherms.fit(iso)  # the whole branch, to 25 bar
@@ -89,7 +89,7 @@ def test_dual_site_langmuir_failing_falls_back_to_langmuir() -> None:
 
 def test_iast_selectivity_of_two_langmuirs_is_the_ratio_of_their_constants() -> None:
     """Equal capacities: IAST reduces to S = K1/K2 at any composition."""
-    from ppu import isotherms
+    from protocols import isotherms
 
     fits = []
     for gas, k in (("CO2", 3.0), ("N2", 0.1)):
@@ -156,7 +156,7 @@ PRESSURES = [0.01, 0.05, 0.1, 0.15, 0.3, 0.5, 0.7, 1.0]
 
 
 def _measured(gas: str, uptakes: list[float], temperature_k: float = 298.15):
-    from ppu import isotherms
+    from protocols import isotherms
 
     rows = [
         Measurement(
@@ -335,8 +335,8 @@ def test_export_csv_has_every_experiment_with_units(tmp_path: Path) -> None:
 
 # -- the kernel, launched through the runtime ----------------------------------------------------
 def _launch_analyze(tmp_path: Path, isotherms: dict[str, list[float]]):
-    from ppu.lab import load_lab
-    from ppu.runtime import LaunchFailed, running
+    from ppu.lab.spec import load_lab
+    from ppu.runtime.runtime import LaunchFailed, running
     from protocols.analysis import analyze
     from tests.conftest import BENCH_LAB
 

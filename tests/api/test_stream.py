@@ -104,7 +104,7 @@ def test_stream_follows_what_another_writer_commits(store_copy: Path, demo_campa
 
 
 def test_serve_in_thread_refuses_a_port_in_use(store_copy: Path):
-    from ppu.errors import BadInput
+    from ppu.core.errors import BadInput
 
     url = f"sqlite:///{store_copy}"
     with serve_in_thread(url, TOKEN, "127.0.0.1", 0) as first:

@@ -41,8 +41,8 @@ from devices.errors import (
 from devices.mass_flow import MassFlowController
 from devices.port import SerialPort
 from devices.retry import retry_safe
-from ppu.clock import Clock
-from ppu.units import Q_
+from ppu.core.clock import Clock
+from ppu.core.units import Q_
 from simulators.alicat import AlicatSimulator
 from simulators.base import Faults
 from tests.devices.harness import run_on_virtual_clock, serving

@@ -33,8 +33,8 @@ from devices.eurotherm import Eurotherm3200, LoopMode, Register
 from devices.modbus_rtu import parse_reply, request_bytes
 from devices.retry import retry_safe
 from devices.temperature_controller import TemperatureController, parse_rate
-from ppu.clock import Clock
-from ppu.units import Q_
+from ppu.core.clock import Clock
+from ppu.core.units import Q_
 from simulators.eurotherm import Eurotherm3200Simulator
 from simulators.modbus_rtu import crc16
 from tests.devices.harness import run_with_driver

@@ -42,8 +42,8 @@ from devices.mks import (
 )
 from devices.pressure_gauge import PressureGauge, RangeStatus
 from devices.retry import retry_safe
-from ppu.clock import Clock
-from ppu.units import Q_
+from ppu.core.clock import Clock
+from ppu.core.units import Q_
 from simulators.mks import TORR_PA, MKSGaugeSimulator, PumpedVolume
 from tests.devices.harness import run_with_driver
 

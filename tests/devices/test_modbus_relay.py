@@ -33,7 +33,7 @@ from devices.modbus_rtu import parse_reply, request_bytes
 from devices.port import SerialPort
 from devices.retry import retry_safe
 from devices.solenoid_valve import SolenoidValve, ValveBank
-from ppu.clock import Clock
+from ppu.core.clock import Clock
 from simulators.modbus_relay import ModbusRelaySimulator
 from simulators.modbus_rtu import crc16
 from tests.devices.harness import run_with_driver

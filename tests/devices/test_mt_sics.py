@@ -42,8 +42,8 @@ from devices.mt_sics import (
 )
 from devices.port import SerialPort
 from devices.retry import retry_safe
-from ppu.clock import Clock
-from ppu.units import Q_
+from ppu.core.clock import Clock
+from ppu.core.units import Q_
 from simulators.base import Faults
 from simulators.mt_sics import MTSICSSimulator
 from tests.devices.harness import run_on_virtual_clock, serving

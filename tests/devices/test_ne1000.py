@@ -29,8 +29,8 @@ from devices.errors import (
 from devices.ne1000 import NE1000, PumpState, parse_dispensed, parse_quantity_reply, parse_reply
 from devices.retry import retry_safe
 from devices.syringe_pump import SyringePump
-from ppu.clock import Clock
-from ppu.units import Q_
+from ppu.core.clock import Clock
+from ppu.core.units import Q_
 from simulators.ne1000 import NE1000Simulator
 from tests.devices.harness import run_with_driver
 
@@ -213,7 +213,8 @@ def test_a_second_process_gets_port_in_use(tmp_path: Path) -> None:
 
     async def body(sim, pump, clock):
         code = (
-            "import asyncio; from ppu.clock import Clock; from devices.port import SerialPort\n"
+            "import asyncio; from ppu.core.clock import Clock\n"
+            "from devices.port import SerialPort\n"
             "c = Clock.new_virtual()\n"
             f"p = SerialPort({pump.port.url!r}, c)\n"
             "try:\n    c.loop.run_until_complete(p.open())\n"

@@ -11,7 +11,7 @@ import pytest
 from devices.errors import NoReply, PortClosed
 from devices.mt_sics import MTSICSBalance
 from devices.port import SerialPort
-from ppu.clock import Clock
+from ppu.core.clock import Clock
 from simulators.mt_sics import MTSICSSimulator
 from tests.devices.harness import run_on_virtual_clock, serving
 

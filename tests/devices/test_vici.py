@@ -32,7 +32,7 @@ from devices.errors import (
 from devices.retry import retry_safe
 from devices.selector_valve import SelectorValve, ValveConfigError, ValveStuck
 from devices.vici import PARSERS, VICIActuator, parse_count, parse_line, parse_position
-from ppu.clock import Clock
+from ppu.core.clock import Clock
 from simulators.vici import VICISimulator
 from tests.devices.harness import run_with_driver
 

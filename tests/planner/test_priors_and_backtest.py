@@ -134,7 +134,7 @@ def test_replay_beats_random_on_a_smooth_pool(tmp_path: Path) -> None:
 
 
 def test_ppu_backtest_json(tmp_path: Path) -> None:
-    from ppu.cli import app
+    from ppu.cli.main import app
 
     csv = make_pool_csv(tmp_path, n=30)
     r = CliRunner().invoke(

@@ -21,8 +21,8 @@ from devices.alicat import SCCM, AlicatController
 from devices.eurotherm import Eurotherm3200
 from devices.mks import MKSGauge
 from devices.modbus_relay import ModbusRelayModule
-from ppu.clock import Clock
-from ppu.units import Q_
+from ppu.core.clock import Clock
+from ppu.core.units import Q_
 from simulators.alicat import PSI_PA, AlicatSimulator
 from simulators.eurotherm import Eurotherm3200Simulator
 from simulators.gas_cell import MOL_PER_SCC, GasCellRig, R

@@ -15,9 +15,9 @@ import CoolProp.CoolProp as CP
 import pytest
 from sqlmodel import select
 
-from ppu.clock import Clock
-from ppu.lab import load_lab
-from ppu.runtime import running
+from ppu.core.clock import Clock
+from ppu.lab.spec import load_lab
+from ppu.runtime.runtime import running
 from ppu.store import Store
 from ppu.store.models import Measurement, Sample
 from protocols.sorption import MassBalance, free_space, measure_bet, measure_isotherm
@@ -492,7 +492,7 @@ def test_bet_area_from_n2_at_77_k(tmp_path: Path) -> None:
 
 
 def test_co2_at_77_k_is_refused(tmp_path: Path) -> None:
-    from ppu.runtime import LaunchFailed
+    from ppu.runtime.runtime import LaunchFailed
 
     with pytest.raises(LaunchFailed, match="CO2 freezes"):
         run_kernel(tmp_path, TestMOF(), measure_isotherm, gas="CO2", temperature="77.35 K")

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from devices.mks import MKSGauge
-from ppu.clock import Clock
+from ppu.core.clock import Clock
 from simulators.mks import MKSGaugeSimulator, PumpedVolume
 from tests.devices.harness import run_with_driver
 

@@ -15,8 +15,8 @@ import pytest
 
 from devices.eurotherm import Eurotherm3200, LoopMode
 from devices.modbus_relay import ModbusRelayModule
-from ppu.clock import Clock
-from ppu.units import Q_
+from ppu.core.clock import Clock
+from ppu.core.units import Q_
 from simulators.eurotherm import Eurotherm3200Simulator
 from simulators.modbus_relay import ModbusRelaySimulator
 from simulators.thermal_mass import ThermalMassRig

@@ -1,0 +1,384 @@
+"""The lab file (TOML): plugins, instruments, their devices, driver model, port, limits, and
+for a dry-run the simulator behind each port. Loading checks everything before anything moves.
+
+    name = "bench"
+    plugins = ["mykernels"]          # modules beside this file (or on sys.path)
+    [instruments.dosing]
+    roles = ["pump"]
+    [instruments.dosing.devices.pump]
+    driver = "ne1000"
+    port = "/dev/ttyUSB0"
+    limits = { max_rate = "20 mL/min", max_volume = "50 mL" }
+    settings = { diameter = "26.59 mm" }
+    simulator = { seed = 1, options = { syringe_ml = 60 } }
+
+The structure is the pydantic model `LabFile` (`ppu schema lab`); what a device or rig may
+be given comes from its instrument model or rig record, whichever plugin registered it.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import math
+import typing
+from collections.abc import Mapping, Set
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import Field
+
+from ppu.core.catalog import InstrumentModel, RigModel, load
+from ppu.core.errors import BadInput
+from ppu.core.files import FileModel, check_value, read_toml, unknown_key, unknown_name, validated
+from ppu.core.units import UnitError, parse_quantity
+from ppu.lab.plugins import Registry, for_lab
+
+__all__ = [
+    "DeviceSpec",
+    "InstrumentSpec",
+    "LabFile",
+    "LabSpec",
+    "RigSpec",
+    "SimulatorSpec",
+    "load_lab",
+    "read_toml",
+]
+
+Name = Annotated[str, Field(min_length=1)]
+Seed = Annotated[int, Field(ge=0)]
+
+
+# -- the file's structure -----------------------------------------------------------------
+
+
+class SimulatorTable(FileModel):
+    """What stands behind the port in a dry-run."""
+
+    seed: Seed = 0
+    options: dict[str, Any] = Field(default_factory=dict, description="the simulator's options")
+    fault_rate: Annotated[float, Field(ge=0, le=1)] = Field(
+        0.0, description="chance that one request meets a fault (0 … 1)"
+    )
+
+
+class DeviceTable(FileModel):
+    driver: Name = Field(description="instrument model, e.g. ne1000 (see `ppu plugins`)")
+    port: Name = Field(description="pyserial URL: /dev/ttyUSB0, socket://host:port, rfc2217://…")
+    limits: dict[str, Any] = Field(default_factory=dict, description="hard limits, with units")
+    settings: dict[str, Any] = Field(default_factory=dict)
+    driver_options: dict[str, Any] = Field(default_factory=dict)
+    simulator: SimulatorTable = SimulatorTable()
+    trace: bool = False
+
+
+class RigTable(FileModel):
+    model: Name = Field(description="rig, e.g. gas-cell (see `ppu plugins`)")
+    seed: Seed = 0
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+class InstrumentTable(FileModel):
+    roles: Annotated[list[Name], Field(min_length=1)] | None = Field(
+        None, description="kernel roles it serves [its name]"
+    )
+    devices: Annotated[dict[str, DeviceTable], Field(min_length=1)]
+    rig: RigTable | None = None
+
+
+class LabFile(FileModel):
+    """A lab: its instruments and the plugin modules that define what they are."""
+
+    name: str | None = None
+    plugins: list[Name] = Field(
+        default_factory=list,
+        description="plugin modules, found beside this file first, then on sys.path",
+    )
+    instruments: Annotated[dict[str, InstrumentTable], Field(min_length=1)]
+
+
+# -- what the runtime gets ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SimulatorSpec:
+    seed: int = 0
+    options: dict[str, Any] = field(default_factory=dict)
+    fault_rate: float = 0.0
+
+
+@dataclass(frozen=True)
+class DeviceSpec:
+    name: str
+    driver: str
+    port: str
+    limits: dict[str, Any]
+    settings: dict[str, Any]
+    driver_options: dict[str, Any]
+    simulator: SimulatorSpec
+    trace: bool = False
+
+
+@dataclass(frozen=True)
+class RigSpec:
+    model: str
+    seed: int = 0
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class InstrumentSpec:
+    name: str
+    roles: tuple[str, ...]
+    devices: dict[str, DeviceSpec]
+    rig: RigSpec | None = None
+
+
+@dataclass(frozen=True)
+class LabSpec:
+    name: str
+    path: str
+    instruments: dict[str, InstrumentSpec]
+    #: the kernels, instrument models, rigs and planners this lab's plugins registered
+    registry: Registry = field(default_factory=Registry, compare=False, repr=False)
+
+    def with_role(self, role: str) -> list[InstrumentSpec]:
+        return [i for i in self.instruments.values() if role in i.roles]
+
+    @property
+    def roles(self) -> set[str]:
+        return {r for i in self.instruments.values() for r in i.roles}
+
+    @property
+    def kernels(self) -> dict[str, Any]:
+        return dict(sorted(self.registry.kernels.items()))
+
+
+def load_lab(path: str | Path) -> LabSpec:
+    raw = read_toml(path)
+    f = Path(path).name
+    plugins = raw.get("plugins", []) if isinstance(raw, dict) else []
+    if not isinstance(plugins, list):
+        raise BadInput(f"{f}: plugins", f"expected a list of module names, got {plugins!r}")
+    # the plugins first: they say which driver models and rigs the instruments may name
+    registry = for_lab(plugins, Path(path).resolve().parent, f"{f}: plugins")
+    lab = validated(LabFile, raw, f)
+    instruments = {
+        name: _instrument(f"{f}: instruments.{name}", name, table, registry)
+        for name, table in lab.instruments.items()
+    }
+    return LabSpec(
+        name=lab.name if lab.name is not None else Path(path).stem,
+        path=str(path),
+        instruments=instruments,
+        registry=registry,
+    )
+
+
+def _instrument(place: str, name: str, t: InstrumentTable, reg: Registry) -> InstrumentSpec:
+    devices = {
+        dname: _device(f"{place}.devices.{dname}", dname, d, reg) for dname, d in t.devices.items()
+    }
+    rig = None
+    if t.rig is not None:
+        model = reg.rigs.get(t.rig.model)
+        if model is None:
+            raise BadInput(
+                f"{place}.rig.model",
+                unknown_name("rig", t.rig.model, reg.rigs),
+            )
+        rig = RigSpec(
+            model=t.rig.model,
+            seed=t.rig.seed,
+            options=_rig_options(f"{place}.rig.options", model, t.rig.options),
+        )
+    return InstrumentSpec(name=name, roles=tuple(t.roles or [name]), devices=devices, rig=rig)
+
+
+def _device(place: str, name: str, t: DeviceTable, reg: Registry) -> DeviceSpec:
+    model = reg.instruments.get(t.driver)
+    if model is None:
+        raise BadInput(f"{place}.driver", unknown_name("driver model", t.driver, reg.instruments))
+    limits = _with_units(f"{place}.limits", t.limits, model.limits, model, "limit")
+    settings = _with_units(f"{place}.settings", t.settings, model.settings, model, "setting")
+    for key, value in t.driver_options.items():
+        if key not in model.driver_options:
+            raise BadInput(
+                f"{place}.driver_options.{key}",
+                f"{t.driver} takes no driver option '{key}' "
+                f"({unknown_key(key, list(model.driver_options))})",
+            )
+        hint = _hints(model.driver, f"{place}.driver").get(key)
+        if hint is not None:
+            check_value(hint, value, f"{place}.driver_options.{key}")
+    given = {**t.driver_options, **limits, **settings}
+    options = _simulator_options(f"{place}.simulator.options", model, t.simulator.options)
+    for key, target in model.to_simulator.items():
+        if key not in given:
+            continue
+        arg, _, unit = target.partition(":")
+        if arg in options:
+            raise BadInput(
+                f"{place}.simulator.options.{arg}",
+                f"given already as {key}, which reaches the simulator too: give it once",
+            )
+        value = given[key]
+        if hasattr(value, "magnitude"):
+            value = float(value.m_as(unit or _unit_of(model, key)))
+        options[arg] = value
+    return DeviceSpec(
+        name=name,
+        driver=t.driver,
+        port=t.port,
+        limits=limits,
+        settings=settings,
+        driver_options=dict(t.driver_options),
+        simulator=SimulatorSpec(
+            seed=t.simulator.seed, options=options, fault_rate=float(t.simulator.fault_rate)
+        ),
+        trace=t.trace,
+    )
+
+
+def _unit_of(model: InstrumentModel, key: str) -> str:
+    spec = {**model.limits, **model.settings}.get(key, "")
+    return spec if isinstance(spec, str) else ""
+
+
+def _with_units(
+    place: str,
+    raw: dict[str, Any],
+    declared: Mapping[str, Any],
+    model: InstrumentModel,
+    what: str,
+) -> dict[str, Any]:
+    """Values read in their declared units; a tuple declares the allowed values, "unit of
+    Pa" a unit's name measuring the same as Pa; a value without a unit must fit the
+    annotation of the device's parameter it is passed to."""
+    driver = model.name
+    out: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key not in declared:
+            raise BadInput(
+                f"{place}.{key}",
+                f"{driver} has no {what} '{key}' ({unknown_key(key, list(declared))})",
+            )
+        spec = declared[key]
+        if isinstance(spec, tuple):
+            if value not in spec:
+                raise BadInput(
+                    f"{place}.{key}",
+                    f"{value!r} is not one of {', '.join(map(repr, spec))} for {driver}",
+                )
+            out[key] = value
+            continue
+        if isinstance(spec, str) and spec.startswith("unit of "):
+            out[key] = _unit_name(f"{place}.{key}", value, spec.removeprefix("unit of "))
+            continue
+        if not spec:
+            hint = _hints(model.device, f"{place}.{key}").get(key)
+            if hint is not None:
+                check_value(hint, value, f"{place}.{key}")
+            out[key] = value
+            continue
+        out[key] = _quantity(f"{place}.{key}", value, spec)
+    return out
+
+
+def _unit_name(place: str, value: Any, like: str) -> str:
+    """A unit's name (a gauge's display unit), which must measure what `like` measures."""
+    if not isinstance(value, str) or not value.strip():
+        raise BadInput(place, f"expected a unit name such as '{like}', got {value!r}")
+    try:
+        parse_quantity(f"1 {value}", like)
+    except UnitError as e:
+        raise BadInput(place, f"{value!r} is not a unit of that kind ({e})") from None
+    return value
+
+
+def _quantity(place: str, value: Any, unit: str) -> Any:
+    try:
+        q = parse_quantity(value, unit)
+    except UnitError as e:
+        raise BadInput(place, str(e)) from None
+    if not math.isfinite(q.magnitude):
+        raise BadInput(place, f"{value!r} is not a finite quantity")
+    return q
+
+
+#: simulator and rig arguments the runtime supplies itself
+_SUPPLIED = {"self", "now", "world", "seed", "faults"}
+
+
+def _class(cls_ref: Any, place: str) -> Any:
+    try:
+        return load(cls_ref)
+    except Exception as e:
+        raise BadInput(place, f"cannot import {cls_ref}: {type(e).__name__}: {e}") from None
+
+
+def _hints(cls_ref: Any, place: str) -> Mapping[str, Any]:
+    """The annotations of a class's parameters: what a value passed as written must fit."""
+    return _signature(_class(cls_ref, place))[1]
+
+
+@functools.cache
+def _signature(cls: Any) -> tuple[frozenset[str] | None, Mapping[str, Any]]:
+    """The keyword arguments a class takes (None: any, it has **kwargs) and their
+    annotations, less what the runtime supplies itself."""
+    try:
+        params = inspect.signature(cls).parameters.values()
+    except (TypeError, ValueError):
+        return None, {}
+    try:
+        hints = typing.get_type_hints(cls.__init__)
+    except Exception:
+        hints = {}
+    hints = {k: v for k, v in hints.items() if k not in _SUPPLIED and k != "return"}
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
+        return None, hints
+    names = {
+        p.name
+        for p in params
+        if p.kind in (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    }
+    return frozenset(names - _SUPPLIED), hints
+
+
+def _simulator_options(place: str, model: InstrumentModel, raw: dict[str, Any]) -> dict[str, Any]:
+    accepted, hints = _signature(_class(model.simulator, place))
+    what = f"the {model.name} simulator"
+    return _options(place, raw, model.simulator_options, accepted, hints, what)
+
+
+def _rig_options(place: str, model: RigModel, raw: dict[str, Any]) -> dict[str, Any]:
+    accepted, hints = _signature(_class(model.cls, place))
+    if accepted is not None:
+        accepted -= set(model.places)
+    return _options(place, raw, model.options, accepted, hints, f"rig {model.name}")
+
+
+def _options(
+    place: str,
+    raw: dict[str, Any],
+    units: Mapping[str, str],
+    accepted: Set[str] | None,
+    hints: Mapping[str, Any],
+    what: str,
+) -> dict[str, Any]:
+    known = set(units) | set(accepted or ())
+    out: dict[str, Any] = {}
+    for key, value in raw.items():
+        if units.get(key):
+            out[key] = float(_quantity(f"{place}.{key}", value, units[key]).m_as(units[key]))
+        elif key in units or accepted is None or key in accepted:
+            if key in hints:
+                check_value(hints[key], value, f"{place}.{key}")
+            out[key] = value
+        else:
+            raise BadInput(
+                f"{place}.{key}",
+                f"{what} takes no option '{key}' ({unknown_key(key, sorted(known))})",
+            )
+    return out

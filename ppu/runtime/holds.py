@@ -1,0 +1,139 @@
+"""Launches that wait for a person's word after the controller stopped mid-run.
+
+A kernel that is not safe to repeat (a synthesis consumes reagents and a day) and was
+running when the controller died is never re-run on its own: it is *held* until someone
+looks at the instrument and says what happened (`done`, `failed` or `rerun`). While the
+controller is down such a launch is still journaled `running` (or `interrupted` after a
+clean stop); it counts as held as soon as no controller owns its campaign, so the operator
+can settle it before `ppu resume` as well as while it runs.
+
+The controller's ownership of a campaign is an advisory lock file per store and campaign: it
+goes with the process, however the process ends (SIGKILL included).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from ppu.core.errors import BadInput
+from ppu.core.locks import OwnerLock, lock_dir
+from ppu.store.models import IN_FLIGHT, Launch
+from ppu.store.resolutions import given_resolution
+
+OUTCOMES = ("done", "failed", "rerun")
+
+
+def lock_path(db_url: str, campaign_id: str) -> Path:
+    """One lock file per store and campaign (two stores may hold campaigns of one name)."""
+    if db_url.startswith("sqlite:///"):  # one file, however its path was spelled
+        db_url = "sqlite:///" + str(Path(db_url.removeprefix("sqlite:///")).resolve())
+    store = hashlib.sha1(db_url.encode()).hexdigest()[:12]
+    name = re.sub(r"[^A-Za-z0-9._-]", "_", campaign_id)
+    return lock_dir() / f"campaign-{store}-{name}.lock"
+
+
+class CampaignLock(OwnerLock):
+    """Held by the one process running a campaign; `ppu resume` of a running one refuses."""
+
+    def __init__(self, db_url: str, campaign_id: str) -> None:
+        self.campaign_id = campaign_id
+        super().__init__(
+            lock_path(db_url, campaign_id),
+            lambda owner: BadInput(f"campaign {campaign_id}", f"it is being run by {owner}"),
+        )
+
+
+def controller_alive(db_url: str, campaign_id: str) -> bool:
+    """Whether a process runs this campaign now. Asks for a shared lock and gives it back at
+    once: never writes the file, so a controller starting meanwhile is not confused."""
+    path = lock_path(db_url, campaign_id)
+    if not path.exists():
+        return False
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False
+
+
+def needs_decision(launch: Launch, db_url: str) -> bool:
+    """Held, or would be held on resume: a campaign's launch that started, is not safe to
+    repeat, and whose controller is gone. (A launch outside a campaign has no resume.)"""
+    if launch.state == "held":
+        return True
+    return (
+        launch.campaign_id is not None
+        and launch.state in IN_FLIGHT
+        and not launch.rerun_safe
+        and launch.started_v is not None
+        and not controller_alive(db_url, launch.campaign_id)
+    )
+
+
+def db_url(s: Session) -> str:
+    return s.get_bind().url.render_as_string(hide_password=False)
+
+
+def hold_message(x: Launch) -> str:
+    return (
+        f"{x.kernel} on {x.instrument} was running when the controller stopped (it started "
+        f"at {(x.started_v or 0) / 3600:.1f} h of lab time). It is not safe to repeat: check "
+        f"the instrument, then `ppu holds resolve {x.id} --as done|failed|rerun`."
+    )
+
+
+def holds(s: Session, campaign_id: str | None = None) -> list[dict[str, Any]]:
+    """Every launch waiting for a person's word, with any resolution already given."""
+    q = select(Launch).where(col(Launch.state).in_(("held", *IN_FLIGHT)))
+    if campaign_id is not None:
+        q = q.where(Launch.campaign_id == campaign_id)
+    out = []
+    url = db_url(s)
+    for x in s.exec(q.order_by(col(Launch.id))).all():
+        if not needs_decision(x, url):
+            continue
+        given = given_resolution(s, x.id)  # type: ignore[arg-type]
+        out.append(
+            {
+                "launch_id": x.id,
+                "campaign_id": x.campaign_id,
+                "kernel": x.kernel,
+                "instrument": x.instrument,
+                "state": x.state,
+                "started_v_s": x.started_v,
+                "message": hold_message(x),
+                "resolution": (
+                    None if given is None else {"outcome": given.argument, "who": given.who}
+                ),
+            }
+        )
+    return out
+
+
+def check_resolvable(s: Session, launch_id: int, outcome: str) -> Launch:
+    """The checks `ppu holds resolve` and the API make before writing the command."""
+    launch = s.get(Launch, launch_id)
+    if launch is None:
+        raise BadInput(f"launch {launch_id}", "no such launch")
+    if outcome not in OUTCOMES:
+        raise BadInput("--as", f"'{outcome}' is not one of {', '.join(OUTCOMES)}")
+    if not needs_decision(launch, db_url(s)):
+        raise BadInput(f"launch {launch_id}", f"it is {launch.state}, not held")
+    given = given_resolution(s, launch_id)
+    if given is not None:
+        raise BadInput(
+            f"launch {launch_id}",
+            f"already resolved as {given.argument} by {given.who} (command {given.id}, "
+            "to be carried out when the campaign resumes)",
+        )
+    return launch

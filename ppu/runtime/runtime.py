@@ -1,0 +1,952 @@
+"""Launching kernels onto instrument lanes: `rt.launch(kernel, **inputs)` returns a future.
+
+Every state change is journaled (committed) before the runtime acts on it:
+queued → waiting → running → done | failed | cancelled. A launch whose input sample is
+made by another launch waits for it; compute kernels run off the lanes, on a worker
+thread that holds the clock, then cost their declared virtual time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import time
+import traceback
+from collections.abc import AsyncIterator, Generator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bluesky.utils import Msg
+
+from ppu import __version__
+from ppu.core.catalog import load
+from ppu.core.clock import Clock
+from ppu.core.errors import BadInput, DeviceUnavailable, InstrumentUnavailable, PpuError
+from ppu.core.kernels import Kernel
+from ppu.core.units import Quantity, from_json, to_json, unit_text
+from ppu.lab.spec import DeviceSpec, InstrumentSpec, LabSpec
+from ppu.runtime.lane import Job, Lane
+from ppu.store import Store
+from ppu.store.models import FaultRecord, Measurement, Sample
+from ppu.store.models import Launch as LaunchRow
+
+
+def sample_id(launch_id: int, name: str) -> str:
+    """The id of the sample `name` that launch `launch_id` makes (e.g. S12-product)."""
+    return f"S{launch_id}-{name}"
+
+
+class LaunchFailed(PpuError):
+    """The kernel raised, or an input it waited for never came."""
+
+
+@dataclass(frozen=True)
+class SampleRef:
+    """A sample that launch `launch` will produce under the name `name`."""
+
+    launch: LaunchHandle
+    name: str
+
+    async def resolve(self) -> str:
+        await asyncio.wait([self.launch.future])
+        if self.launch.state != "done":
+            raise LaunchFailed(
+                f"input sample '{self.name}' of launch {self.launch.id} was never made "
+                f"(that launch is {self.launch.state})"
+            )
+        return self.launch.produced[self.name]
+
+
+class LaunchHandle:
+    """A launch's future: `await handle` gives the outputs (pint quantities)."""
+
+    def __init__(self, row: LaunchRow, kernel: Kernel, future: asyncio.Future[Any]) -> None:
+        self.row = row
+        self.kernel = kernel
+        self.future = future
+        self.produced: dict[str, str] = {}
+        #: resolves when the launch starts running on its instrument (or compute worker)
+        self.started: asyncio.Future[None] = future.get_loop().create_future()
+        #: why it failed: "chemistry" (the sample failed), "instrument" (a device or driver
+        #: fault) or "software"; None while it has not failed
+        self.failure: str | None = None
+
+    @property
+    def id(self) -> int:
+        assert self.row.id is not None
+        return self.row.id
+
+    @property
+    def state(self) -> str:
+        return self.row.state
+
+    @property
+    def outputs(self) -> dict[str, Quantity]:
+        return self.future.result()
+
+    def sample(self, name: str) -> SampleRef:
+        if name not in self.kernel.produces:
+            raise KeyError(f"kernel {self.kernel.name} produces no sample '{name}'")
+        return SampleRef(self, name)
+
+    def __await__(self) -> Generator[Any, None, dict[str, Quantity]]:
+        return self.future.__await__()
+
+
+@dataclass
+class KernelContext:
+    """What a kernel body may touch besides its instrument: samples, measurements, time."""
+
+    launch_id: int
+    kernel: Kernel
+    instrument: str | None
+    clock: Clock
+    campaign_id: str | None
+    samples_in: dict[str, Sample]
+    operator: Any = None
+    made: list[Sample] = field(default_factory=list)
+    measured: list[Measurement] = field(default_factory=list)
+    updates: dict[str, dict[str, Any]] = field(default_factory=dict)
+    skipped: list[str] = field(default_factory=list)
+    store_engine: Any = None
+
+    def now(self) -> float:
+        return self.clock.now()
+
+    def produce(
+        self,
+        name: str,
+        *,
+        location: str | None = None,
+        mass: Quantity | None = None,
+        parents: tuple[str, ...] | list[str] = (),
+        properties: dict[str, Any] | None = None,
+    ) -> str:
+        if name not in self.kernel.produces:
+            raise KeyError(f"kernel {self.kernel.name} does not declare a product '{name}'")
+        sid = sample_id(self.launch_id, name)
+        self.made.append(
+            Sample(
+                id=sid,
+                campaign_id=self.campaign_id,
+                kind=self.kernel.produces[name],
+                parents=list(parents),
+                location=location,
+                made_by=self.launch_id,
+                mass_value=None if mass is None else float(mass.magnitude),
+                mass_unit=None if mass is None else unit_text(mass.units),
+                created_v=self.now(),
+                properties=properties,
+            )
+        )
+        return sid
+
+    def update_sample(self, sample_id: str, **fields: Any) -> None:
+        """Record where a sample now is, or its measured mass; stored with the launch's end.
+
+        `mass` may be a Quantity; other fields are Sample columns (location, state, …)."""
+        mass = fields.pop("mass", None)
+        if mass is not None:
+            fields["mass_value"] = float(mass.magnitude)
+            fields["mass_unit"] = unit_text(mass.units)
+        self.updates.setdefault(sample_id, {}).update(fields)
+        for s in self.samples_in.values():
+            if s is not None and s.id == sample_id:
+                for k, v in fields.items():
+                    setattr(s, k, v)
+
+    def location_of(self, sample_id: str) -> str | None:
+        for s in [*self.samples_in.values(), *self.made]:
+            if s is not None and s.id == sample_id:
+                return s.location
+        return None
+
+    def measurements(self, sample_id: str) -> list[Measurement]:
+        """What the store already holds about a sample (for analysis kernels)."""
+        from sqlmodel import Session, select
+
+        with Session(self.store_engine) as s:
+            return list(
+                s.exec(
+                    select(Measurement)
+                    .where(Measurement.sample_id == sample_id)
+                    .order_by(Measurement.id)
+                ).all()
+            )  # type: ignore[arg-type]
+
+    def measure(
+        self, name: str, value: Quantity, sample: str | None = None, **provenance: Any
+    ) -> None:
+        """Record a measurement with its unit and provenance. A non-finite value (an isotherm
+        that never reached the pressure asked about) is not a measurement: it is noted in
+        `skipped` instead of being stored."""
+        if not math.isfinite(float(value.magnitude)):
+            self.skipped.append(name)
+            return
+        self.measured.append(
+            Measurement(
+                launch_id=self.launch_id,
+                sample_id=sample,
+                name=name,
+                value=float(value.magnitude),
+                unit=unit_text(value.units),
+                virtual_t=self.now(),
+                wall_t=time.time(),
+                provenance={
+                    "kernel": self.kernel.name,
+                    "instrument": self.instrument,
+                    "software": f"ppu {__version__}",
+                    **provenance,
+                },
+            )
+        )
+
+
+class Instrument:
+    """A named group of devices with one lane. Devices are attributes: `instrument.pump`."""
+
+    def __init__(self, name: str, roles: tuple[str, ...], devices: dict[str, Any], lane: Lane):
+        self.name = name
+        self.roles = roles
+        self.devices = devices
+        self.lane = lane
+        for dname, dev in devices.items():
+            setattr(self, dname, dev)
+
+    async def safe_state(self) -> None:
+        for dev in self.devices.values():
+            if hasattr(dev, "safe_state"):
+                await dev.safe_state()
+
+
+class Runtime:
+    def __init__(
+        self,
+        lab: LabSpec,
+        clock: Clock,
+        store: Store,
+        *,
+        dry_run: bool,
+        campaign_id: str | None = None,
+        trace_dir: Path | None = None,
+        operator: Any = None,
+        operator_delay_s: float = 60.0,
+        quarantine_after: int = 3,
+        lab_state: bytes | None = None,
+    ) -> None:
+        self.lab = lab
+        self.clock = clock
+        self.store = store
+        self.dry_run = dry_run
+        self.campaign_id = campaign_id
+        self.trace_dir = trace_dir
+        self.instruments: dict[str, Instrument] = {}
+        self.simulators: dict[str, Any] = {}
+        self.rigs: dict[str, Any] = {}
+        self.drivers: dict[str, Any] = {}
+        self.aborted = False
+        self.quarantine_after = quarantine_after
+        self._failures_in_a_row: dict[str, int] = {}
+        self._faults_by_launch: dict[int, int] = {}
+        self.faults_seen = 0
+        self._unassigned: list[tuple[int, LaunchHandle, str | None, asyncio.Future[Any]]] = []
+        self._dispatcher: asyncio.Task[None] | None = None
+        self.world: Any = None
+        self.simlab: Any = None
+        self.operator: Any = operator
+        self.operator_delay_s = operator_delay_s
+        self._ports: list[Any] = []
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._closing = False
+        #: a resumed dry-run's simulated lab, as the journal last saw it
+        self._lab_state = lab_state
+        self._restored: dict[str, Any] = {"rigs": {}, "simulators": {}}
+
+    # -- bring-up -------------------------------------------------------------------
+    async def open(self) -> None:
+        """Start simulators (dry-run), open every port, connect devices, start the lanes."""
+        self.prepare()
+        try:
+            for ispec in self.lab.instruments.values():
+                rig = self._build_rig(ispec) if self.dry_run and ispec.rig else None
+                devices = {}
+                for dspec in ispec.devices.values():
+                    devices[dspec.name] = await self.bring_up(ispec, dspec, rig)
+                lane = Lane(ispec.name, self.clock, on_document=self._on_document)
+                lane.on_change = self._lane_changed
+                await lane.start()
+                self._lane_changed(lane)  # every instrument has a row from the start
+                self.instruments[ispec.name] = Instrument(ispec.name, ispec.roles, devices, lane)
+        except BaseException:
+            await self.close()
+            raise
+
+    def prepare(self) -> None:
+        """The simulated world and operator of a dry-run, or the console operator."""
+        if self.dry_run:
+            from ppu.lab.simlab import SimulatedLabThread
+            from simulators.operator import SimulatedOperator
+            from simulators.world import World
+
+            self.simlab = SimulatedLabThread(self.clock)
+            if self._lab_state is not None:
+                from ppu.lab.simlab import restore_lab
+
+                try:
+                    self._restored = restore_lab(self._lab_state, self.clock)
+                except Exception as e:  # saved by another version of the simulators
+                    raise BadInput(
+                        "simulated lab",
+                        f"the saved one cannot be restored ({type(e).__name__}: {e})",
+                    ) from None
+                self.world = self._restored["world"]
+            else:
+                self.world = World()
+            if self.operator is None:
+                self.operator = SimulatedOperator(
+                    self.world, delay_s=self.operator_delay_s, in_lab=self.simlab.call
+                )
+        elif self.operator is None:
+            from ppu.core.operator import ConsoleOperator
+
+            self.operator = ConsoleOperator(self.clock.loop)
+
+    async def bring_up(self, ispec: InstrumentSpec, dspec: DeviceSpec, rig: Any) -> Any:
+        """`open_device`, with any failure said in one line naming instrument, device and
+        port (a port absent, refused or in use; a driver or device that cannot be built)."""
+        where = f"{Path(self.lab.path).name}: instruments.{ispec.name}.devices.{dspec.name}"
+        what = dspec.driver
+        try:
+            return await self.open_device(ispec, dspec, rig)
+        except (BadInput, DeviceUnavailable):
+            raise
+        except PpuError as e:
+            raise DeviceUnavailable(f"{where} ({what})", str(e)) from e
+        except Exception as e:
+            raise DeviceUnavailable(f"{where} ({what})", f"cannot be set up: {_describe(e)}") from e
+
+    def build_simulator(self, ispec: InstrumentSpec, dspec: DeviceSpec, rig: Any) -> Any:
+        """The simulator behind one device, on this runtime's clock, attached to its
+        instrument's rig (None: the instrument has none); kept in `self.simulators`. A
+        resumed dry-run gets the one the journal last saw. Not yet serving: a dry-run serves
+        it in the simulated lab (`open_device`), `ppu sim serve` on a TCP port for other
+        processes (ppu/sim_serve.py); both build it here."""
+        key = f"{ispec.name}.{dspec.name}"
+        sim = self._restored["simulators"].get(key)  # as the journal last saw it
+        if sim is None:
+            from simulators.base import Faults
+
+            model = self.lab.registry.instruments[dspec.driver]
+            sim_cls = load(model.simulator)
+            extra = rig.simulator_options(dspec.name, dspec.driver) if rig else {}
+            sim = sim_cls(
+                self.clock.monotonic,
+                seed=dspec.simulator.seed,
+                faults=Faults(rate=dspec.simulator.fault_rate, seed=dspec.simulator.seed + 1),
+                **dspec.simulator.options,
+                **extra,
+            )
+            if rig is not None and ispec.name not in self._restored["rigs"]:
+                rig.attach(dspec.name, sim)
+        self.simulators[key] = sim
+        return sim
+
+    async def open_device(self, ispec: InstrumentSpec, dspec: DeviceSpec, rig: Any) -> Any:
+        """One device: its simulator (dry-run), port, driver and connected ophyd device."""
+        from devices.port import SerialPort
+
+        model = self.lab.registry.instruments[dspec.driver]
+        key = f"{ispec.name}.{dspec.name}"
+        url = dspec.port
+        if self.dry_run:
+            sim = self.build_simulator(ispec, dspec, rig)
+            url = await self.simlab.run(sim.serve_tcp())
+        trace = None
+        if self.trace_dir is not None or dspec.trace:
+            trace = (self.trace_dir or Path("traces")) / f"{key}.trace"
+        # in a dry-run the URL is `sim://`: a read waits for the simulator, however busy the
+        # host, and a silent simulator is known at once (simulators/protocol_sim.py)
+        port = SerialPort(
+            url, self.clock, baudrate=model.baudrate, timeout=model.timeout_s, trace=trace
+        )
+        port.on_fault = lambda e, i=ispec.name, d=dspec.name: self._fault(i, d, e)
+        await port.open()
+        self._ports.append(port)
+        driver = load(model.driver)(port, **dspec.driver_options)
+        self.drivers[key] = driver
+        device = load(model.device)(
+            driver, name=f"{ispec.name}_{dspec.name}", **dspec.limits, **dspec.settings
+        )
+        await device.connect()
+        return device
+
+    def _build_rig(self, ispec: InstrumentSpec) -> Any:
+        """The shared physics behind a simulated instrument's devices."""
+        assert ispec.rig is not None
+        model = self.lab.registry.rigs[ispec.rig.model]
+        places = {k: v.format(instrument=ispec.name) for k, v in model.places.items()}
+        rig = self._restored["rigs"].get(ispec.name)
+        if rig is None:
+            try:
+                rig = load(model.cls)(
+                    self.clock.monotonic,
+                    self.world,
+                    seed=ispec.rig.seed,
+                    **places,
+                    **ispec.rig.options,
+                )
+            except Exception as e:
+                raise DeviceUnavailable(
+                    f"{Path(self.lab.path).name}: instruments.{ispec.name}.rig ({model.name})",
+                    f"cannot be set up: {_describe(e)}",
+                ) from e
+        self.rigs[ispec.name] = rig
+        for action, fn in getattr(rig, "operator_actions", {}).items():
+            self.operator.actions[f"{ispec.name}:{action}"] = fn
+        return rig
+
+    @property
+    def serial_exchanges(self) -> int:
+        """Requests written to instruments by this process (a figure for benchmarks)."""
+        return sum(p.exchanges for p in self._ports)
+
+    def persist_lab(self, campaign_id: str) -> None:
+        """Dry-run: save the simulated lab with every journal commit of this campaign."""
+        if not self.dry_run or self.simlab is None:
+            return
+        from ppu.lab.simlab import snapshot_lab
+
+        simlab, clock = self.simlab, self.clock
+        state = {"world": self.world, "rigs": self.rigs, "simulators": self.simulators}
+        self.store.lab_snapshot = (
+            campaign_id,
+            lambda: simlab.call_now(lambda: snapshot_lab(state, clock)),
+        )
+
+    async def close(self) -> None:
+        self._closing = True
+        if self.store is not None:
+            for inst in self.instruments.values():
+                self.store.note_instrument(
+                    inst.name,
+                    state="offline",
+                    launch_id=None,
+                    kernel=None,
+                    updated_v=self.clock.now(),
+                )
+        if self._dispatcher is not None:
+            self._tasks.add(self._dispatcher)
+        for task in list(self._tasks):
+            task.cancel()
+        for task in list(self._tasks):
+            with contextlib.suppress(BaseException):
+                await task
+        for inst in self.instruments.values():
+            await inst.lane.stop()
+        for port in self._ports:
+            await port.close()
+        if self.store is not None:
+            self.store.lab_snapshot = None  # the simulated lab stops here
+        for sim in self.simulators.values():
+            await self.simlab.run(sim.close())
+        if self.simlab is not None:
+            self.simlab.stop()
+            self.simlab = None
+        self.instruments.clear()
+        self._ports.clear()
+        self.simulators.clear()
+        if self.store is not None:
+            self.store.flush_documents()
+
+    # -- launching ------------------------------------------------------------------
+    def pick_instrument(self, kernel: Kernel, name: str | None = None) -> Instrument:
+        if name is not None:
+            inst = self.instruments.get(name)
+            if inst is None:
+                raise BadInput(
+                    f"launch {kernel.name}: instrument",
+                    f"unknown instrument '{name}' (lab has: {', '.join(self.instruments)})",
+                )
+            if kernel.role not in inst.roles:
+                raise BadInput(
+                    f"launch {kernel.name}: instrument",
+                    f"'{name}' has no role '{kernel.role}' (roles: {', '.join(inst.roles)})",
+                )
+            return inst
+        able = [i for i in self.instruments.values() if kernel.role in i.roles]
+        if not able:
+            raise BadInput(
+                f"kernel {kernel.name}",
+                f"needs an instrument with role '{kernel.role}'; the lab has none",
+            )
+        able = [i for i in able if "quarantine" not in i.lane.holds] or able
+        if all("quarantine" in i.lane.holds for i in able):
+            raise InstrumentUnavailable(
+                f"every instrument with role '{kernel.role}' is quarantined"
+            )
+        idle = [i for i in able if i.lane.idle and not i.lane.holds]
+        return idle[0] if idle else min(able, key=lambda i: (bool(i.lane.holds), i.lane.backlog))
+
+    def launch(
+        self,
+        kernel: Kernel,
+        *,
+        instrument: str | None = None,
+        after: tuple[LaunchHandle, ...] | list[LaunchHandle] = (),
+        note: str | None = None,
+        **inputs: Any,
+    ) -> LaunchHandle:
+        """Validate, journal `queued`, and schedule. Bad input raises BadInput at once."""
+        values = kernel.validate(inputs)
+        for name in kernel.sample_inputs:
+            v = values[name]
+            if isinstance(v, str):
+                s = self.store.sample(v)
+                if s is None:
+                    raise BadInput(f"kernel {kernel.name}: {name}", f"unknown sample '{v}'")
+                if s.state != "present":
+                    raise BadInput(f"kernel {kernel.name}: {name}", f"sample '{v}' is {s.state}")
+            elif not isinstance(v, SampleRef):
+                raise BadInput(f"kernel {kernel.name}: {name}", f"{v!r} is not a sample")
+        if not kernel.is_compute and instrument is not None:
+            self.pick_instrument(kernel, instrument)  # check the name now
+        elif not kernel.is_compute and not self.lab.with_role(kernel.role or ""):
+            raise BadInput(
+                f"kernel {kernel.name}",
+                f"needs an instrument with role '{kernel.role}'; the lab has none",
+            )
+        row = LaunchRow(
+            campaign_id=self.campaign_id,
+            kernel=kernel.name,
+            instrument=instrument,
+            inputs={k: _jsonable(v) for k, v in values.items()},
+            rerun_safe=kernel.rerun_safe,
+        )
+        self.store.add_launch(row, self.clock.now(), note)
+        handle = LaunchHandle(row, kernel, self.clock.loop.create_future())
+        task = self.clock.loop.create_task(self._drive(handle, values, instrument, tuple(after)))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return handle
+
+    # -- resuming after a crash ------------------------------------------------------
+    def adopt(self, row: LaunchRow, kernel: Kernel) -> LaunchHandle:
+        """A handle on a launch an earlier controller finished (done, failed, cancelled),
+        with the outputs or the failure the journal holds."""
+        h = LaunchHandle(row, kernel, self.clock.loop.create_future())
+        h.started.set_result(None)
+        if row.state == "done":
+            made = self.store.samples_made_by(row.id)  # type: ignore[arg-type]
+            h.produced = {smp.id.split("-", 1)[1]: smp.id for smp in made}
+            h.future.set_result({k: from_json(v) for k, v in (row.outputs or {}).items()})
+        else:
+            h.failure = row.failure
+            h.future.set_exception(
+                LaunchFailed(f"launch {row.id} ({row.kernel}) {row.state}: {row.error}")
+            )
+            h.future.exception()  # the journal has it; nothing is left unread
+        return h
+
+    def hold_launch(self, row: LaunchRow, reason: str) -> None:
+        """A launch that was running when the controller stopped and is not safe to repeat
+        waits for a person: `ppu holds resolve`."""
+        self.store.journal(row, "held", self.clock.now(), reason)
+
+    def settle(self, row: LaunchRow, kernel: Kernel, outcome: str, who: str) -> None:
+        """A person's word on an interrupted launch: it did finish (`done`: its products
+        exist, their outputs were never read), it `failed`, or it may run again (`rerun`)."""
+        now = self.clock.now()
+        if outcome == "done":
+            made = [
+                Sample(
+                    id=sample_id(row.id, name),  # type: ignore[arg-type]
+                    campaign_id=row.campaign_id,
+                    kind=kind,
+                    made_by=row.id,
+                    created_v=now,
+                    properties={"recorded_by": who, "note": "made while the controller was down"},
+                )
+                for name, kind in kernel.produces.items()
+            ]
+            consumed = [
+                _sample_id(row.inputs.get(k))
+                for k, si in kernel.sample_inputs.items()
+                if si.consumes
+            ]
+            self.store.finish(
+                row,
+                "done",
+                now,
+                outputs={},
+                samples=made,
+                consumed=[c for c in consumed if c],
+                detail=f"resolved as done by {who}; outputs not read",
+            )
+            return
+        row.failure = "interrupted"
+        if outcome == "failed":
+            why = f"the controller stopped while it ran; {who} resolved it as failed"
+            self.store.finish(row, "failed", now, error=why)
+        else:
+            why = f"the controller stopped while it ran; {who} approved a re-run"
+            self.store.finish(row, "replaced", now, error=why)
+
+    def replace(self, row: LaunchRow) -> None:
+        """An interrupted launch that is safe to repeat (or never started): closed in the
+        journal, to be launched again."""
+        started = row.started_v is not None
+        row.failure = "interrupted"
+        why = "interrupted; " + (
+            "safe to repeat: re-run" if started else "never started: launched again"
+        )
+        self.store.finish(row, "replaced", self.clock.now(), error=why)
+
+    async def _drive(
+        self,
+        h: LaunchHandle,
+        values: dict[str, Any],
+        instrument: str | None,
+        after: tuple[LaunchHandle, ...],
+    ):
+        kernel = h.kernel
+        try:
+            refs = {k: v for k, v in values.items() if isinstance(v, SampleRef)}
+            if refs or after:
+                self.store.journal(
+                    h.row,
+                    "waiting",
+                    self.clock.now(),
+                    "waiting for input samples or earlier launches",
+                )
+                for k, ref in refs.items():
+                    values[k] = await ref.resolve()
+                for before in after:
+                    await asyncio.wait([before.future])
+                    if before.state != "done":
+                        raise LaunchFailed(
+                            f"launch {before.id}, which this one follows, is {before.state}"
+                        )
+            samples_in = {k: self.store.sample(values[k]) for k in kernel.sample_inputs}
+            if kernel.is_compute:
+                outputs, ctx = await self._run_compute(h, values, samples_in)
+            else:
+                outputs, ctx = await self._run_on_lane(h, values, samples_in, instrument)
+            checked = kernel.check_outputs(outputs or {})
+        except asyncio.CancelledError:
+            if self._closing:  # the controller stopped: `ppu resume` carries on from here
+                h.row.failure = "interrupted"
+                self.store.finish(
+                    h.row,
+                    "interrupted",
+                    self.clock.now(),
+                    error=f"the controller stopped while it was {h.row.state}",
+                )
+            else:
+                self.store.finish(h.row, "cancelled", self.clock.now(), error="cancelled")
+            if not h.future.done():
+                h.future.cancel()
+            raise
+        except LaunchFailed as e:
+            self.store.finish(h.row, "cancelled", self.clock.now(), error=str(e))
+            h.future.set_exception(e)
+            return
+        except Exception as e:
+            h.failure = h.row.failure = _failure_kind(e)
+            self.store.finish(h.row, "failed", self.clock.now(), error=_describe(e))
+            self._count_outcome(h)
+            h.future.set_exception(
+                LaunchFailed(f"launch {h.id} ({kernel.name}) failed: {_describe(e)}")
+            )
+            return
+        h.produced = {s.id.split("-", 1)[1]: s.id for s in ctx.made}
+        single = next(iter(samples_in.values())).id if len(samples_in) == 1 else None  # type: ignore[union-attr]
+        for name, q in checked.items():
+            if not any(m.name == name for m in ctx.measured):
+                ctx.measure(name, q, sample=single)
+        faults = self._faults_by_launch.pop(h.id, 0)
+        for m in ctx.measured:
+            # a value read on a line that faulted may be a corrupted one that still parsed
+            m.provenance = {
+                **(m.provenance or {}),
+                "quality": "suspect" if faults else "good",
+                "faults_during_launch": faults,
+            }
+        consumed = [values[k] for k, s in kernel.sample_inputs.items() if s.consumes]
+        self.store.finish(
+            h.row,
+            "done",
+            self.clock.now(),
+            outputs={k: to_json(q) for k, q in checked.items()},
+            samples=ctx.made,
+            consumed=consumed,
+            measurements=ctx.measured,
+            sample_updates=ctx.updates,
+        )
+        self._count_outcome(h)
+        h.future.set_result(checked)
+
+    def _context(self, h: LaunchHandle, inst: str | None, samples_in: dict[str, Any]):
+        return KernelContext(
+            launch_id=h.id,
+            kernel=h.kernel,
+            instrument=inst,
+            clock=self.clock,
+            campaign_id=self.campaign_id,
+            samples_in=samples_in,
+            operator=self.operator,
+            store_engine=self.store.engine if self.store is not None else None,
+        )
+
+    async def _run_compute(self, h: LaunchHandle, values: dict[str, Any], samples_in: dict):
+        ctx = self._context(h, None, samples_in)
+        self.store.journal(h.row, "running", self.clock.now(), started_v=self.clock.now())
+        if not h.started.done():
+            h.started.set_result(None)
+        with self.clock.holding():
+            outputs = await self.clock.loop.run_in_executor(
+                None, lambda: h.kernel.body(ctx, **values)
+            )
+        if h.kernel.cost_s:
+            await asyncio.sleep(h.kernel.cost_s)
+        return outputs, ctx
+
+    async def _run_on_lane(
+        self, h: LaunchHandle, values: dict[str, Any], samples_in: dict, instrument: str | None
+    ):
+        inst = await self._assign(h, instrument)
+        h.row.instrument = inst.name
+        ctx = self._context(h, inst.name, samples_in)
+        if inst.lane.current is not None or inst.lane.queue:
+            self.store.journal(
+                h.row, "waiting", self.clock.now(), f"{inst.name} is busy", instrument=inst.name
+            )
+        md = {
+            "launch_id": h.id,
+            "kernel": h.kernel.name,
+            "instrument": inst.name,
+            "campaign_id": self.campaign_id,
+            "inputs": h.row.inputs,
+        }
+
+        def on_start() -> None:
+            now = self.clock.now()
+            md["virtual_t_start"] = now
+            self.store.journal(h.row, "running", now, instrument=inst.name, started_v=now)
+            if not h.started.done():
+                h.started.set_result(None)
+
+        def plan():
+            # One bluesky run per launch, opened with bare Msgs (bluesky's plan-stub
+            # wrappers capture a stack trace each, a third of the dispatch time).
+            yield Msg("open_run", **md)
+            try:
+                outputs = yield from h.kernel.body(inst, ctx, **values)
+            except BaseException as e:
+                yield Msg("close_run", exit_status="fail", reason=_describe(e))
+                raise
+            yield Msg("close_run", exit_status="success", reason="")
+            return outputs
+
+        fut: asyncio.Future[Any] = self.clock.loop.create_future()
+        inst.lane.submit(Job(make_plan=plan, future=fut, on_start=on_start, tag=h))
+        return await fut, ctx
+
+    async def _assign(self, h: LaunchHandle, instrument: str | None) -> Instrument:
+        """Pick the instrument at a quiescent instant, in launch order: work finishing at
+        the same virtual instant on several ports completes in real-time order, and the
+        choice must not depend on that."""
+        fut: asyncio.Future[Instrument] = self.clock.loop.create_future()
+        self._unassigned.append((h.id, h, instrument, fut))
+        if self._dispatcher is None or self._dispatcher.done():
+            self._dispatcher = self.clock.loop.create_task(self._dispatch())
+        return await fut
+
+    async def _dispatch(self) -> None:
+        await self.clock.idle()
+        ready, self._unassigned = sorted(self._unassigned, key=lambda r: r[0]), []
+        for _, h, instrument, fut in ready:
+            if fut.done():
+                continue
+            try:
+                inst = self.pick_instrument(h.kernel, instrument)
+            except (BadInput, InstrumentUnavailable) as e:
+                fut.set_exception(e)
+                continue
+            inst.lane.reserved += 1  # counts as queued until the job is submitted
+            fut.set_result(inst)
+
+    # -- control --------------------------------------------------------------------------
+    def hold(self, instrument: str, reason: str = "operator") -> None:
+        """No new kernel starts on `instrument` (a running one finishes)."""
+        self.instruments[instrument].lane.hold(reason)
+
+    def release(self, instrument: str, reason: str = "operator") -> None:
+        self.instruments[instrument].lane.release(reason)
+
+    @property
+    def paused(self) -> bool:
+        return any("pause" in i.lane.holds for i in self.instruments.values())
+
+    def pause(self) -> None:
+        """Running kernels finish; nothing new starts anywhere until resumed."""
+        for inst in self.instruments.values():
+            inst.lane.hold("pause")
+
+    def resume(self) -> None:
+        for inst in self.instruments.values():
+            inst.lane.release("pause")
+
+    async def abort(self, reason: str) -> dict[str, str]:
+        """Stop every running kernel, cancel what waits, and drive every instrument to its
+        safe state (heaters off, valves closed, pumps stopped). Returns what each said."""
+        self.aborted = True
+        for inst in self.instruments.values():
+            inst.lane.hold("abort")
+        running = [i for i in self.instruments.values() if i.lane.current is not None]
+        with self.clock.holding():
+            for inst in running:
+                # RE.abort waits for the loop to run it: call it from a worker thread
+                await self.clock.loop.run_in_executor(None, inst.lane.RE.abort, reason)
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        return await self.make_safe()
+
+    async def make_safe(self) -> dict[str, str]:
+        """Every instrument to its safe state (heaters off, valves closed, pumps stopped):
+        after an abort, and before a resumed campaign starts anything (a pump may still be
+        running the command the stopped controller gave it). Returns what each said."""
+        states: dict[str, str] = {}
+        for inst in self.instruments.values():
+            try:
+                await inst.safe_state()
+                states[inst.name] = "safe"
+            except Exception as e:  # one instrument's failure must not leave others unsafe
+                states[inst.name] = f"NOT SAFE: {_describe(e)}"
+        return states
+
+    def _fault(self, instrument: str, device: str, e: Exception, kind: str | None = None) -> None:
+        """Every fault on the wire is recorded, whether a retry then succeeds or not."""
+        self.faults_seen += 1
+        lane = self.instruments[instrument].lane if instrument in self.instruments else None
+        job = lane.current if lane is not None else None
+        if job is not None and job.tag is not None:
+            self._faults_by_launch[job.tag.id] = self._faults_by_launch.get(job.tag.id, 0) + 1
+        if self.store is None:
+            return
+        self.store.add_fault(
+            FaultRecord(
+                campaign_id=self.campaign_id,
+                instrument=instrument,
+                device=device,
+                launch_id=job.tag.id if job is not None and job.tag is not None else None,
+                kind=kind or type(e).__name__,
+                message=str(e)[:500],
+                virtual_t=self.clock.now(),
+                wall_t=time.time(),
+            )
+        )
+
+    def _count_outcome(self, h: LaunchHandle) -> None:
+        """Instrument failures in a row quarantine the instrument; a success clears them."""
+        name = h.row.instrument
+        if name is None or name not in self.instruments:
+            return
+        if h.state == "done":
+            self._failures_in_a_row[name] = 0
+            return
+        if h.failure != "instrument":
+            return
+        n = self._failures_in_a_row.get(name, 0) + 1
+        self._failures_in_a_row[name] = n
+        if n >= self.quarantine_after and not self.aborted:
+            self.quarantine(name, f"{n} launches in a row failed on instrument faults")
+
+    def quarantine(self, name: str, reason: str) -> None:
+        """Take an instrument out of service: nothing more starts on it, and what waits for
+        it is abandoned (an instrument's fault, not the chemistry's)."""
+        lane = self.instruments[name].lane
+        lane.hold("quarantine")
+        self._fault(name, "", RuntimeError(reason), kind="quarantine")
+        while lane.queue:
+            job = lane.queue.popleft()
+            if hasattr(job, "future") and not job.future.done():
+                job.future.set_exception(InstrumentUnavailable(f"{name} is quarantined: {reason}"))
+
+    def _lane_changed(self, lane: Lane) -> None:
+        if self.store is None:
+            return
+        job = lane.current
+        h = job.tag if job is not None else None
+        self.store.note_instrument(
+            lane.name,
+            state=lane.state,
+            campaign_id=self.campaign_id,
+            launch_id=h.id if h is not None else None,
+            kernel=h.kernel.name if h is not None else None,
+            busy_s=lane.busy_time(),
+            updated_v=self.clock.now(),
+        )
+
+    def _on_document(self, lane: Lane, name: str, doc: dict) -> None:
+        job = lane.current
+        launch_id = job.tag.id if job is not None and job.tag is not None else None
+        self.store.add_document(launch_id, name, doc, self.clock.now())
+
+
+def _failure_kind(e: BaseException) -> str:
+    from devices.errors import DriverError, LimitError
+    from ppu.core.errors import InstrumentUnavailable, SampleFailed
+
+    seen: BaseException | None = e
+    while seen is not None:
+        if isinstance(seen, SampleFailed):
+            return "chemistry"
+        if isinstance(seen, DriverError | LimitError | TimeoutError | InstrumentUnavailable):
+            return "instrument"
+        seen = seen.__cause__ or seen.__context__
+    return "software"
+
+
+def _sample_id(v: Any) -> str | None:
+    """A sample input as the journal stored it: an id, or another launch's product."""
+    if isinstance(v, str):
+        return v
+    if isinstance(v, dict) and "sample_of_launch" in v:
+        return sample_id(v["sample_of_launch"], v["name"])
+    return None
+
+
+def _jsonable(v: Any) -> Any:
+    if isinstance(v, Quantity):
+        return to_json(v)
+    if isinstance(v, SampleRef):
+        return {"sample_of_launch": v.launch.id, "name": v.name}
+    return v
+
+
+def _describe(e: BaseException) -> str:
+    """A one-line reason; bluesky wraps device errors in FailedStatus, so unwrap those."""
+    seen = e
+    while True:
+        inner = seen.__cause__ or seen.__context__
+        if type(seen).__name__ == "FailedStatus" and inner is not None:
+            seen = inner
+            continue
+        break
+    text = str(seen).strip() or type(seen).__name__
+    if isinstance(seen, AssertionError | AttributeError | TypeError | KeyError | NameError):
+        text += " [" + "".join(traceback.format_exception_only(seen)).strip() + "]"
+    return f"{type(seen).__name__}: {text}" if type(seen).__name__ not in text else text
+
+
+@contextlib.asynccontextmanager
+async def running(lab: LabSpec, clock: Clock, store: Store, **kw: Any) -> AsyncIterator[Runtime]:
+    rt = Runtime(lab, clock, store, **kw)
+    await rt.open()
+    try:
+        yield rt
+    finally:
+        await rt.close()
