@@ -46,7 +46,8 @@ def test_the_contract_breaks_when_a_device_reaches_up_into_the_runtime(tmp_path:
 
 
 def test_no_two_modules_import_each_other_even_through_others() -> None:
-    graph = grimp.build_graph(*PACKAGES, cache_dir=None)
+    # imports for type checkers only are left out, as in the contract
+    graph = grimp.build_graph(*PACKAGES, cache_dir=None, exclude_type_checking_imports=True)
     cycles = []
     for module in sorted(graph.modules):
         for imported in graph.find_modules_directly_imported_by(module):

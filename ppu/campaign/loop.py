@@ -1,7 +1,7 @@
 """A campaign: search space + objectives + workflow + budget + planner, run as a closed loop.
 
 The campaign file and its checks are `ppu.campaign.file`; the planner it names is built by
-`ppu.campaign.planning`; this module is the loop and its summary.
+`ppu.campaign.planning`; `ppu.campaign.summary` says how it went; this module is the loop.
 
 The loop decides only at quiescent instants of the lab's clock (`clock.idle()`), so the same
 seed gives the same campaign. It keeps the first workflow step's instruments fed: whenever
@@ -28,9 +28,11 @@ from ppu.campaign.file import (
     StepSpec,
     load_campaign,
 )
+from ppu.campaign.params import params_from_json, params_to_json
 from ppu.campaign.planning import PlannerFailed, make_planner, saved_planner
+from ppu.campaign.summary import summarize
 from ppu.core.clock import Clock
-from ppu.core.units import Q_, to_json
+from ppu.core.units import Q_
 from ppu.runtime.control import ControlDesk, RecordedOperator
 from ppu.runtime.runtime import LaunchHandle, Runtime
 from ppu.store import Store
@@ -135,7 +137,7 @@ class CampaignRun:
         owned = self.store.launches(i for r in rows for i in (r.launches or []))
         counts = {"experiments": len(rows), "resumed": 0, "held": 0, "orphans": 0}
         for row in rows:
-            params = _params_from_json(self.spec, row.params or {})
+            params = params_from_json(self.spec, row.params or {})
             c = Candidate(row.number, params, row.suggestion, row)
             self.candidates.append(c)
             if row.status in STATUSES:
@@ -232,7 +234,7 @@ class CampaignRun:
             row = Experiment(
                 campaign_id=self.id,
                 number=number,
-                params=_params_json(self.spec, s.params),
+                params=params_to_json(self.spec, s.params),
                 suggestion={
                     "engine": s.engine,
                     "acquisition": s.acquisition,
@@ -267,7 +269,7 @@ class CampaignRun:
                 {
                     "experiment": c.number,
                     "experiment_id": c.row.id,
-                    **_params_json(self.spec, c.params),
+                    **params_to_json(self.spec, c.params),
                 }
             )
             self.store.update_experiment(c.row, status="running")
@@ -463,78 +465,11 @@ class CampaignRun:
         ]
 
 
-def _params_from_json(spec: CampaignSpec, params: dict[str, Any]) -> dict[str, Any]:
-    """The inverse of `_params_json`: floats in each parameter's unit, or category names."""
-    out: dict[str, Any] = {}
-    for name, v in params.items():
-        p = spec.params[name]
-        out[name] = v if p.categorical else float(Q_(v["value"], v["unit"]).m_as(p.unit))
-    return out
-
-
-def _params_json(spec: CampaignSpec, params: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for name, v in params.items():
-        p = spec.params[name]
-        out[name] = v if p.categorical else to_json(Q_(float(v), p.unit))
-    return out
-
-
 def campaign_id_for(store: Store, spec: CampaignSpec, seed: int) -> str:
     slug = re.sub(r"[^a-z0-9]+", "-", spec.name.lower()).strip("-")[:40] or "campaign"
     prefix = f"{slug}-s{seed}"
     n = store.count_campaigns(prefix)
     return f"{prefix}-{n + 1}"
-
-
-def summarize(run: CampaignRun, wall_s: float, db: str) -> dict[str, Any]:
-    spec = run.spec
-    cands = run.candidates
-    duration = run.clock.now()
-    best = run.best()
-
-    def described(c: Candidate) -> dict[str, Any]:
-        return {
-            "experiment": c.number,
-            "params": _params_json(spec, c.params),
-            "objectives": {
-                o.name: {"value": round(c.objectives[o.name], 6), "unit": o.unit}
-                for o in spec.objectives
-            },
-        }
-
-    first_batch = [c for c in cands[: spec.batch_size] if c.status == "COMPLETED"]
-    o = spec.objectives[0]
-    summary: dict[str, Any] = {
-        "campaign_id": run.id,
-        "name": spec.name,
-        "seed": spec.seed,
-        "planner": spec.planner,
-        "experiments": len(cands),
-        "completed": sum(c.status == "COMPLETED" for c in cands),
-        "failed": sum(c.status == "FAILED" for c in cands),
-        "abandoned": sum(c.status == "ABANDONED" for c in cands),
-        "best": described(best) if best else None,
-        "first_batch_best": (
-            max(c.objectives[o.name] for c in first_batch)
-            if first_batch and o.maximize
-            else min(c.objectives[o.name] for c in first_batch)
-            if first_batch
-            else None
-        ),
-        "virtual_duration_s": round(duration, 3),
-        "virtual_duration_h": round(duration / 3600, 3),
-        "wall_s": round(wall_s, 3),
-        "utilisation": {
-            name: round(inst.lane.busy_time() / duration, 4) if duration > 0 else 0.0
-            for name, inst in run.rt.instruments.items()
-        },
-        "serial_exchanges": run.rt.serial_exchanges,
-        "db": db,
-    }
-    if len(spec.objectives) > 1:
-        summary["pareto"] = [described(c) for c in run.pareto()]
-    return summary
 
 
 async def run_campaign(

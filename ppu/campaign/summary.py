@@ -1,0 +1,61 @@
+"""What a campaign did, as `ppu run` prints it and the store keeps it: counts by status, the
+best experiment (or the Pareto front) with units, lab time, utilisation per instrument."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ppu.campaign.params import params_to_json
+
+if TYPE_CHECKING:
+    from ppu.campaign.loop import CampaignRun, Candidate
+
+
+def summarize(run: CampaignRun, wall_s: float, db: str) -> dict[str, Any]:
+    spec = run.spec
+    cands = run.candidates
+    duration = run.clock.now()
+    best = run.best()
+
+    def described(c: Candidate) -> dict[str, Any]:
+        return {
+            "experiment": c.number,
+            "params": params_to_json(spec, c.params),
+            "objectives": {
+                o.name: {"value": round(c.objectives[o.name], 6), "unit": o.unit}
+                for o in spec.objectives
+            },
+        }
+
+    first_batch = [c for c in cands[: spec.batch_size] if c.status == "COMPLETED"]
+    o = spec.objectives[0]
+    summary: dict[str, Any] = {
+        "campaign_id": run.id,
+        "name": spec.name,
+        "seed": spec.seed,
+        "planner": spec.planner,
+        "experiments": len(cands),
+        "completed": sum(c.status == "COMPLETED" for c in cands),
+        "failed": sum(c.status == "FAILED" for c in cands),
+        "abandoned": sum(c.status == "ABANDONED" for c in cands),
+        "best": described(best) if best else None,
+        "first_batch_best": (
+            max(c.objectives[o.name] for c in first_batch)
+            if first_batch and o.maximize
+            else min(c.objectives[o.name] for c in first_batch)
+            if first_batch
+            else None
+        ),
+        "virtual_duration_s": round(duration, 3),
+        "virtual_duration_h": round(duration / 3600, 3),
+        "wall_s": round(wall_s, 3),
+        "utilisation": {
+            name: round(inst.lane.busy_time() / duration, 4) if duration > 0 else 0.0
+            for name, inst in run.rt.instruments.items()
+        },
+        "serial_exchanges": run.rt.serial_exchanges,
+        "db": db,
+    }
+    if len(spec.objectives) > 1:
+        summary["pareto"] = [described(c) for c in run.pareto()]
+    return summary
