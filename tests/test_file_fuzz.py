@@ -46,7 +46,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-import ppu.cli.main
+import ppu.cli.run
 from ppu.campaign.file import load_campaign
 from ppu.cli.main import app
 from ppu.core.errors import BadInput
@@ -637,7 +637,7 @@ def accepted(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         seen.append(spec.path)
         return 0
 
-    monkeypatch.setattr(ppu.cli.main, "_drive_campaign", stub)
+    monkeypatch.setattr(ppu.cli.run, "_drive_campaign", stub)
     return seen
 
 
