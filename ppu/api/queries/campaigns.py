@@ -1,0 +1,90 @@
+"""Campaigns: the list, one campaign with its objectives and counts, the latest."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from ppu.api.queries.values import clean, finite
+from ppu.store.models import (
+    Campaign,
+    Experiment,
+    Launch,
+)
+
+# -- campaigns ------------------------------------------------------------------------------
+
+
+def latest_campaign_id(s: Session) -> str | None:
+    return s.exec(
+        select(Campaign.id).order_by(col(Campaign.created_wall).desc(), col(Campaign.id).desc())
+    ).first()
+
+
+def objectives_of(c: Campaign, s: Session | None = None) -> list[dict[str, Any]]:
+    """The campaign's objectives from its file; units fall back to what experiments stored."""
+    config = c.config or {}
+    resolved = config.get("objectives")  # as the campaign file was read (since plugins)
+    raw = (
+        resolved if isinstance(resolved, list) else (config.get("campaign") or {}).get("objectives")
+    )
+    out = []
+    for o in raw if isinstance(raw, list) else []:
+        if isinstance(o, dict) and isinstance(o.get("name"), str):
+            maximize = o.get("maximize")
+            if maximize is None:
+                maximize = not o["minimize"] if isinstance(o.get("minimize"), bool) else True
+            out.append(
+                {"name": o["name"], "unit": str(o.get("unit") or ""), "maximize": bool(maximize)}
+            )
+    if s is not None and any(not o["unit"] for o in out):
+        for e in s.exec(select(Experiment).where(Experiment.campaign_id == c.id)):
+            for o in out:
+                q = (e.objectives or {}).get(o["name"])
+                if not o["unit"] and isinstance(q, dict) and q.get("unit"):
+                    o["unit"] = str(q["unit"])
+    return out
+
+
+def _campaign(s: Session, c: Campaign) -> dict[str, Any]:
+    exps = dict(
+        s.exec(
+            select(Experiment.status, func.count())
+            .where(Experiment.campaign_id == c.id)
+            .group_by(Experiment.status)
+        ).all()
+    )
+    launches = dict(
+        s.exec(
+            select(Launch.state, func.count())
+            .where(Launch.campaign_id == c.id)
+            .group_by(Launch.state)
+        ).all()
+    )
+    return {
+        "id": c.id,
+        "name": c.name,
+        "state": c.state,
+        "seed": c.seed,
+        "dry_run": c.dry_run,
+        "created_wall_s": finite(c.created_wall) or 0.0,
+        "virtual_t_s": finite(c.virtual_t) or 0.0,
+        "objectives": objectives_of(c, s),
+        "experiments": exps,
+        "launches": launches,
+        "summary": clean(c.summary),
+    }
+
+
+def campaigns(s: Session) -> list[dict[str, Any]]:
+    rows = s.exec(
+        select(Campaign).order_by(col(Campaign.created_wall).desc(), col(Campaign.id).desc())
+    ).all()
+    return [_campaign(s, c) for c in rows]
+
+
+def campaign(s: Session, campaign_id: str) -> dict[str, Any] | None:
+    c = s.get(Campaign, campaign_id)
+    return _campaign(s, c) if c else None
