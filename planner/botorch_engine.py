@@ -65,13 +65,22 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager, suppress
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import suppress
 from typing import Any, ClassVar, Literal
 
 import numpy as np
 
+from planner.acquisition import (
+    bound,
+    feasibility_weighted,
+    first_column,
+    p_feasible,
+    prune_baseline,
+)
 from planner.base import Constraint, Objective, PlannerBase, Result, Suggestion, derive_seed
+from planner.gp import FEASIBLE, dump_hyper, fit, load_hyper, new_model, torch_threads
+from planner.optimize import Effort, best_of, optimize_batch, optimize_one
 from planner.sobol import SobolStream, draw_new, with_fixed
 from planner.space import SearchSpace
 from planner.state import base_state, check_state, unpack
@@ -79,31 +88,17 @@ from planner.state import base_state, check_state, unpack
 FailedPolicy = Literal["classify", "impute", "exclude"]
 FAILED_POLICIES: tuple[str, ...] = ("classify", "impute", "exclude")
 
-#: Name of the feasibility model's outcome (P(the synthesis does not fail)).
-FEASIBLE = "feasible"
 
 # Seed-derivation tags, one per use, so no two uses share a random stream.
 _FIT, _SAMPLER, _OPTIM, _GLOBAL, _OWN, _PRUNE, _POOL = 1, 2, 3, 4, 5, 6, 7
-# L-BFGS-B stops at a relative change of log-EI of ~2e-6: far below what separates candidates,
-# and about a third of the evaluations of scipy's default (factr 1e7).
-_ACQ_FACTR = 1e10  # ftol = factr · machine epsilon ≈ 2e-6
-# A warm fit stops at this relative change of the MLL: it starts near an optimum, and a
-# plateau stop there is harmless (scipy's default, 2e-9, spends ~100 steps crawling).
-_WARM_FTOL = 1e-6
 # A fit starts from default hyperparameters once the training set has grown by this factor.
 _COLD_GROWTH = 2.0
-# Above this many points, an all-categorical space is scored on a seeded random subset.
-_MAX_DISCRETE_SCORED = 4096
 # From this many tried points on, predictive covariances use LOVE (see `suggest`).
 _LOVE_MIN_N = 256
 # Noisy EI integrates over the incumbent among at most this many baseline points (those most
 # often best under the posterior): each evaluation's cost grows with it. (Not for EHVI, whose
 # baseline is a whole Pareto front.)
 _MAX_BASELINE = 8
-# Label noise (variance, 0/1 units) of the feasibility GP: a failure can be bad luck.
-_FEASIBLE_LABEL_VAR = 0.02
-# The smallest probability of feasibility the acquisition is weighted by (log 1e-3 ≈ -6.9).
-_P_MIN = 1e-3
 # Posterior samples used once per model to prune the acquisition's baseline.
 _PRUNE_SAMPLES = 1024
 
@@ -251,13 +246,13 @@ class BoTorchPlanner(PlannerBase):
             if hyper is not None and (restoring or not self._hyper_due(name, len(X_np))):
                 # A restore (same data as the saved model) or new data under the current
                 # hyperparameters: condition, don't optimise.
-                model = self._new_model(X, Y, name)
-                _load_hyper(model, hyper)
+                model = new_model(X, Y, self.space.cat_dims, name)
+                load_hyper(model, hyper)
             else:
                 with torch.random.fork_rng(devices=[]):
                     torch.manual_seed(derive_seed(self.seed, _FIT, version, k))
                     model = self._fit_hyper(name, X, Y)
-                self._hyper[name] = _dump_hyper(model)
+                self._hyper[name] = dump_hyper(model)
                 self._hyper_n[name] = len(X_np)
             model.eval()
             models.append(model)
@@ -287,49 +282,16 @@ class BoTorchPlanner(PlannerBase):
         n_train = X.shape[0]
         candidates: list[tuple[float, Any]] = []
         if name in self._hyper:
-            warm = self._new_model(X, Y, name)
-            _load_hyper(warm, self._hyper[name])
+            warm = new_model(X, Y, self.space.cat_dims, name)
+            load_hyper(warm, self._hyper[name])
             with suppress(ModelFittingError):  # then the cold fit below decides
-                candidates.append((self._fit(warm, warm=True), warm))
+                candidates.append((fit(warm, self.fit_maxiter, warm=True), warm))
         if not candidates or n_train >= _COLD_GROWTH * self._cold_n.get(name, 0):
-            cold = self._new_model(X, Y, name)
-            candidates.append((self._fit(cold), cold))
+            cold = new_model(X, Y, self.space.cat_dims, name)
+            candidates.append((fit(cold, self.fit_maxiter), cold))
             self._cold_n[name] = n_train
         # max() keeps the first of equals: the warm model, so nothing jumps needlessly.
         return max(candidates, key=lambda c: c[0])[1]
-
-    def _fit(self, model: Any, warm: bool = False) -> float:
-        """Fit in place (at most `fit_maxiter` L-BFGS steps); the MLL reached."""
-        import gpytorch
-        import torch
-        from botorch.fit import fit_gpytorch_mll
-        from gpytorch.mlls import ExactMarginalLogLikelihood
-
-        mll = ExactMarginalLogLikelihood(model.likelihood, model)
-        # Eager kernels: same numbers, ~15% less Python overhead per step at this size.
-        with gpytorch.settings.lazily_evaluate_kernels(False):
-            options: dict[str, Any] = {"maxiter": self.fit_maxiter}
-            if warm:
-                options["ftol"] = _WARM_FTOL
-            fit_gpytorch_mll(mll, optimizer_kwargs={"options": options})
-        mll.train()
-        with torch.no_grad():
-            value = float(mll(model(*model.train_inputs), model.train_targets))
-        mll.eval()
-        return value if math.isfinite(value) else -math.inf
-
-    def _new_model(self, X: Any, Y: Any, name: str = "") -> Any:
-        """A GP for one outcome; the feasibility GP has a fixed small label noise so that it
-        follows its 0/1 labels instead of explaining them away as noise around the mean."""
-        import torch
-        from botorch.models import MixedSingleTaskGP, SingleTaskGP
-
-        kw: dict[str, Any] = {}
-        if name == FEASIBLE:
-            kw["train_Yvar"] = torch.full_like(Y, _FEASIBLE_LABEL_VAR)
-        if self.space.cat_dims:
-            return MixedSingleTaskGP(X, Y, cat_dims=list(self.space.cat_dims), **kw)
-        return SingleTaskGP(X, Y, **kw)
 
     # --- acquisition ---------------------------------------------------------------------
     def _objective_and_constraints(self) -> tuple[Any, list[Callable[[Any], Any]]]:
@@ -346,13 +308,13 @@ class BoTorchPlanner(PlannerBase):
         for c in self.constraints:
             k, s = col[c.name], signs.get(c.name, 1.0)
             if c.ge is not None:
-                constraints.append(_bound(k, -s, c.ge))  # ge - value ≤ 0
+                constraints.append(bound(k, -s, c.ge))  # ge - value ≤ 0
             if c.le is not None:
-                constraints.append(_bound(k, s, -c.le))  # value - le ≤ 0
+                constraints.append(bound(k, s, -c.le))  # value - le ≤ 0
         if len(self.objectives) > 1:
             objective: Any = IdentityMCMultiOutputObjective(outcomes=list(range(len(signs))))
         elif len(self._outputs) > 1:
-            objective = GenericMCObjective(_first_column)
+            objective = GenericMCObjective(first_column)
         else:
             objective = None
         return objective, constraints
@@ -423,7 +385,9 @@ class BoTorchPlanner(PlannerBase):
                         sample_shape=torch.Size([_PRUNE_SAMPLES]),
                         seed=derive_seed(self.seed, _PRUNE, v, 1),
                     )
-                    X = _prune(self._model, X, objective, constraints, sampler, _MAX_BASELINE)
+                    X = prune_baseline(
+                        self._model, X, objective, constraints, sampler, _MAX_BASELINE
+                    )
         self._baseline = (v, X, ref)
         return X, ref
 
@@ -452,7 +416,7 @@ class BoTorchPlanner(PlannerBase):
         else:
             acqf = qLogNoisyExpectedImprovement(**common)
         if self._feasibility is not None:
-            acqf = _feasibility_weighted(acqf, self._feasibility)
+            acqf = feasibility_weighted(acqf, self._feasibility)
         return acqf
 
     def _tried_pairs(self) -> list[tuple[Result, np.ndarray]]:
@@ -486,7 +450,7 @@ class BoTorchPlanner(PlannerBase):
             ]
         import gpytorch
 
-        with _torch_threads(self.torch_threads):
+        with torch_threads(self.torch_threads):
             t0 = time.perf_counter()
             self._ensure_model()
             t1 = time.perf_counter()
@@ -582,7 +546,7 @@ class BoTorchPlanner(PlannerBase):
                 mean = post.mean.reshape(len(chosen), -1).numpy()
                 sd = post.variance.clamp_min(0).sqrt().reshape(len(chosen), -1).numpy()
                 feas = (
-                    _p_feasible(self._feasibility, X).numpy().tolist()
+                    p_feasible(self._feasibility, X).numpy().tolist()
                     if self._feasibility is not None
                     else [None] * len(chosen)
                 )
@@ -608,170 +572,32 @@ class BoTorchPlanner(PlannerBase):
             )
         return out
 
+    def _effort(self) -> Effort:
+        return Effort(self.raw_samples, self.num_restarts, self.maxiter, self.max_enumerate)
+
     def _optimize(
         self, acqf: Any, avoid: np.ndarray, seed: int, fixed: Mapping[int, float]
     ) -> np.ndarray | None:
-        """Maximise `acqf` for one point: its unit vector, or None when every local optimum
-        found repeats a point in `avoid`.
-
-        Fixed-feature enumeration with shared raw samples: the same `raw_samples` Sobol points
-        of the continuous inputs are scored under every category combination in one batched
-        call; the restarts are the best `num_restarts` overall plus the best of each
-        combination (so no category is dropped unseen), and they run as one batched L-BFGS-B
-        with each restart's categories held fixed: one optimisation per point instead of one
-        per combination (5x fewer for five solvents).
-        """
-        import torch
-        from botorch.generation.gen import gen_candidates_scipy
-
-        space = self.space
+        """One point: the best untried pool point in pool mode, else the optimum over the
+        space (`planner.optimize.optimize_one`); None when every optimum repeats `avoid`."""
         if self._pool_rows is not None:
             free = self._free_pool(avoid, fixed)
-            return self._best_of(acqf, self._pool_rows[free], seed, subset=False)
-        cont = [i for i in space.cont_dims if i not in fixed]
-        cats = list(space.cat_dims)
-        combo_list = [
-            c for c in space.category_combinations() if all(c[i] == fixed.get(i, c[i]) for i in c)
-        ]
-        if not cont:
-            cands = np.tile(space.centre_unit(), (len(combo_list), 1))
-            for k, c in enumerate(combo_list):
-                for i, val in c.items():
-                    cands[k, i] = val
-            for i, val in fixed.items():
-                cands[:, i] = val
-            free = np.array([not space.matches(u, avoid).any() for u in cands], dtype=bool)
-            return self._best_of(acqf, cands[free], seed, subset=True)
-        if len(combo_list) > self.max_enumerate:
-            return self._optimize_alternating(acqf, avoid, seed, fixed)
-        combos = torch.tensor([[c[i] for i in cats] for c in combo_list], dtype=torch.float64)
-        m, r, d = len(combo_list), self.raw_samples, space.dim
-        raw = torch.quasirandom.SobolEngine(len(cont), scramble=True, seed=seed).draw(
-            r, dtype=torch.float64
-        )
-        X = torch.empty(m * r, d, dtype=torch.float64)
-        X[:, cont] = raw.repeat(m, 1)
-        if cats:
-            X[:, cats] = combos.repeat_interleave(r, dim=0)
-        fixed_cont = {i: val for i, val in fixed.items() if i in space.cont_dims}
-        for i, val in fixed_cont.items():
-            X[:, i] = val
-        with torch.no_grad():
-            vals = torch.cat([acqf(chunk.unsqueeze(-2)) for chunk in X.split(1024)])
-        top = vals.topk(min(self.num_restarts, m * r)).indices
-        per_combo = vals.view(m, r).argmax(dim=1) + torch.arange(m) * r
-        starts = torch.unique(torch.cat([top, per_combo]))  # sorted: deterministic order
-        ic = X[starts].unsqueeze(-2)
-        bounds = torch.as_tensor(space.unit_bounds(), dtype=torch.float64)
-        held: dict[int, Any] = {i: ic[:, 0, i].clone() for i in cats}
-        held.update(fixed_cont)
-        cand, acq = gen_candidates_scipy(
-            ic,
-            acqf,
-            lower_bounds=bounds[0],
-            upper_bounds=bounds[1],
-            options={"maxiter": self.maxiter, "factr": _ACQ_FACTR},
-            fixed_features=held or None,
-        )
-        for k in torch.argsort(acq, descending=True, stable=True).tolist():
-            u = space.snap_codes(cand[k].detach().reshape(-1).numpy())
-            if not space.matches(u, avoid).any():
-                return u
-        return None
+            return best_of(acqf, self._pool_rows[free], seed, subset=False)
+        return optimize_one(acqf, self.space, avoid, seed, fixed, self._effort())
 
     def _optimize_joint(
         self, n: int, pending: np.ndarray, avoid: np.ndarray, fixed: Mapping[int, float]
     ) -> list[np.ndarray] | None:
-        """A batch of n ≥ 2 points optimised jointly (BoTorch's default for q > 1): one
-        L-BFGS-B over n·d inputs instead of n greedy runs, about half the acquisition time at
-        n ≈ 1000 results. Continuous spaces only (a restart cannot mix categories across
-        its points without enumeration); None when it does not apply or when the best
-        batches repeat tried points or each other (then the greedy path runs)."""
-        import torch
-        from botorch.generation.gen import gen_candidates_scipy
-
-        space = self.space
-        cont = [i for i in space.cont_dims if i not in fixed]
-        if n < 2 or self._pool_rows is not None or space.cat_dims or not cont:
+        """A batch of n ≥ 2 points optimised jointly (BoTorch's default for q > 1), in a
+        continuous space only; None when that does not apply or its best batches repeat
+        tried points or each other (then the greedy path runs)."""
+        cont = [i for i in self.space.cont_dims if i not in fixed]
+        if n < 2 or self._pool_rows is not None or self.space.cat_dims or not cont:
             return None
         v = self.model_version
         acqf = self._acquisition(pending, derive_seed(self.seed, _SAMPLER, v, 0))
-        r, d = self.raw_samples, space.dim
-        raw = torch.quasirandom.SobolEngine(
-            n * len(cont), scramble=True, seed=derive_seed(self.seed, _OPTIM, v, 0)
-        ).draw(r, dtype=torch.float64)
-        X = torch.empty(r, n, d, dtype=torch.float64)
-        X[:, :, cont] = raw.view(r, n, len(cont))
-        for i, val in fixed.items():
-            X[:, :, i] = val
-        with torch.no_grad():
-            vals = torch.cat([acqf(chunk) for chunk in X.split(256)])
-        ic = X[torch.sort(vals.topk(min(self.num_restarts, r)).indices).values]
-        bounds = torch.as_tensor(space.unit_bounds(), dtype=torch.float64)
-        cand, acq = gen_candidates_scipy(
-            ic,
-            acqf,
-            lower_bounds=bounds[0],
-            upper_bounds=bounds[1],
-            options={"maxiter": self.maxiter, "factr": _ACQ_FACTR},
-            fixed_features=dict(fixed) or None,
-        )
-        for k in torch.argsort(acq, descending=True, stable=True).tolist():
-            batch = [space.snap_codes(u) for u in cand[k].detach().numpy()]
-            rows = avoid
-            ok = True
-            for u in batch:
-                if space.matches(u, rows).any():
-                    ok = False
-                    break
-                rows = np.concatenate([rows, u.reshape(1, -1)], axis=0)
-            if ok:
-                return batch
-        return None
-
-    def _optimize_alternating(
-        self, acqf: Any, avoid: np.ndarray, seed: int, fixed: Mapping[int, float]
-    ) -> np.ndarray | None:
-        """Too many category combinations to enumerate: BoTorch's alternating optimiser
-        (continuous L-BFGS-B steps and one-category-at-a-time local search)."""
-        import torch
-        from botorch.optim.optimize_mixed import optimize_acqf_mixed_alternating
-
-        space = self.space
-        bounds = torch.as_tensor(space.unit_bounds(), dtype=torch.float64)
-        cat = {
-            i: list(range(len(space.params[i].choices)))  # type: ignore[union-attr]
-            for i in space.cat_dims
-            if i not in fixed
-        }
-        torch.manual_seed(seed)  # it draws from the global RNG (forked by the caller)
-        cand, _ = optimize_acqf_mixed_alternating(
-            acqf,
-            bounds,
-            cat_dims=cat or None,
-            q=1,
-            num_restarts=self.num_restarts,
-            raw_samples=self.raw_samples,
-            options={"maxiter_continuous": self.maxiter},
-            fixed_features=dict(fixed) or None,
-        )
-        u = space.snap_codes(cand.detach().reshape(-1).numpy())
-        return None if space.matches(u, avoid).any() else u
-
-    def _best_of(self, acqf: Any, cands: np.ndarray, seed: int, subset: bool) -> np.ndarray | None:
-        """The best of a finite candidate set (a pool, or every category combination; the
-        latter on a seeded random subset when it is huge)."""
-        import torch
-
-        if len(cands) == 0:
-            return None
-        if subset and len(cands) > _MAX_DISCRETE_SCORED:
-            pick = np.random.default_rng(seed).choice(len(cands), _MAX_DISCRETE_SCORED, False)
-            cands = cands[np.sort(pick)]
-        X = torch.as_tensor(cands, dtype=torch.float64)
-        with torch.no_grad():
-            vals = torch.cat([acqf(chunk.unsqueeze(-2)) for chunk in X.split(1024)])
-        return cands[int(torch.argmax(vals))].astype(float)
+        seed = derive_seed(self.seed, _OPTIM, v, 0)
+        return optimize_batch(acqf, self.space, n, avoid, seed, fixed, self._effort())
 
     # --- state ---------------------------------------------------------------------------
     def to_state(self) -> dict[str, Any]:
@@ -826,114 +652,3 @@ def _per_outcome(v: Any, first: str) -> dict[str, int]:
     if isinstance(v, Mapping):
         return {str(k): int(n) for k, n in v.items()}
     return {first: int(v)}
-
-
-def _prune(
-    model: Any,
-    X: Any,
-    objective: Any,
-    constraints: list[Callable[[Any], Any]],
-    sampler: Any,
-    keep: int,
-) -> Any:
-    """The rows of X most often best (feasible and highest) under posterior samples, at most
-    `keep` of them, in their original order.
-
-    BoTorch's `prune_inferior_points` does this, but with `max_frac` < 1 (botorch 0.18.1) it
-    keeps rows by their rank among the candidates instead of their index, so the baseline
-    can lose the incumbent.
-    """
-    import torch
-    from botorch.utils.objective import (
-        compute_feasibility_indicator,
-        compute_smoothed_feasibility_indicator,
-    )
-
-    samples = sampler(model.posterior(X))
-    obj = objective(samples, X) if objective is not None else samples.squeeze(-1)
-    if constraints:
-        feasible = compute_feasibility_indicator(constraints, samples)
-        if feasible.any():
-            obj = obj.masked_fill(~feasible, float(obj.min()) - 1.0)
-        else:  # nothing feasible yet: rank by how close to feasible
-            obj = compute_smoothed_feasibility_indicator(constraints, samples, 1e-3, log=True)
-    idcs, counts = torch.unique(obj.argmax(dim=-1), return_counts=True)
-    order = torch.sort(counts, stable=True, descending=True).indices[:keep]
-    return X[torch.sort(idcs[order]).values]
-
-
-def _first_column(Z: Any, X: Any = None) -> Any:
-    return Z[..., 0]
-
-
-def _bound(k: int, scale: float, offset: float) -> Callable[[Any], Any]:
-    """A constraint callable `scale·Z[..., k] + offset` (feasible where ≤ 0)."""
-
-    def constraint(Z: Any) -> Any:
-        return scale * Z[..., k] + offset
-
-    return constraint
-
-
-def _p_feasible(model: Any, X: Any) -> Any:
-    """Probability of feasibility at each row of X (... x d → ...): the 0/1 GP's posterior
-    mean, a kernel-weighted success rate, kept within [_P_MIN, 1]."""
-    return model.posterior(X).mean.squeeze(-1).clamp(_P_MIN, 1.0)
-
-
-_WEIGHTED: Any = None
-
-
-def _feasibility_weighted(acqf: Any, feasibility: Any) -> Any:
-    """`acqf` (a log acquisition) plus the log probability of feasibility of the q new points:
-    EI × P(feasible), Gardner et al. 2014 / Gelbart et al. 2014, in log space."""
-    global _WEIGHTED
-    if _WEIGHTED is None:
-        from botorch.acquisition.acquisition import AcquisitionFunction
-
-        class FeasibilityWeighted(AcquisitionFunction):
-            def __init__(self, base: Any, feasibility: Any) -> None:
-                super().__init__(model=base.model)
-                self.base = base
-                self.feasibility = feasibility
-
-            def forward(self, X: Any) -> Any:  # X: batch x q x d
-                return self.base(X) + _p_feasible(self.feasibility, X).log().sum(-1)
-
-        _WEIGHTED = FeasibilityWeighted
-    return _WEIGHTED(acqf, feasibility)
-
-
-@contextmanager
-def _torch_threads(n: int) -> Iterator[None]:
-    """Run torch with `n` intra-op threads, then restore the caller's setting.
-
-    The matrices here are small (n ≲ a thousand), so extra threads buy little; on a
-    shared 2-core machine two OpenMP threads made identical fits 4-9x slower now and then.
-    A fixed thread count also keeps floating-point reductions, and so suggestions, the same
-    on machines with different core counts.
-    """
-    import torch
-
-    before = torch.get_num_threads()
-    if before != n:
-        torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        if before != n:
-            torch.set_num_threads(before)
-
-
-def _dump_hyper(model: Any) -> dict[str, Any]:
-    """The model's raw hyperparameters as JSON lists (floats round-trip exactly)."""
-    return {name: p.detach().tolist() for name, p in model.named_parameters()}
-
-
-def _load_hyper(model: Any, hyper: dict[str, Any]) -> None:
-    import torch
-
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            if name in hyper:
-                p.copy_(torch.as_tensor(hyper[name], dtype=p.dtype).reshape(p.shape))
