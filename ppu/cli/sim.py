@@ -1,4 +1,4 @@
-"""`ppu sim serve`: rehearse a real run without hardware (ppu/sim_serve.py).
+"""`ppu sim serve`: rehearse a real run without hardware (ppu/runtime/sim_serve.py).
 
 The lab's simulators serve on 127.0.0.1 on the wall clock, in this process, until Ctrl-C or
 SIGTERM; the served lab file points a controller (`ppu devices check`, `ppu launch`,

@@ -159,7 +159,7 @@ class Runtime:
         instrument's rig (None: the instrument has none); kept in `self.simulators`. A
         resumed dry-run gets the one the journal last saw. Not yet serving: a dry-run serves
         it in the simulated lab (`open_device`), `ppu sim serve` on a TCP port for other
-        processes (ppu/sim_serve.py); both build it here."""
+        processes (ppu/runtime/sim_serve.py); both build it here."""
         key = f"{ispec.name}.{dspec.name}"
         sim = self._restored["simulators"].get(key)  # as the journal last saw it
         if sim is None:

@@ -26,8 +26,6 @@ from devices.errors import (
     GarbledReply,
     InstrumentRefused,
     LimitError,
-    NoReply,
-    PortClosed,
 )
 from devices.eurotherm import Eurotherm3200, LoopMode, Register
 from devices.modbus_rtu import parse_reply, request_bytes
@@ -163,35 +161,6 @@ def test_driver_reads_and_writes_over_a_socket(tmp_path: Path) -> None:
     text = trace.read_text()
     assert ">> 01 03 00 01 00 01 d5 ca" in text  # every byte is in the wire trace
     assert "<< 01 03 02" in text
-
-
-def test_driver_over_a_pty() -> None:
-    async def body(sim, euro, clock):
-        assert euro.port.url.startswith("/dev/")
-        return await euro.pv()
-
-    assert run_with_controller(body, pty=True).magnitude == pytest.approx(22.0, abs=0.2)
-
-
-@pytest.mark.parametrize(
-    ("fault", "error"),
-    [
-        ("no_reply", NoReply),
-        ("garbled", GarbledReply),
-        ("error_reply", InstrumentRefused),
-        ("disconnect", PortClosed),
-    ],
-)
-def test_each_fault_raises_its_typed_error_and_the_port_recovers(fault, error) -> None:
-    async def body(sim, euro, clock):
-        sim.faults.force(fault)
-        with pytest.raises(error):
-            await euro.pv()
-        if fault == "disconnect":
-            await euro.port.reconnect()
-        return await euro.setpoint()
-
-    assert run_with_controller(body) == Q_(22.0, "degC")
 
 
 def test_retry_safe_rides_over_a_dropped_connection() -> None:

@@ -28,8 +28,6 @@ from devices.errors import (
     GarbledReply,
     InstrumentRefused,
     LimitError,
-    NoReply,
-    PortClosed,
 )
 from devices.mks import (
     PARSERS,
@@ -219,36 +217,6 @@ def test_driver_reads_identity_unit_and_pressure_over_a_socket() -> None:
     assert p_torr.to("Pa").magnitude == pytest.approx(101325, rel=0.01)
     assert p_pa.units == Q_(1, "Pa").units
     assert p_pa.magnitude == pytest.approx(101325, rel=0.01)
-
-
-def test_driver_over_a_pty() -> None:
-    async def body(sim, gauge, clock):
-        assert gauge.port.url.startswith("/dev/")
-        return await gauge.model()
-
-    assert run_with_gauge(body, pty=True) == "925"
-
-
-@pytest.mark.parametrize(
-    ("fault", "error"),
-    [
-        ("no_reply", NoReply),
-        ("garbled", GarbledReply),
-        ("error_reply", InstrumentRefused),
-        ("disconnect", PortClosed),
-    ],
-)
-def test_each_fault_raises_its_typed_error_and_the_port_recovers(fault, error) -> None:
-    async def body(sim, gauge, clock):
-        await gauge.unit()
-        sim.faults.force(fault)
-        with pytest.raises(error):
-            await gauge.pressure()
-        # the next exchange works (after re-opening a dropped connection), and a late
-        # reply to the failed request is not taken for the next answer
-        return await retry_safe(gauge.port, gauge.model)
-
-    assert run_with_gauge(body) == "925"
 
 
 def test_retry_safe_reads_through_transient_faults() -> None:

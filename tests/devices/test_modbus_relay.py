@@ -25,13 +25,10 @@ from devices.errors import (
     GarbledReply,
     InstrumentRefused,
     LimitError,
-    NoReply,
-    PortClosed,
 )
 from devices.modbus_relay import ModbusRelayModule
 from devices.modbus_rtu import parse_reply, request_bytes
 from devices.port import SerialPort
-from devices.retry import retry_safe
 from devices.solenoid_valve import SolenoidValve, ValveBank
 from ppu.core.clock import Clock
 from simulators.modbus_relay import ModbusRelaySimulator
@@ -165,36 +162,6 @@ def test_driver_switches_and_reads_back() -> None:
     assert one is True
     assert inputs == coils
     assert final == [False] * 8
-
-
-def test_driver_over_a_pty() -> None:
-    async def body(sim, relay, clock):
-        assert relay.port.url.startswith("/dev/")
-        await relay.set_coil(5, True)
-        return await relay.coils()
-
-    assert run_with_relay(body, pty=True)[5] is True
-
-
-@pytest.mark.parametrize(
-    ("fault", "error"),
-    [
-        ("no_reply", NoReply),
-        ("garbled", GarbledReply),
-        ("error_reply", InstrumentRefused),
-        ("disconnect", PortClosed),
-    ],
-)
-def test_each_fault_raises_its_typed_error_and_the_port_recovers(fault, error) -> None:
-    async def body(sim, relay, clock):
-        await relay.set_coil(1, True)
-        sim.faults.force(fault)
-        with pytest.raises(error):
-            await relay.coils()
-        # the next exchange works (re-opening a dropped connection first)
-        return await retry_safe(relay.port, relay.coils)
-
-    assert run_with_relay(body)[1] is True
 
 
 def test_a_stuck_position_input_stops_changing() -> None:

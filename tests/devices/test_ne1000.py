@@ -19,15 +19,11 @@ from hypothesis import strategies as st
 
 from devices.errors import (
     DriverError,
-    GarbledReply,
     InstrumentRefused,
     LimitError,
-    NoReply,
-    PortClosed,
     PortInUse,
 )
 from devices.ne1000 import NE1000, PumpState, parse_dispensed, parse_quantity_reply, parse_reply
-from devices.retry import retry_safe
 from devices.syringe_pump import SyringePump
 from ppu.core.clock import Clock
 from ppu.core.units import Q_
@@ -107,35 +103,6 @@ def test_driver_sets_and_reads_back_over_a_socket() -> None:
     assert ident == "NE1000V3.928"
     assert dia == Q_(14.43, "mm")
     assert rate.to("uL/min").magnitude == pytest.approx(250)
-
-
-def test_driver_over_a_pty() -> None:
-    async def body(sim, pump, clock):
-        assert pump.port.url.startswith("/dev/")
-        return await pump.identity()
-
-    assert run_with_pump(body, pty=True) == "NE1000V3.928"
-
-
-@pytest.mark.parametrize(
-    ("fault", "error"),
-    [
-        ("no_reply", NoReply),
-        ("garbled", GarbledReply),
-        ("error_reply", InstrumentRefused),
-        ("disconnect", PortClosed),
-    ],
-)
-def test_each_fault_raises_its_typed_error_and_the_port_recovers(fault, error) -> None:
-    async def body(sim, pump, clock):
-        sim.faults.force(fault)
-        with pytest.raises(error):
-            await pump.rate()
-        # the next exchange works (after re-opening a dropped connection), and a late
-        # reply to the failed request is not taken for the next answer
-        return await retry_safe(pump.port, pump.identity)
-
-    assert run_with_pump(body) == "NE1000V3.928"
 
 
 def test_a_stuck_reading_stops_changing() -> None:

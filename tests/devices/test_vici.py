@@ -26,10 +26,7 @@ from devices.errors import (
     GarbledReply,
     InstrumentRefused,
     LimitError,
-    NoReply,
-    PortClosed,
 )
-from devices.retry import retry_safe
 from devices.selector_valve import SelectorValve, ValveConfigError, ValveStuck
 from devices.vici import PARSERS, VICIActuator, parse_count, parse_line, parse_position
 from ppu.core.clock import Clock
@@ -196,37 +193,6 @@ def test_driver_accepts_the_echo_of_the_ifm1_response_mode() -> None:
         return await valve.position()
 
     assert run_with_valve(body) == 4
-
-
-def test_driver_over_a_pty() -> None:
-    async def body(sim, valve, clock):
-        assert valve.port.url.startswith("/dev/")
-        await valve.go(2)
-        await asyncio.sleep(0.5)
-        return await valve.position()
-
-    assert run_with_valve(body, pty=True) == 2
-
-
-@pytest.mark.parametrize(
-    ("fault", "error"),
-    [
-        ("no_reply", NoReply),
-        ("garbled", GarbledReply),
-        ("error_reply", InstrumentRefused),
-        ("disconnect", PortClosed),
-    ],
-)
-def test_each_fault_raises_its_typed_error_and_the_port_recovers(fault, error) -> None:
-    async def body(sim, valve, clock):
-        sim.faults.force(fault)
-        with pytest.raises(error):
-            await valve.position()
-        # the next exchange works (after re-opening a dropped connection), and a late
-        # reply to the failed request is not taken for the next answer
-        return await retry_safe(valve.port, valve.num_positions)
-
-    assert run_with_valve(body) == 10
 
 
 def test_an_objection_to_a_silent_command_is_refused() -> None:
