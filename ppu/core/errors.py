@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import traceback
+
 
 class PpuError(Exception):
     """A runtime failure: exit code 1."""
@@ -52,3 +54,18 @@ class DeviceUnavailable(InstrumentError):
 
 class InstrumentUnavailable(PpuError):
     """The instrument a launch needs is quarantined after repeated faults."""
+
+
+def describe_error(e: BaseException) -> str:
+    """A one-line reason; bluesky wraps device errors in FailedStatus, so unwrap those."""
+    seen = e
+    while True:
+        inner = seen.__cause__ or seen.__context__
+        if type(seen).__name__ == "FailedStatus" and inner is not None:
+            seen = inner
+            continue
+        break
+    text = str(seen).strip() or type(seen).__name__
+    if isinstance(seen, AssertionError | AttributeError | TypeError | KeyError | NameError):
+        text += " [" + "".join(traceback.format_exception_only(seen)).strip() + "]"
+    return f"{type(seen).__name__}: {text}" if type(seen).__name__ not in text else text

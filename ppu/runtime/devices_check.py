@@ -10,9 +10,9 @@ import asyncio
 from typing import Any
 
 from ppu.core.clock import Clock
-from ppu.core.errors import DeviceUnavailable
+from ppu.core.errors import DeviceUnavailable, describe_error
 from ppu.lab.spec import LabSpec
-from ppu.runtime.runtime import Runtime, _describe
+from ppu.runtime.runtime import Runtime
 
 
 async def check_lab(lab: LabSpec, clock: Clock, *, dry_run: bool) -> list[dict[str, Any]]:
@@ -43,7 +43,7 @@ async def check_lab(lab: LabSpec, clock: Clock, *, dry_run: bool) -> list[dict[s
                 except DeviceUnavailable as e:  # reported, not raised: the next is tried
                     entry["why"] = e.problem
                 except Exception as e:
-                    entry["why"] = _describe(e)
+                    entry["why"] = describe_error(e)
                 report.append(entry)
     finally:
         await rt.close()

@@ -33,9 +33,9 @@ from typing import Any
 import tomli_w
 
 from ppu.core.clock import Clock
-from ppu.core.errors import BadInput, DeviceUnavailable, PpuError
+from ppu.core.errors import BadInput, DeviceUnavailable, PpuError, describe_error
 from ppu.lab.spec import LabSpec, load_lab, read_toml
-from ppu.runtime.runtime import Runtime, _describe
+from ppu.runtime.runtime import Runtime
 
 HOST = "127.0.0.1"
 
@@ -157,7 +157,7 @@ class SimServer:
                         raise
                     except Exception as e:
                         raise DeviceUnavailable(
-                            where, f"simulator cannot be set up: {_describe(e)}"
+                            where, f"simulator cannot be set up: {describe_error(e)}"
                         ) from e
                     port = self.first_port + len(self.served) if self.first_port else 0
                     try:
