@@ -50,7 +50,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Fit, uptakes at 0.15 and 1 bar, BET (N2 77 K), IAST CO2/N2 selectivity, isosteric
         heat and working capacity: whatever the files allow, with units."""
-        from ppu.cli.app import _emit_json, _guard
+        from ppu.cli.app import emit_json, guard
 
         def body() -> int:
             from ppu.core.units import UnitError, parse_quantity
@@ -72,12 +72,12 @@ def register(app: typer.Typer) -> None:
             report = isotherms.analyze(loaded, desorption_bar=p_des, desorption_k=t_des)
             report = {"files": [str(f) for f in files], **report}
             if as_json:
-                _emit_json(report)
+                emit_json(report)
             else:
                 _print_report(report)
             return 0
 
-        _guard(as_json, body)
+        guard(as_json, body)
 
     @app.command("export")
     def export_cmd(
@@ -96,12 +96,12 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Write a campaign's isotherms as AIF files (with sample, degas, instrument,
         calibration and uncertainty) or its experiments' inputs and results as CSV."""
-        from ppu.cli.app import _db_url, _emit_json, _guard
+        from ppu.cli.app import emit_json, guard, store_url
 
         def body() -> int:
             if fmt not in ("aif", "csv"):
                 raise BadInput("--format", f"'{fmt}' is not one of aif, csv")
-            url = _db_url(db)
+            url = store_url(db)
             if url.startswith("sqlite:///") and not Path(url[10:]).exists():
                 raise BadInput(url[10:], "no store here (run a launch or a campaign first)")
             if out.exists() and not out.is_dir():
@@ -125,16 +125,14 @@ def register(app: typer.Typer) -> None:
             finally:
                 store.close()
             if as_json:
-                _emit_json(
-                    {"campaign": campaign, "format": fmt, "files": [str(p) for p in written]}
-                )
+                emit_json({"campaign": campaign, "format": fmt, "files": [str(p) for p in written]})
             else:
                 for p in written:
                     typer.echo(str(p))
                 typer.echo(f"{len(written)} file(s) written to {out}", err=True)
             return 0
 
-        _guard(as_json, body)
+        guard(as_json, body)
 
 
 # -- printing ---------------------------------------------------------------------------------

@@ -36,7 +36,7 @@ DbOption = Annotated[
 JsonOption = Annotated[bool, typer.Option("--json", help="Last line of stdout: one JSON object.")]
 
 
-def _emit_json(obj: dict[str, Any]) -> None:
+def emit_json(obj: dict[str, Any]) -> None:
     sys.stdout.write(json.dumps(obj, default=str) + "\n")
     sys.stdout.flush()
 
@@ -56,14 +56,14 @@ def _options(
         DEBUG["on"] = True
 
 
-def _fail(as_json: bool, message: str, code: int) -> typer.Exit:
+def fail(as_json: bool, message: str, code: int) -> typer.Exit:
     err.print(f"[red]error:[/] {escape(message)}", highlight=False, soft_wrap=True, emoji=False)
     if as_json:
-        _emit_json({"error": message, "exit_code": code})
+        emit_json({"error": message, "exit_code": code})
     return typer.Exit(code)
 
 
-def _guard(as_json: bool, body: Callable[[], int | None]) -> None:
+def guard(as_json: bool, body: Callable[[], int | None]) -> None:
     """Run a command body; every error becomes one line and the agreed exit code (and a
     JSON last line under --json). A traceback reaches a person only with --debug."""
     try:
@@ -71,19 +71,19 @@ def _guard(as_json: bool, body: Callable[[], int | None]) -> None:
     except PpuError as e:
         if DEBUG["on"]:
             traceback.print_exc()
-        raise _fail(as_json, str(e), e.exit_code) from None
+        raise fail(as_json, str(e), e.exit_code) from None
     except KeyboardInterrupt:
         err.print("[yellow]interrupted[/]")
         if as_json:
-            _emit_json({"error": "interrupted", "exit_code": 3})
+            emit_json({"error": "interrupted", "exit_code": 3})
         raise typer.Exit(3) from None
-    except (typer.Exit, typer.Abort, *_click_errors()):
+    except (typer.Exit, typer.Abort, *click_errors()):
         raise
     except Exception as e:
         if DEBUG["on"]:
             traceback.print_exc()
         text = str(e).strip().splitlines()[0] if str(e).strip() else ""
-        raise _fail(
+        raise fail(
             as_json,
             f"unexpected {type(e).__name__}: {text} (run `ppu --debug …` for the traceback)",
             1,
@@ -91,7 +91,7 @@ def _guard(as_json: bool, body: Callable[[], int | None]) -> None:
     raise typer.Exit(code)
 
 
-def _db_url(db: str | None) -> str:
+def store_url(db: str | None) -> str:
     from ppu.store.store import as_url, default_db_url
 
     return as_url(db) if db else default_db_url()
@@ -100,16 +100,16 @@ def _db_url(db: str | None) -> str:
 LabOption = Annotated[Path, typer.Option("--lab", help="Lab file (TOML).")]
 
 
-def _open_existing_store(db: str | None):
+def open_existing_store(db: str | None):
     from ppu.store import Store
 
-    url = _db_url(db)
+    url = store_url(db)
     if url.startswith("sqlite:///") and not Path(url[10:]).exists():
         raise BadInput(url[10:], "no store here (run a launch or a campaign first)")
     return Store(url)
 
 
-def _click_errors() -> tuple[type[Exception], type[Exception]]:
+def click_errors() -> tuple[type[Exception], type[Exception]]:
     """Usage errors as this typer raises them (newer typers carry click inside)."""
     try:
         from typer._click import exceptions as ce  # type: ignore[import-not-found]

@@ -37,7 +37,7 @@ def register(app: typer.Typer) -> None:
         EF(i) = Top%(i) / (i/N); AF(t): experiments random needs (t·N) over the planner's to
         reach Top% = t, from the seed-averaged curve (Liang 2021, Rohr 2020).
         """
-        from ppu.cli.app import _emit_json, _guard, err, out
+        from ppu.cli.app import emit_json, err, guard, out
 
         def body() -> int:
             from ppu.core.errors import BadInput
@@ -77,7 +77,7 @@ def register(app: typer.Typer) -> None:
                 r = backtest(pool, seeds=seeds, budget=budget, batch=batch, on_seed=on_seed)
             summary = {"data": str(data), "objective": pool.objective, "minimize": minimize, **r}
             if as_json:
-                _emit_json(summary)
+                emit_json(summary)
             else:
                 out.print(f"pool: {r['n_pool']} conditions, top set {r['n_top']}, {seeds} seeds")
                 out.print(f"EF max: {r['ef_max']:.2f} (at i = {r['ef_max_at']})")
@@ -92,4 +92,4 @@ def register(app: typer.Typer) -> None:
                 out.print(f"{r['seconds']:.0f} s")
             return 0
 
-        _guard(as_json, body)
+        guard(as_json, body)

@@ -29,9 +29,9 @@ def register(app: typer.Typer) -> None:
         `ppu status CAMPAIGN` tells one in full."""
         if ctx.invoked_subcommand is not None:
             return
-        from ppu.cli.app import _guard
+        from ppu.cli.app import guard
 
-        _guard(as_json, lambda: _list(db, as_json))
+        guard(as_json, lambda: _list(db, as_json))
 
     @campaigns_app.command("abandon")
     def abandon_cmd(
@@ -46,9 +46,9 @@ def register(app: typer.Typer) -> None:
         It becomes `abandoned` (who, why, when kept), its unfinished launches cancelled,
         its open experiments ABANDONED; audited as an `abandon` command. Refused while a
         controller runs it (`ppu abort` that one). `ppu resume` refuses it afterwards."""
-        from ppu.cli.app import _guard
+        from ppu.cli.app import guard
 
-        _guard(as_json, lambda: _abandon(campaign, why, who, db, as_json))
+        guard(as_json, lambda: _abandon(campaign, why, who, db, as_json))
 
 
 # -- list -----------------------------------------------------------------------------------
@@ -119,15 +119,15 @@ def _when(wall_s: float) -> str:
 def _list(db: str | None, as_json: bool) -> int:
     from rich.table import Table
 
-    from ppu.cli.app import _emit_json, _open_existing_store, out
+    from ppu.cli.app import emit_json, open_existing_store, out
 
-    store = _open_existing_store(db)
+    store = open_existing_store(db)
     try:
         rows = campaign_rows(store)
     finally:
         store.close()
     if as_json:
-        _emit_json({"campaigns": rows})
+        emit_json({"campaigns": rows})
         return 0
     if not rows:
         out.print("no campaigns in this store")
@@ -167,7 +167,7 @@ def _list(db: str | None, as_json: bool) -> int:
 
 def _abandon(campaign_id: str, why: str, who: str | None, db: str | None, as_json: bool) -> int:
     from ppu.api import queries
-    from ppu.cli.app import _emit_json, _open_existing_store, out
+    from ppu.cli.app import emit_json, open_existing_store, out
     from ppu.cli.steer import default_who
     from ppu.core.errors import BadInput
     from ppu.runtime.holds import controller_alive
@@ -176,7 +176,7 @@ def _abandon(campaign_id: str, why: str, who: str | None, db: str | None, as_jso
     place = f"campaign {campaign_id}"
     if not why.strip():
         raise BadInput("--why", "say why the campaign is given up (it is kept with it)")
-    store = _open_existing_store(db)
+    store = open_existing_store(db)
     try:
         c = store.session.get(Campaign, campaign_id)
         if c is None:
@@ -195,7 +195,7 @@ def _abandon(campaign_id: str, why: str, who: str | None, db: str | None, as_jso
     finally:
         store.close()
     if as_json:
-        _emit_json(done)
+        emit_json(done)
         return 0
     out.print(
         f"campaign {campaign_id}: abandoned by {done['who']} ({done['why']}): "

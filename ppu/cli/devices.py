@@ -10,9 +10,9 @@ from rich.table import Table
 
 from ppu.cli.app import (
     JsonOption,
-    _emit_json,
-    _guard,
     app,
+    emit_json,
+    guard,
     out,
 )
 
@@ -42,7 +42,7 @@ def devices_check_cmd(
         report = run_check(load_lab(lab), dry_run=dry_run)
         silent = [r for r in report if not r["answers"]]
         if as_json:
-            _emit_json(
+            emit_json(
                 {
                     "lab": str(lab),
                     "dry_run": dry_run,
@@ -61,4 +61,4 @@ def devices_check_cmd(
             out.print(f"{len(report) - len(silent)} of {len(report)} devices answer")
         return 1 if silent else 0
 
-    _guard(as_json, body)
+    guard(as_json, body)

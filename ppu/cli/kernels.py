@@ -13,12 +13,12 @@ from rich.table import Table
 from ppu.cli.app import (
     DbOption,
     JsonOption,
-    _db_url,
-    _emit_json,
-    _guard,
     app,
+    emit_json,
     err,
+    guard,
     out,
+    store_url,
 )
 from ppu.core.errors import BadInput
 
@@ -57,7 +57,7 @@ def kernels_cmd(
         reg = _registry(lab)
         ks = dict(sorted(reg.kernels.items()))
         if as_json:
-            _emit_json(
+            emit_json(
                 {
                     "kernels": [
                         {**k.describe(), "plugin": _where(reg, "kernel", k.name)}
@@ -81,7 +81,7 @@ def kernels_cmd(
             )
         out.print(table)
 
-    _guard(as_json, body)
+    guard(as_json, body)
 
 
 def _where(reg: Any, kind: str, name: str) -> str:
@@ -118,7 +118,7 @@ def plugins_cmd(
     def body() -> None:
         described = _registry(lab).describe()
         if as_json:
-            _emit_json(described)
+            emit_json(described)
             return
         t = Table("plugin", "found by", "where", "registers", show_lines=True)
         for p in described["plugins"]:
@@ -136,7 +136,7 @@ def plugins_cmd(
             )
         out.print(t)
 
-    _guard(as_json, body)
+    guard(as_json, body)
 
 
 @app.command("launch", context_settings={"allow_extra_args": False})
@@ -176,13 +176,13 @@ def launch_cmd(
                 f"launch {kernel}: --instrument",
                 f"unknown instrument '{instrument}' (lab has: {', '.join(spec.instruments)})",
             )
-        url = _db_url(db)
+        url = store_url(db)
         if k.sample_inputs and url.startswith("sqlite:///") and not Path(url[10:]).exists():
             name = next(iter(k.sample_inputs))
             raise BadInput(f"launch {kernel}: {name}", f"unknown sample '{raw.get(name)}'")
         return _run_launch(k, raw, spec, url, dry_run, instrument, trace, as_json)
 
-    _guard(as_json, body)
+    guard(as_json, body)
 
 
 def _run_launch(k, raw, spec, url, dry_run, instrument, trace, as_json) -> int:
@@ -226,7 +226,7 @@ def _run_launch(k, raw, spec, url, dry_run, instrument, trace, as_json) -> int:
         "db": url,
     }
     if as_json:
-        _emit_json(summary)
+        emit_json(summary)
     else:
         if h.state == "done":
             out.print(

@@ -8,7 +8,7 @@ import sys
 
 import typer
 
-from ppu.cli.app import _click_errors, _fail, app
+from ppu.cli.app import app, click_errors, fail
 
 #: modules whose commands decorate the app at import, in the order `ppu --help` lists them
 COMMANDS = (
@@ -42,7 +42,7 @@ __all__ = ["app", "main"]
 def main() -> None:
     """The `ppu` command: a usage mistake is one line and exit 2 like any bad input (and,
     under --json, a JSON last line), not a box."""
-    usage, other = _click_errors()
+    usage, other = click_errors()
     as_json = "--json" in sys.argv
     try:
         code = app(standalone_mode=False)
@@ -52,9 +52,9 @@ def main() -> None:
             raise SystemExit(2) from None
         ctx = getattr(e, "ctx", None)
         hint = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
-        raise SystemExit(_fail(as_json, e.format_message() + hint, 2).exit_code) from None
+        raise SystemExit(fail(as_json, e.format_message() + hint, 2).exit_code) from None
     except other as e:
-        raise SystemExit(_fail(as_json, e.format_message(), e.exit_code).exit_code) from None
+        raise SystemExit(fail(as_json, e.format_message(), e.exit_code).exit_code) from None
     except (typer.Abort, KeyboardInterrupt):
         raise SystemExit(3) from None
     raise SystemExit(code if isinstance(code, int) else 0)

@@ -12,9 +12,9 @@ from rich.markup import escape
 
 from ppu.cli.app import (
     JsonOption,
-    _emit_json,
-    _guard,
     app,
+    emit_json,
+    guard,
     out,
 )
 
@@ -32,7 +32,7 @@ def init_cmd(
 
         files = write_project(directory)
         if as_json:
-            _emit_json({"directory": str(directory), "files": [str(f) for f in files]})
+            emit_json({"directory": str(directory), "files": [str(f) for f in files]})
             return
         for f in files:
             out.print(f"  wrote {escape(str(f))}")
@@ -43,7 +43,7 @@ def init_cmd(
             "  ppu sim serve --lab lab.toml     # a rehearsal on served simulators"
         )
 
-    _guard(as_json, body)
+    guard(as_json, body)
 
 
 @app.command("schema")
@@ -57,4 +57,4 @@ def schema_cmd(
 
         sys.stdout.write(json.dumps(json_schema(kind), indent=2) + "\n")
 
-    _guard(False, body)
+    guard(False, body)

@@ -34,9 +34,9 @@ def register(app: typer.Typer) -> None:
         --operator-delay). Paused when it stopped: it stays paused.
 
         Refused (exit 2): running under a live controller, done, aborted, abandoned."""
-        from ppu.cli.app import _guard
+        from ppu.cli.app import guard
 
-        _guard(
+        guard(
             as_json,
             lambda: _resume_either(
                 campaign, db, serve, port, pace, operator_delay, who, wait, timeout, as_json
@@ -61,9 +61,9 @@ def register(app: typer.Typer) -> None:
         """List the held launches: what each was doing and how to settle it."""
         if ctx.invoked_subcommand is not None:
             return
-        from ppu.cli.app import _guard
+        from ppu.cli.app import guard
 
-        _guard(as_json, lambda: _list_holds(campaign, db, as_json))
+        guard(as_json, lambda: _list_holds(campaign, db, as_json))
 
     @holds_app.command("resolve")
     def resolve_cmd(
@@ -80,9 +80,9 @@ def register(app: typer.Typer) -> None:
         as_json: JsonOption = False,
     ) -> None:
         """Settle a held launch. The running controller (or the next `ppu resume`) acts on it."""
-        from ppu.cli.app import _guard
+        from ppu.cli.app import guard
 
-        _guard(as_json, lambda: _resolve(launch, outcome, who, db, as_json))
+        guard(as_json, lambda: _resolve(launch, outcome, who, db, as_json))
 
 
 def _resume_either(
@@ -98,11 +98,11 @@ def _resume_either(
     as_json: bool,
 ) -> int:
     """A live controller owns it: send `resume` (if paused); none does: restart it here."""
-    from ppu.cli.app import _db_url
+    from ppu.cli.app import store_url
     from ppu.core.errors import BadInput
     from ppu.runtime.holds import controller_alive
 
-    if not controller_alive(_db_url(db), campaign_id):
+    if not controller_alive(store_url(db), campaign_id):
         return _resume(campaign_id, db, serve, port, pace, operator_delay, as_json)
     from ppu.cli.steer import steer_campaign
 
@@ -127,14 +127,14 @@ def _resume(
     import dataclasses
 
     from ppu.campaign.loop import load_campaign
-    from ppu.cli.app import _open_existing_store, err
+    from ppu.cli.app import err, open_existing_store
     from ppu.cli.run import _drive_campaign
     from ppu.core.errors import BadInput
     from ppu.core.units import UnitError, parse_quantity
     from ppu.lab.spec import load_lab
     from ppu.store.models import Campaign
 
-    store = _open_existing_store(db)
+    store = open_existing_store(db)
     try:
         row = store.session.get(Campaign, campaign_id)
         if row is None:
@@ -206,17 +206,17 @@ def _resume(
 def _list_holds(campaign: str | None, db: str | None, as_json: bool) -> int:
     from sqlmodel import Session
 
-    from ppu.cli.app import _emit_json, _open_existing_store, out
+    from ppu.cli.app import emit_json, open_existing_store, out
     from ppu.runtime.holds import holds
 
-    store = _open_existing_store(db)
+    store = open_existing_store(db)
     try:
         with Session(store.engine) as s:
             found = holds(s, campaign)
     finally:
         store.close()
     if as_json:
-        _emit_json({"holds": found})
+        emit_json({"holds": found})
         return 0
     if not found:
         out.print("no held launches")
@@ -233,10 +233,10 @@ def _resolve(launch_id: int, outcome: str, who: str, db: str | None, as_json: bo
     from sqlmodel import Session
 
     from ppu.api import queries
-    from ppu.cli.app import _emit_json, _open_existing_store, out
+    from ppu.cli.app import emit_json, open_existing_store, out
     from ppu.runtime.holds import check_resolvable
 
-    store = _open_existing_store(db)
+    store = open_existing_store(db)
     try:
         with Session(store.engine) as s:
             launch = check_resolvable(s, launch_id, outcome)
@@ -246,7 +246,7 @@ def _resolve(launch_id: int, outcome: str, who: str, db: str | None, as_json: bo
     finally:
         store.close()
     if as_json:
-        _emit_json(cmd)
+        emit_json(cmd)
     else:
         out.print(
             f"launch {launch_id}: resolved as {outcome} (command {cmd['id']}); the controller "

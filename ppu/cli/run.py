@@ -13,12 +13,12 @@ import protocols
 from ppu.cli.app import (
     DbOption,
     JsonOption,
-    _db_url,
-    _emit_json,
-    _guard,
     app,
+    emit_json,
     err,
+    guard,
     out,
+    store_url,
 )
 from ppu.core.errors import BadInput
 
@@ -58,7 +58,7 @@ def run_cmd(
     as_json: JsonOption = False,
 ) -> None:
     """Run a closed-loop campaign: the planner proposes, the lab measures, results flow back."""
-    _guard(
+    guard(
         as_json,
         lambda: _run_campaign(
             campaign,
@@ -92,7 +92,7 @@ def demo_cmd(
     as_json: JsonOption = False,
 ) -> None:
     """Exactly `ppu run protocols/demo/campaign.toml --lab protocols/demo/lab.toml --dry-run`."""
-    _guard(
+    guard(
         as_json,
         lambda: _run_campaign(
             DEMO_DIR / "campaign.toml",
@@ -149,7 +149,7 @@ def _run_campaign(
     from ppu.store import Store
 
     return _drive_campaign(
-        spec, spec_lab, Store(_db_url(db)), db, dry_run, as_json, serve, port, pace, delay_s
+        spec, spec_lab, Store(store_url(db)), db, dry_run, as_json, serve, port, pace, delay_s
     )
 
 
@@ -192,7 +192,7 @@ def _drive_campaign(
         from ppu.api.server import serve_in_thread
 
         token = os.environ.get("PPU_TOKEN") or __import__("secrets").token_urlsafe(16)
-        dashboard = serve_in_thread(_db_url(db), token, "127.0.0.1", port)
+        dashboard = serve_in_thread(store_url(db), token, "127.0.0.1", port)
         err.print(f"dashboard: {dashboard.url}  (control token: {token})", highlight=False)
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
@@ -254,7 +254,7 @@ def _drive_campaign(
         lock.release()
     summary = result["summary"]
     if as_json:
-        _emit_json(summary)
+        emit_json(summary)
     else:
         _print_summary(summary)
     if summary.get("aborted_by"):

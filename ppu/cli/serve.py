@@ -18,7 +18,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Serve the dashboard and its JSON API (/docs) over a store; control needs the token
         ($PPU_TOKEN, or one printed here)."""
-        from ppu.cli.app import _db_url, _guard, err
+        from ppu.cli.app import err, guard, store_url
 
         def body() -> int:
             import contextlib
@@ -28,7 +28,7 @@ def register(app: typer.Typer) -> None:
 
             if not 0 <= port <= 65535:
                 raise BadInput("--port", f"{port} is not a TCP port (0 … 65535)")
-            url = _db_url(db)
+            url = store_url(db)
             if url.startswith("sqlite:///"):
                 path = url.removeprefix("sqlite:///")
                 if not os.path.exists(path):
@@ -63,4 +63,4 @@ def register(app: typer.Typer) -> None:
             err.print("dashboard stopped")
             return 0
 
-        _guard(False, body)
+        guard(False, body)

@@ -43,7 +43,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Serve each device's simulator (and its instrument's rig) on 127.0.0.1 on the wall
         clock, and write a lab file whose ports point at them; Ctrl-C stops."""
-        from ppu.cli.app import _emit_json, _guard, err
+        from ppu.cli.app import emit_json, err, guard
         from ppu.cli.app import out as stdout
 
         def say(text: str) -> None:
@@ -55,7 +55,7 @@ def register(app: typer.Typer) -> None:
                 say(f"{d['instrument']}.{d['device']} → {d['url']}")
             say(f"lab file: {info['served_lab']}")
             if as_json:
-                _emit_json(info)
+                emit_json(info)
             err.print(
                 f"serving {len(info['devices'])} simulator(s) on the wall clock; Ctrl-C to stop",
                 highlight=False,
@@ -68,7 +68,7 @@ def register(app: typer.Typer) -> None:
             n = sum(summary["requests"].values())
             err.print(f"stopped ({n} requests answered)", highlight=False)
             if as_json:
-                _emit_json(summary)
+                emit_json(summary)
             return 0
 
-        _guard(as_json, body)
+        guard(as_json, body)

@@ -10,10 +10,10 @@ from rich.table import Table
 from ppu.cli.app import (
     DbOption,
     JsonOption,
-    _emit_json,
-    _guard,
-    _open_existing_store,
     app,
+    emit_json,
+    guard,
+    open_existing_store,
     out,
 )
 
@@ -32,17 +32,17 @@ def status_cmd(
     With CAMPAIGN: its budget used, best so far, feasible count, and each experiment's
     status, lab and wall times and failure reason."""
     if campaign is not None:
-        _guard(as_json, lambda: _campaign_status(campaign, db, as_json))
+        guard(as_json, lambda: _campaign_status(campaign, db, as_json))
         return
 
     def body() -> None:
-        store = _open_existing_store(db)
+        store = open_existing_store(db)
         try:
             s = store.status()
         finally:
             store.close()
         if as_json:
-            _emit_json(s)
+            emit_json(s)
             return
         out.print(f"store {s['db']}")
         by_state = ", ".join(f"{n} {st}" for st, n in sorted(s["launches"]["by_state"].items()))
@@ -75,18 +75,18 @@ def status_cmd(
                 )
             out.print(t)
 
-    _guard(as_json, body)
+    guard(as_json, body)
 
 
 def _campaign_status(campaign_id: str, db: str | None, as_json: bool) -> None:
     from ppu.cli.campaigns import campaign_status, print_campaign_status
 
-    store = _open_existing_store(db)
+    store = open_existing_store(db)
     try:
         st = campaign_status(store, campaign_id)
     finally:
         store.close()
     if as_json:
-        _emit_json(st)
+        emit_json(st)
     else:
         print_campaign_status(st)

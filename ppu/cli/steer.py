@@ -106,9 +106,9 @@ def register(app: typer.Typer) -> None:
 
 
 def _run(as_json: bool, body: Any) -> None:
-    from ppu.cli.app import _guard
+    from ppu.cli.app import guard
 
-    _guard(as_json, body)
+    guard(as_json, body)
 
 
 # -- the checks (a Session in, an error out: the API could make the same) -------------------
@@ -220,10 +220,10 @@ def _send(
     from sqlmodel import Session
 
     from ppu.api import queries
-    from ppu.cli.app import _open_existing_store
+    from ppu.cli.app import open_existing_store
 
     _check_timeout(wait, timeout)
-    store = _open_existing_store(db)
+    store = open_existing_store(db)
     try:
         with Session(store.engine) as s:
             campaign_id = check(s)
@@ -245,12 +245,12 @@ def _answer(
 ) -> int:
     """Print the command sent; with `wait`, the controller's answer (refused: exit 2; no
     answer in time, or the controller gone: exit 1, the command stays queued)."""
-    from ppu.cli.app import _emit_json, out
+    from ppu.cli.app import emit_json, out
     from ppu.core.errors import BadInput, PpuError
 
     if not wait:
         if as_json:
-            _emit_json(cmd)
+            emit_json(cmd)
         else:
             out.print(
                 f"{place}: {cmd['kind']} sent (command {cmd['id']}, by {cmd['who']}); the "
@@ -275,7 +275,7 @@ def _answer(
         _wait_closed(store, cmd["campaign_id"], timeout)
     done["campaign_state"] = _campaign_state(store, cmd["campaign_id"])
     if as_json:
-        _emit_json(done)
+        emit_json(done)
     else:
         out.print(
             f"command {done['id']} ({cmd['kind']} by {done['who']}): done: {done['result']}; "

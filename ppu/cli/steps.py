@@ -10,10 +10,10 @@ from rich.table import Table
 from ppu.cli.app import (
     DbOption,
     JsonOption,
-    _emit_json,
-    _guard,
-    _open_existing_store,
     app,
+    emit_json,
+    guard,
+    open_existing_store,
     out,
 )
 from ppu.core.errors import BadInput
@@ -38,14 +38,14 @@ def steps_cmd(
 
         from ppu.api.queries import steps
 
-        store = _open_existing_store(db)
+        store = open_existing_store(db)
         try:
             with Session(store.engine) as s:
                 rows = steps(s, state=None if show_all else "waiting")
         finally:
             store.close()
         if as_json:
-            _emit_json({"steps": rows})
+            emit_json({"steps": rows})
             return
         if not rows:
             out.print("no manual step is waiting" if not show_all else "no manual steps")
@@ -61,7 +61,7 @@ def steps_cmd(
             )
         out.print(t)
 
-    _guard(as_json, body)
+    guard(as_json, body)
 
 
 @steps_app.command("confirm")
@@ -76,7 +76,7 @@ def steps_confirm_cmd(
     def body() -> None:
         from ppu.store.models import OperatorStepRecord
 
-        store = _open_existing_store(db)
+        store = open_existing_store(db)
         try:
             row = store.session.get(OperatorStepRecord, step)
             if row is None:
@@ -87,8 +87,8 @@ def steps_confirm_cmd(
         finally:
             store.close()
         if as_json:
-            _emit_json({"command": cid, "step": step, "who": who})
+            emit_json({"command": cid, "step": step, "who": who})
         else:
             out.print(f"step {step}: confirmation sent (command {cid})")
 
-    _guard(as_json, body)
+    guard(as_json, body)
