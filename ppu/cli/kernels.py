@@ -73,7 +73,7 @@ def kernels_cmd(
             outputs = ", ".join(f"{n} [{u or 'no unit'}]" for n, u in k.outputs.items())
             table.add_row(
                 escape(k.name),
-                escape(k.role or "(compute)"),
+                escape(k.role or ("(computed twin)" if k.is_computed else "(compute)")),
                 escape("\n".join(_describe_input(n, s) for n, s in k.describe()["inputs"].items())),
                 escape(outputs),
                 "yes" if k.rerun_safe else "no",

@@ -159,6 +159,10 @@ def Uses(kind: str | None = None, doc: str = "") -> SampleIn:
 
 Input = In | Count | Choice | SampleIn
 
+#: where a kernel's outputs come from: an instrument (or analysis of what one measured), or a
+#: model (a digital twin, a simulation) that estimates what the lab would measure
+FIDELITIES: tuple[str, ...] = ("measured", "computed")
+
 
 @dataclass
 class Kernel:
@@ -171,10 +175,39 @@ class Kernel:
     rerun_safe: bool = True
     cost_s: float = 0.0  # virtual time a compute kernel costs in a dry-run
     doc: str = ""
+    fidelity: str = "measured"
+    #: a computed kernel's model: name and version, stored with every estimate
+    model: str | None = None
+    model_version: str | None = None
+    #: a computed kernel's declared CPU seconds per launch (what the planner plans with)
+    cpu_s: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.fidelity not in FIDELITIES:
+            raise ValueError(
+                f"kernel {self.name}: fidelity {self.fidelity!r} is not one of "
+                f"{', '.join(FIDELITIES)}"
+            )
+        if self.fidelity == "computed":
+            if self.role is not None:
+                raise ValueError(
+                    f"kernel {self.name}: a computed kernel holds no instrument (role=None)"
+                )
+            if not self.model:
+                raise ValueError(f"kernel {self.name}: a computed kernel names its model")
+        for name in ("cost_s", "cpu_s"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int | float) or not v >= 0:
+                raise ValueError(f"kernel {self.name}: {name} must be a number ≥ 0, got {v!r}")
 
     @property
     def is_compute(self) -> bool:
         return self.role is None
+
+    @property
+    def is_computed(self) -> bool:
+        """A model's estimate (fidelity `computed`), not a measurement."""
+        return self.fidelity == "computed"
 
     @property
     def sample_inputs(self) -> dict[str, SampleIn]:
@@ -223,6 +256,12 @@ class Kernel:
             "role": self.role,
             "compute": self.is_compute,
             "rerun_safe": self.rerun_safe,
+            "fidelity": self.fidelity,
+            **(
+                {"model": self.model, "model_version": self.model_version, "cpu_s": self.cpu_s}
+                if self.is_computed
+                else {}
+            ),
             "inputs": {k: v.describe() for k, v in self.inputs.items()},
             "produces": self.produces,
             "outputs": self.outputs,
@@ -260,10 +299,16 @@ def kernel(
     rerun_safe: bool = True,
     cost_s: float = 0.0,
     name: str | None = None,
+    fidelity: str = "measured",
+    model: str | None = None,
+    model_version: str | None = None,
+    cpu_s: float = 0.0,
 ) -> Callable[[Callable[..., Any]], Kernel]:
     """Declare a kernel. Inputs are the body's keyword parameters whose defaults are
     `In(...)`, `Count(...)`, `Choice(...)`, `Uses(...)` or `Consumes(...)`; the first two positional
-    parameters receive the instrument and the launch context."""
+    parameters receive the instrument and the launch context. A computed kernel (a digital
+    twin) says so: ``fidelity="computed"``, its `model` and `model_version`, and its declared
+    cost (`cpu_s` per launch; `cost_s` of lab time in a dry-run)."""
 
     def wrap(fn: Callable[..., Any]) -> Kernel:
         inputs: dict[str, Input] = {}
@@ -280,6 +325,10 @@ def kernel(
             rerun_safe=rerun_safe,
             cost_s=cost_s,
             doc=inspect.getdoc(fn) or "",
+            fidelity=fidelity,
+            model=model,
+            model_version=model_version,
+            cpu_s=cpu_s,
         )
 
     return wrap

@@ -185,7 +185,13 @@ class KernelContext:
                     "kernel": self.kernel.name,
                     "instrument": self.instrument,
                     "software": f"ppu {__version__}",
+                    **(
+                        {"model": self.kernel.model, "model_version": self.kernel.model_version}
+                        if self.kernel.is_computed
+                        else {}
+                    ),
                     **provenance,
                 },
+                fidelity=self.kernel.fidelity,
             )
         )

@@ -81,6 +81,8 @@ class Measurement(SQLModel, table=True):
     virtual_t: float
     wall_t: float
     provenance: dict[str, Any] | None = _json()
+    #: measured (an instrument, or analysis of what one measured) | computed (a model)
+    fidelity: str = Field(default="measured", index=True)
 
 
 class RunDocument(SQLModel, table=True):
