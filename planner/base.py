@@ -25,6 +25,9 @@ from planner.space import SearchSpace, Value
 
 Status = Literal["COMPLETED", "FAILED", "ABANDONED"]
 STATUSES: tuple[str, ...] = ("COMPLETED", "FAILED", "ABANDONED")
+#: where a result comes from: an instrument, or a model (a digital twin, a simulation)
+Fidelity = Literal["measured", "computed"]
+FIDELITIES: tuple[str, ...] = ("measured", "computed")
 
 
 @dataclass(frozen=True)
@@ -131,15 +134,22 @@ class Suggestion:
 
 @dataclass(frozen=True)
 class Result:
-    """One candidate's outcome. `objectives` is empty for FAILED and ABANDONED."""
+    """One candidate's outcome. `objectives` is empty for FAILED and ABANDONED.
+
+    A `computed` result is a model's estimate (a digital twin's): every engine keeps it
+    apart from the measured results (`PlannerBase.computed`), so it never counts as tried,
+    as the best, or as a measurement; a multi-fidelity engine models it."""
 
     params: dict[str, Value]
     status: Status
     objectives: dict[str, float] = field(default_factory=dict)
+    fidelity: Fidelity = "measured"
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
             raise ValueError(f"status must be one of {STATUSES}, got {self.status!r}")
+        if self.fidelity not in FIDELITIES:
+            raise ValueError(f"fidelity must be one of {FIDELITIES}, got {self.fidelity!r}")
 
 
 @runtime_checkable
@@ -214,6 +224,8 @@ class PlannerBase:
         #: values every suggestion takes (e.g. {"solvent": "DMF"}); `suggest(fixed=...)` adds to it
         self.fixed_features: dict[str, Value] = self._check_fixed(fixed_features or {})
         self.results: list[Result] = []
+        #: computed (model) results, kept apart from the measured ones
+        self.computed: list[Result] = []
         # Unit encodings of COMPLETED/FAILED results, kept in step with `results`.
         self._tried_rows: list[np.ndarray] = []
 
@@ -253,6 +265,7 @@ class PlannerBase:
                 params=dict(r["params"]),
                 status=r["status"],
                 objectives=dict(r.get("objectives") or {}),
+                fidelity=r.get("fidelity", "measured"),
             )
         if not isinstance(r, Result):
             raise TypeError(f"expected a Result, got {type(r).__name__}")
@@ -269,12 +282,16 @@ class PlannerBase:
                     raise ValueError(f"objective {k!r} is not finite: {v!r}")
                 objectives[str(k)] = f
         # FAILED / ABANDONED carry no objective values; anything sent along is dropped.
-        return Result(params=params, status=r.status, objectives=objectives)
+        return Result(params=params, status=r.status, objectives=objectives, fidelity=r.fidelity)
 
     def ingest(self, results: Sequence[Result]) -> None:
-        """Record results (validated first, so a bad batch changes nothing)."""
+        """Record results (validated first, so a bad batch changes nothing). Computed
+        results go to `computed`: an engine that does not model them only keeps them."""
         clean = [self._coerce_result(r) for r in results]
         for r in clean:
+            if r.fidelity == "computed":
+                self.computed.append(r)
+                continue
             self.results.append(r)
             if r.status != "ABANDONED":
                 self._tried_rows.append(self.space.to_unit(r.params))

@@ -14,5 +14,10 @@ SOBOL = PlannerEngine(
     "sobol", "planner.sobol:SobolPlanner", doc="scrambled Sobol points, centre first"
 )
 RANDOM = PlannerEngine("random", "planner.sobol:RandomPlanner", doc="uniform random points")
+MULTI_FIDELITY = PlannerEngine(
+    "multifidelity",
+    "planner.multi_fidelity:MultiFidelityPlanner",
+    doc="a computed twin screens, the lab measures: qLogNEI on twin-mean GP (one objective)",
+)
 
-BUILT_IN: dict[str, PlannerEngine] = {e.name: e for e in (BOTORCH, SOBOL, RANDOM)}
+BUILT_IN: dict[str, PlannerEngine] = {e.name: e for e in (BOTORCH, SOBOL, RANDOM, MULTI_FIDELITY)}

@@ -18,12 +18,18 @@ STATE_FORMAT = 1
 
 
 def result_to_json(r: Result) -> dict[str, Any]:
-    return {"params": dict(r.params), "status": r.status, "objectives": dict(r.objectives)}
+    out = {"params": dict(r.params), "status": r.status, "objectives": dict(r.objectives)}
+    if r.fidelity != "measured":
+        out["fidelity"] = r.fidelity
+    return out
 
 
 def result_from_json(d: Mapping[str, Any]) -> Result:
     return Result(
-        params=dict(d["params"]), status=d["status"], objectives=dict(d.get("objectives") or {})
+        params=dict(d["params"]),
+        status=d["status"],
+        objectives=dict(d.get("objectives") or {}),
+        fidelity=d.get("fidelity", "measured"),
     )
 
 
@@ -50,7 +56,7 @@ def base_state(p: PlannerBase, options: Mapping[str, Any], counters: Mapping[str
         },
         "results": [result_to_json(r) for r in p.results],
         "counters": dict(counters),
-    }
+    } | ({"computed": [result_to_json(r) for r in p.computed]} if p.computed else {})
 
 
 def check_state(state: Mapping[str, Any], engine: str) -> None:
@@ -64,6 +70,7 @@ def unpack(state: Mapping[str, Any]) -> tuple[SearchSpace, tuple[Objective, ...]
     space = SearchSpace.from_json(state["space"])
     objectives = objectives_from_json(state["objectives"])
     results = [result_from_json(r) for r in state["results"]]
+    results += [result_from_json(r) for r in state.get("computed", [])]
     return space, objectives, results
 
 
