@@ -15,7 +15,7 @@ import secrets
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Query, Request
 from fastapi import Path as PathParam
@@ -220,9 +220,13 @@ def create_app(db_url: str, token: str | None = None, *, open_reads: bool = True
         ] = None,
         after: Annotated[int, Query(ge=0, le=MAX_ID, description="ids above this")] = 0,
         limit: Limit = 1000,
+        fidelity: Annotated[
+            Literal["measured", "computed"] | None,
+            Query(description="measured (instruments) or computed (a twin's estimates)"),
+        ] = None,
     ) -> Any:
-        """Measurements with their units and provenance, oldest first."""
-        return q.measurements(s, campaign, launch, sample, name, after, limit)
+        """Measurements with their units, fidelity and provenance, oldest first."""
+        return q.measurements(s, campaign, launch, sample, name, after, limit, fidelity)
 
     @reads.get("/suggestions", response_model=list[m.SuggestionOut], tags=["suggestions"])
     def list_suggestions(

@@ -102,9 +102,24 @@ class MeasurementOut(BaseModel):
     sample_id: str | None
     name: str
     quantity: Quantity
+    fidelity: Literal["measured", "computed"] = Field(
+        description="measured (an instrument, or analysis of what one measured) | computed "
+        "(a model's estimate: provenance names the model and version)"
+    )
     virtual_t_s: float
     wall_s: float
     provenance: dict[str, Any] | None
+
+
+class PointOut(BaseModel):
+    """One objective of one experiment at each fidelity."""
+
+    objective: str
+    unit: str | None
+    measured: float | None = Field(description="fidelity measured: what the lab found")
+    predicted_mean: float | None = Field(description="the planner's model before measuring")
+    predicted_sd: float | None
+    computed: float | None = Field(description="fidelity computed: the twin's estimate")
 
 
 class SuggestionOut(BaseModel):
@@ -126,6 +141,10 @@ class SuggestionOut(BaseModel):
     error: str | None
     suggested_v_s: float
     ended_v_s: float | None
+    predicted_vs_measured: list[PointOut] = Field(
+        default_factory=list,
+        description="per objective: measured, predicted by the model, computed by a twin",
+    )
 
 
 class StepOut(BaseModel):

@@ -18,12 +18,13 @@ from typing import Annotated, Any
 
 from pydantic import Field, model_validator
 
+from ppu.campaign.fidelities import FidelitySpec, FidelityTable, check_fidelities
 from ppu.core.catalog import PlannerEngine
 from ppu.core.errors import BadInput
 from ppu.core.files import FileModel, QuantityText, read_toml, unknown_key, unknown_name, validated
 from ppu.core.kernels import Choice, Count, In, Kernel, SampleIn
 from ppu.core.units import Q_, Quantity, UnitError, parse_quantity
-from ppu.lab.spec import LabSpec
+from ppu.lab.spec import ComputeSpec, ComputeTable, LabSpec, compute_spec
 
 Name = Annotated[str, Field(min_length=1)]
 Positive = Annotated[int, Field(ge=1)]
@@ -131,6 +132,12 @@ class CampaignFile(FileModel):
         description="list the steps as [[workflow]] tables"
     )
     planner: PlannerTable = PlannerTable()
+    fidelities: list[FidelityTable] = Field(
+        default_factory=list, description="computed kernels that estimate an objective"
+    )
+    compute: ComputeTable | None = Field(
+        None, description="where computed kernels run (instead of the lab's [compute])"
+    )
 
 
 # -- what the loop gets -------------------------------------------------------------------
@@ -202,6 +209,8 @@ class CampaignSpec:
     constraints: tuple[ConstraintSpec, ...] = ()
     priors: Path | None = None
     engine: PlannerEngine | None = field(default=None, compare=False, repr=False)
+    fidelities: tuple[FidelitySpec, ...] = ()
+    compute: ComputeSpec | None = None
 
 
 def load_campaign(
@@ -218,6 +227,7 @@ def load_campaign(
     workflow = _workflow(f, c.workflow, params, lab, kernels)
     objectives = _objectives(f, c.objectives, workflow)
     constraints = _constraints(f, c.constraints, workflow)
+    fidelities = check_fidelities(f, c.fidelities, kernels, params, {o.name: o for o in objectives})
     seen: set[str] = set()
     for table, name in [("objectives", o.name) for o in objectives] + [
         ("constraints", k.name) for k in constraints
@@ -260,6 +270,8 @@ def load_campaign(
         approval=c.campaign.approval,
         raw=raw,
         engine=engine,
+        fidelities=fidelities,
+        compute=compute_spec(f"{f}: compute", c.compute) if c.compute is not None else None,
     )
     from ppu.campaign.planning import make_planner
 

@@ -30,6 +30,7 @@ from ppu.campaign.file import (
 )
 from ppu.campaign.params import params_from_json, params_to_json
 from ppu.campaign.planning import PlannerFailed, make_planner, saved_planner
+from ppu.campaign.screening import DigitalScreen, ScreenFailed
 from ppu.campaign.summary import summarize
 from ppu.core.clock import Clock
 from ppu.core.units import Q_
@@ -105,6 +106,13 @@ class CampaignRun:
         self.desk: ControlDesk | None = None
         self.abort_requested: str | None = None  # who asked
         self.safe_states: dict[str, str] = {}
+        #: the digital screen of a multi-fidelity campaign, and how many estimates it owes
+        self.screen: DigitalScreen | None = None
+        self._screen_due = 0
+        if spec.fidelities:
+            self.screen = DigitalScreen(spec.fidelities[0], rt, clock, spec)
+            if not getattr(self.planner, "computed", None):
+                self._screen_due = spec.fidelities[0].first_screen
 
     @property
     def finished(self) -> list[Candidate]:
@@ -184,6 +192,8 @@ class CampaignRun:
             n = min(self.spec.batch_size - backlog, self._budget_left())
             if self.rt.paused:
                 n = 0
+            if n > 0 and self._screen_due:
+                await self._run_screen()
             if n > 0:
                 await self._suggest_and_launch(n)
             active = [c.task for c in self.candidates if c.task and not c.task.done()]
@@ -214,6 +224,22 @@ class CampaignRun:
                 self.store.update_experiment(
                     c.row, status=c.status, error=c.error, ended_v=self.clock.now()
                 )
+
+    async def _run_screen(self) -> None:
+        """Estimates the planner asked for, ingested before it chooses what the lab measures
+        next; the planner's state is saved with them (a resume does not redo them)."""
+        assert self.screen is not None
+        n, self._screen_due = self._screen_due, 0
+        try:
+            results = await self.screen.run(self.planner, n)
+            self.planner.ingest(results)
+        except ScreenFailed as e:
+            raise PlannerFailed(f"digital screen: {e}") from e
+        except Exception as e:
+            raise PlannerFailed(
+                f"planner {self.spec.planner}: screen failed: {type(e).__name__}: {e}"
+            ) from e
+        self.store.save_planner_state(self.id, *self._planner_state())
 
     async def _suggest_and_launch(self, n: int) -> None:
         pending = [c.params for c in self.candidates if c.status == "running"]
@@ -404,6 +430,8 @@ class CampaignRun:
                 )
             ]
         )
+        if self.screen is not None and c.status != "ABANDONED":
+            self._screen_due += self.screen.fidelity.per_measurement
         # saved with the result it ingested: a resumed campaign makes the same next
         # suggestion, and never ingests a result twice
         self.store.update_experiment(

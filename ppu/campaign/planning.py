@@ -67,6 +67,20 @@ def make_planner(spec: Any) -> Any:
     f = Path(spec.path).name
     cls = engine_class(spec.engine, f"{f}: planner.engine")
     check_options(cls, spec.planner_options, f"{f}: planner", spec.planner)
+    fidelities = getattr(spec, "fidelities", ())
+    if fidelities and not callable(getattr(cls, "screen", None)):
+        raise BadInput(
+            f"{f}: planner.engine",
+            f"engine {spec.planner} plans from lab results only; [[fidelities]] need a "
+            'multi-fidelity engine (engine = "multifidelity")',
+        )
+    if callable(getattr(cls, "screen", None)) and not fidelities:
+        raise BadInput(
+            f"{f}: fidelities",
+            f"engine {spec.planner} screens with a computed kernel: add a [[fidelities]] table",
+        )
+    if len(fidelities) > 1:
+        raise BadInput(f"{f}: fidelities", "one computed kernel per campaign for now")
     space = SearchSpace(
         [
             Categorical(p.name, p.choices)

@@ -58,4 +58,40 @@ def summarize(run: CampaignRun, wall_s: float, db: str) -> dict[str, Any]:
     }
     if len(spec.objectives) > 1:
         summary["pareto"] = [described(c) for c in run.pareto()]
+    if run.screen is not None:
+        summary["fidelities"] = fidelity_summary(run)
     return summary
+
+
+def fidelity_summary(run: CampaignRun) -> dict[str, Any]:
+    """Computed and measured evaluations side by side, with their cost, and how well the
+    twin's estimates ranked what the lab then measured (Spearman over measured points)."""
+    from planner.multi_fidelity import spearman
+
+    assert run.screen is not None
+    f = run.screen.fidelity
+    est, got = [], []
+    for c in run.candidates:
+        twin = ((c.row.suggestion or {}).get("predictions") or {}).get("twin")
+        if c.status == "COMPLETED" and twin is not None and f.objective in c.objectives:
+            est.append(twin["mean"])
+            got.append(c.objectives[f.objective])
+    rho = spearman(est, got)
+    lab_s = sum(inst.lane.busy_time() for inst in run.rt.instruments.values())
+    return {
+        "computed": {
+            "kernel": f.kernel.name,
+            "model": f.kernel.model,
+            "model_version": f.kernel.model_version,
+            "estimates": f.objective,
+            **run.screen.counts.to_json(),
+        },
+        "measured": {
+            "experiments": sum(c.status in ("COMPLETED", "FAILED") for c in run.candidates),
+            "instrument_time_h": round(lab_s / 3600, 3),
+        },
+        "twin_vs_measured": {
+            "pairs": len(est),
+            "spearman": None if rho != rho else round(rho, 4),
+        },
+    }

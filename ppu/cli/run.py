@@ -89,13 +89,22 @@ def demo_cmd(
     port: PortOption = 8765,
     pace: PaceOption = None,
     operator_delay: OperatorDelayOption = "60 s",
+    twin: Annotated[
+        bool,
+        typer.Option(
+            "--twin",
+            help="The campaign with its digital twin beside the lab (campaign_twin.toml): "
+            "a computed estimate screens candidates, the lab measures the planner's choice.",
+        ),
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Exactly `ppu run protocols/demo/campaign.toml --lab protocols/demo/lab.toml --dry-run`."""
+    """Exactly `ppu run protocols/demo/campaign.toml --lab protocols/demo/lab.toml --dry-run`
+    (`--twin`: `campaign_twin.toml`)."""
     guard(
         as_json,
         lambda: _run_campaign(
-            DEMO_DIR / "campaign.toml",
+            DEMO_DIR / ("campaign_twin.toml" if twin else "campaign.toml"),
             DEMO_DIR / "lab.toml",
             True,
             seed,
@@ -215,6 +224,7 @@ def _drive_campaign(
             dry_run=dry_run,
             operator_delay_s=delay_s,
             lab_state=lab_state,
+            compute=spec.compute,
         ) as rt:
             verb = "resuming" if resume_id else "campaign"
             task = progress.add_task(f"{verb} {cid}", total=total, status="")

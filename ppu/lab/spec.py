@@ -21,6 +21,7 @@ from __future__ import annotations
 import functools
 import inspect
 import math
+import re
 import typing
 from collections.abc import Mapping, Set
 from dataclasses import dataclass, field
@@ -87,6 +88,17 @@ class InstrumentTable(FileModel):
     rig: RigTable | None = None
 
 
+class ComputeTable(FileModel):
+    """Where computed kernels (digital twins) run."""
+
+    scheduler: Name | None = Field(
+        None, description="a Dask scheduler address, e.g. 'tcp://10.0.0.5:8786'; none: local"
+    )
+    workers: Annotated[int, Field(ge=1)] | None = Field(
+        None, description="local worker threads (default: up to 4)"
+    )
+
+
 class LabFile(FileModel):
     """A lab: its instruments and the plugin modules that define what they are."""
 
@@ -96,6 +108,7 @@ class LabFile(FileModel):
         description="plugin modules, found beside this file first, then on sys.path",
     )
     instruments: Annotated[dict[str, InstrumentTable], Field(min_length=1)]
+    compute: ComputeTable = ComputeTable()
 
 
 # -- what the runtime gets ----------------------------------------------------------------
@@ -136,12 +149,19 @@ class InstrumentSpec:
 
 
 @dataclass(frozen=True)
+class ComputeSpec:
+    scheduler: str | None = None
+    workers: int | None = None
+
+
+@dataclass(frozen=True)
 class LabSpec:
     name: str
     path: str
     instruments: dict[str, InstrumentSpec]
     #: the kernels, instrument models, rigs and planners this lab's plugins registered
     registry: Registry = field(default_factory=Registry, compare=False, repr=False)
+    compute: ComputeSpec = ComputeSpec()
 
     def with_role(self, role: str) -> list[InstrumentSpec]:
         return [i for i in self.instruments.values() if role in i.roles]
@@ -173,7 +193,21 @@ def load_lab(path: str | Path) -> LabSpec:
         path=str(path),
         instruments=instruments,
         registry=registry,
+        compute=compute_spec(f"{f}: compute", lab.compute),
     )
+
+
+_SCHEDULER = re.compile(r"^(tcp|tls|inproc|ws|wss)://[^\s/:]+(:\d{1,5})?$")
+
+
+def compute_spec(place: str, t: ComputeTable) -> ComputeSpec:
+    """A `[compute]` table checked: a scheduler address is `tcp://host:port` (or tls)."""
+    if t.scheduler is not None and not _SCHEDULER.match(t.scheduler):
+        raise BadInput(
+            f"{place}.scheduler",
+            f"{t.scheduler!r} is not a Dask scheduler address (write tcp://host:8786)",
+        )
+    return ComputeSpec(t.scheduler, t.workers)
 
 
 def _instrument(place: str, name: str, t: InstrumentTable, reg: Registry) -> InstrumentSpec:

@@ -25,8 +25,15 @@ from ppu.core.errors import (
 )
 from ppu.core.kernels import Kernel
 from ppu.core.units import Quantity, from_json, to_json
-from ppu.lab.spec import LabSpec
+from ppu.lab.spec import ComputeSpec, LabSpec
 from ppu.runtime.assembly import Instrument, LabAssembly
+from ppu.runtime.compute import (
+    ComputePool,
+    ComputeTask,
+    ComputeUnavailable,
+    from_plain,
+    make_pool,
+)
 from ppu.runtime.context import KernelContext, LaunchFailed, LaunchHandle, SampleRef, sample_id
 from ppu.runtime.lane import Job, Lane
 from ppu.store import Store
@@ -51,6 +58,7 @@ class Runtime(LabAssembly):
         operator_delay_s: float = 60.0,
         quarantine_after: int = 3,
         lab_state: bytes | None = None,
+        compute: ComputePool | ComputeSpec | None = None,
     ) -> None:
         self.lab = lab
         self.clock = clock
@@ -79,6 +87,47 @@ class Runtime(LabAssembly):
         #: a resumed dry-run's simulated lab, as the journal last saw it
         self._lab_state = lab_state
         self._restored: dict[str, Any] = {"rigs": {}, "simulators": {}}
+        #: where computed kernels run: a given pool, or one made on the first computed
+        #: launch from a given `[compute]` (the campaign's) or else the lab's
+        given = compute if isinstance(compute, ComputePool) else None
+        self._compute: ComputePool | None = given
+        self._own_compute = given is None
+        self._compute_spec = compute if isinstance(compute, ComputeSpec) else lab.compute
+        self._compute_error: str | None = None
+        self._compute_lock: asyncio.Lock | None = None
+
+    async def close(self) -> None:
+        await super().close()
+        if self._own_compute and self._compute is not None:
+            pool, self._compute = self._compute, None
+            with self.clock.holding():  # a Dask client says goodbye in wall time
+                await self.clock.loop.run_in_executor(None, pool.close)
+
+    async def compute_pool(self) -> ComputePool:
+        """The compute pool, made on first use off the loop's thread (connecting to a
+        scheduler takes wall time, during which lab time stands still). A pool that cannot
+        be made fails every computed launch with the same one-line reason."""
+        if self._compute is None:
+            if self._compute_lock is None:
+                self._compute_lock = asyncio.Lock()
+            async with self._compute_lock:  # one connection attempt, however many launches
+                await self._make_compute_pool()
+            if self._compute is None:
+                raise ComputeUnavailable(self._compute_error or "no compute pool")
+        return self._compute
+
+    async def _make_compute_pool(self) -> None:
+        if self._compute is not None or self._compute_error is not None:
+            return
+        c = self._compute_spec
+        try:
+            with self.clock.holding():
+                self._compute = await self.clock.loop.run_in_executor(
+                    None, make_pool, c.scheduler, c.workers
+                )
+        except Exception as e:
+            where = f"Dask scheduler {c.scheduler}" if c.scheduler else "compute pool"
+            self._compute_error = f"cannot reach the {where}: {describe_error(e)}"
 
     # -- launching ------------------------------------------------------------------
     def pick_instrument(self, kernel: Kernel, name: str | None = None) -> Instrument:
@@ -324,13 +373,34 @@ class Runtime(LabAssembly):
         self.store.journal(h.row, "running", self.clock.now(), started_v=self.clock.now())
         if not h.started.done():
             h.started.set_result(None)
-        with self.clock.holding():
-            outputs = await self.clock.loop.run_in_executor(
-                None, lambda: h.kernel.body(ctx, **values)
-            )
+        if h.kernel.is_computed:
+            outputs = await self._run_computed(h, ctx, values)
+        else:
+            with self.clock.holding():
+                outputs = await self.clock.loop.run_in_executor(
+                    None, lambda: h.kernel.body(ctx, **values)
+                )
         if h.kernel.cost_s:
             await asyncio.sleep(h.kernel.cost_s)
         return outputs, ctx
+
+    async def _run_computed(self, h: LaunchHandle, ctx: Any, values: dict[str, Any]) -> dict:
+        """A computed kernel on the compute pool; what it measured is stored as this
+        launch's measurements, and a re-run after a lost worker is journaled."""
+        task = ComputeTask.of(h.id, h.kernel, values)
+        with self.clock.holding():
+            pool = await self.compute_pool()
+            outcome = await asyncio.wrap_future(pool.submit(task), loop=self.clock.loop)
+        for lost in outcome.lost_on:
+            self.store.journal(
+                h.row,
+                "running",
+                self.clock.now(),
+                f"re-run on {outcome.worker}: worker {lost} was lost",
+            )
+        for name, value, sample, extra in outcome.measured:
+            ctx.measure(name, from_plain(value), sample=sample, worker=outcome.worker, **extra)
+        return {k: from_plain(v) for k, v in outcome.outputs.items()}
 
     async def _run_on_lane(
         self, h: LaunchHandle, values: dict[str, Any], samples_in: dict, instrument: str | None

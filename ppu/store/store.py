@@ -548,6 +548,12 @@ class Store:
             .values(state="confirmed", confirmed_by=who, confirmed_wall=time.time())
         )
 
+    def save_planner_state(
+        self, campaign_id: str, version: int, state: dict[str, Any], virtual_t: float
+    ) -> None:
+        """The planner's state on its own (after it ingested computed estimates)."""
+        self._write(self._planner_statement(campaign_id, version, state, virtual_t))
+
     @staticmethod
     def _planner_statement(
         campaign_id: str, version: int, state: dict[str, Any], virtual_t: float

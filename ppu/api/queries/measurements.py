@@ -22,6 +22,7 @@ def measurement_out(m: Measurement) -> dict[str, Any]:
         "sample_id": m.sample_id,
         "name": m.name,
         "quantity": quantity(m.value, m.unit),
+        "fidelity": m.fidelity,
         "virtual_t_s": finite(m.virtual_t) or 0.0,
         "wall_s": finite(m.wall_t) or 0.0,
         "provenance": clean(m.provenance),
@@ -36,8 +37,11 @@ def measurements(
     name: str | None = None,
     after_id: int = 0,
     limit: int = 500,
+    fidelity: str | None = None,
 ) -> list[dict[str, Any]]:
     q = select(Measurement).where(col(Measurement.id) > after_id)
+    if fidelity is not None:
+        q = q.where(Measurement.fidelity == fidelity)
     if campaign_id is not None:
         q = q.join(Launch, col(Launch.id) == col(Measurement.launch_id)).where(
             Launch.campaign_id == campaign_id

@@ -28,7 +28,34 @@ def suggestion_out(e: Experiment) -> dict[str, Any]:
         "error": e.error,
         "suggested_v_s": finite(e.suggested_v) or 0.0,
         "ended_v_s": finite(e.ended_v),
+        "predicted_vs_measured": predicted_vs_measured(e),
     }
+
+
+def predicted_vs_measured(e: Experiment) -> list[dict[str, Any]]:
+    """Per objective: what the lab measured, what the model of the lab predicted, and (in a
+    multi-fidelity campaign) what the computed twin estimated, each with its fidelity."""
+    sug = e.suggestion if isinstance(e.suggestion, dict) else {}
+    preds = sug.get("predictions") if isinstance(sug.get("predictions"), dict) else {}
+    twin = preds.get("twin") if isinstance(preds.get("twin"), dict) else None
+    out = []
+    objectives = e.objectives if isinstance(e.objectives, dict) else {}
+    for k, (name, value) in enumerate(objectives.items()):
+        if not isinstance(value, dict):
+            continue
+        model = preds.get(name) if isinstance(preds.get(name), dict) else {}
+        out.append(
+            {
+                "objective": name,
+                "unit": value.get("unit"),
+                "measured": finite(value.get("value")),
+                "predicted_mean": finite(model.get("mean")),
+                "predicted_sd": finite(model.get("sd")),
+                # the twin estimates the first objective
+                "computed": finite(twin.get("mean")) if twin and k == 0 else None,
+            }
+        )
+    return out
 
 
 def suggestions(
