@@ -67,14 +67,6 @@ def run(engine: str, seed: int, targets: list[float], budget: int, **kw: Any) ->
     computed = 0
     measured_truth: list[float] = []
     measured_twin: list[float] = []
-    if engine == "random":
-        rng = np.random.default_rng([seed, 11])
-        for n in range(1, budget + 1):
-            c = M.sample_conditions(rng, 1)[0]
-            _note(reached, n, M.noise_free_co2_uptake(c))
-            if all(v is not None for v in reached.values()):
-                break
-        return {"reached": reached, "computed": 0}
     planner = make_planner(engine, MOF_SPACE, [Objective("co2_uptake")], seed)
     mf = engine == "multifidelity"
     for n in range(1, budget + 1):
@@ -83,6 +75,11 @@ def run(engine: str, seed: int, targets: list[float], budget: int, **kw: Any) ->
             planner.ingest([twin(s.params) for s in batch])
             computed += len(batch)
         s = planner.suggest(1)[0]
+        if engine == "random":  # uniform random points (sample_efficiency.py's stream)
+            _note(reached, n, M.noise_free_co2_uptake(dict(s.params)))
+            if all(v is not None for v in reached.values()):
+                break
+            continue
         r = run_lab(s.params, lab)
         planner.ingest([r])
         if r.status == "COMPLETED":

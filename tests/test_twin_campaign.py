@@ -196,3 +196,49 @@ def test_an_unreachable_cluster_is_a_runtime_failure_naming_it(tmp_path: Path) -
     last = json.loads(out.strip().splitlines()[-1])
     assert "127.0.0.1:9" in last["error"]
     assert "Traceback" not in err
+
+
+def test_a_killed_twin_campaign_resumes_without_redoing_its_screen(tmp_path: Path) -> None:
+    """SIGKILL inside the first synthesis; a person settles it; resume carries on with the
+    planner's saved screen: not one estimate is computed twice."""
+    import os
+    import sqlite3
+    import subprocess
+    import sys
+
+    ppu = str(Path(sys.executable).with_name("ppu"))
+    db = str(tmp_path / "c.sqlite")
+
+    def run(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [ppu, *args], capture_output=True, text=True, env={**os.environ, **env}, timeout=300
+        )
+
+    p = run("demo", "--twin", "--budget", "2", "--db", db, PPU_CRASH_AT_EXCHANGE="200")
+    assert p.returncode == -9, p.stderr[-500:]
+
+    def rows(sql: str) -> list:
+        con = sqlite3.connect(db)
+        try:
+            return con.execute(sql).fetchall()
+        finally:
+            con.close()
+
+    (screened,) = rows("select count(*) from launch where kernel = 'estimate_co2_uptake'")[0]
+    assert screened == 256
+    ((synthesis, state),) = rows("select id, state from launch where kernel = 'synthesize' limit 1")
+    assert state == "running"
+    cid = "demo-co2-capture-with-a-twin-s7-1"
+    assert (
+        run(
+            "holds", "resolve", str(synthesis), "--as", "failed", "--who", "ana", "--db", db
+        ).returncode
+        == 0
+    )
+    p = run("resume", cid, "--db", db, "--json")
+    assert p.returncode == 0, p.stderr[-800:]
+    summary = json.loads(p.stdout.strip().splitlines()[-1])
+    assert summary["fidelities"]["computed"]["done"] == 256
+    assert rows("select count(*) from launch where kernel = 'estimate_co2_uptake'") == [(256,)]
+    assert rows("select count(*) from measurement where fidelity = 'computed'") == [(256,)]
+    assert rows("select count(*) from experiment") == [(2,)]

@@ -25,6 +25,7 @@ def main() -> None:
     import baybe
     import pandas as pd
     from baybe import Campaign
+    from baybe.parameters import CategoricalParameter, NumericalDiscreteParameter
     from baybe.searchspace import SearchSpace
     from baybe.targets import NumericalTarget
     from baybe.utils.random import set_random_seed
@@ -38,19 +39,29 @@ def main() -> None:
     values = job["values"]
     top = set(job["top"])
     key = {tuple(r): i for i, r in enumerate(df.itertuples(index=False, name=None))}
+    parameters = [
+        CategoricalParameter(n, sorted(set(df[n])))
+        if df[n].dtype == object
+        else NumericalDiscreteParameter(n, sorted(set(df[n].astype(float))))
+        for n in names
+    ]
     curves, seconds = [], []
     for seed in job["seeds"]:
         t0 = time.perf_counter()
-        set_random_seed(seed)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            set_random_seed(seed)
         target = NumericalTarget("y", minimize=not job["maximize"])
-        campaign = Campaign(SearchSpace.from_dataframe(df), target.to_objective())
+        campaign = Campaign(SearchSpace.from_dataframe(df, parameters), target.to_objective())
         found, hits = [], 0
         while len(found) < job["budget"] and hits < len(top):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 rec = campaign.recommend(batch_size=1)
             row = tuple(rec[names].iloc[0].tolist())
-            i = key[row]
+            i = key.get(row)
+            if i is None:  # numeric columns come back as floats: match on the pool's values
+                i = _nearest(df, names, row)
             hits += i in top
             found.append(hits)
             rec = rec.copy()
@@ -67,6 +78,22 @@ def main() -> None:
             flush=True,
         )
     print(json.dumps({"curves": curves, "seconds": seconds, "baybe": baybe.__version__}))
+
+
+def _nearest(df, names, row) -> int:
+    import numpy as np
+
+    num = [n for n in names if df[n].dtype != object]
+    mask = np.ones(len(df), dtype=bool)
+    for n, v in zip(names, row, strict=True):
+        if n not in num:
+            mask &= (df[n] == v).to_numpy()
+    d = np.zeros(len(df))
+    for n, v in zip(names, row, strict=True):
+        if n in num:
+            d += (df[n].astype(float).to_numpy() - float(v)) ** 2
+    d[~mask] = np.inf
+    return int(np.argmin(d))
 
 
 if __name__ == "__main__":

@@ -78,13 +78,21 @@ def fidelity_summary(run: CampaignRun) -> dict[str, Any]:
             got.append(c.objectives[f.objective])
     rho = spearman(est, got)
     lab_s = sum(inst.lane.busy_time() for inst in run.rt.instruments.values())
+    # from the journal, so a resumed campaign counts what earlier controllers computed too
+    states = ("done", "failed", "cancelled", "interrupted", "replaced")
+    rows = [r for r in run.store.campaign_launches(run.id, states) if r.kernel == f.kernel.name]
+    done = sum(r.state == "done" for r in rows)
     return {
         "computed": {
             "kernel": f.kernel.name,
             "model": f.kernel.model,
             "model_version": f.kernel.model_version,
             "estimates": f.objective,
-            **run.screen.counts.to_json(),
+            "launched": len(rows),
+            "done": done,
+            "failed": sum(r.state == "failed" for r in rows),
+            "declared_cpu_s": done * f.cpu_s,
+            "rounds_this_controller": run.screen.counts.rounds,
         },
         "measured": {
             "experiments": sum(c.status in ("COMPLETED", "FAILED") for c in run.candidates),
