@@ -9,6 +9,10 @@ from typing import Any
 
 # The smallest probability of feasibility the acquisition is weighted by (log 1e-3 ≈ -6.9).
 P_MIN = 1e-3
+# Above this many baseline rows, joint posterior samples are drawn only over the
+# PRESCREEN_KEEP of highest posterior mean (see `prune_baseline`).
+PRESCREEN_MIN = 128
+PRESCREEN_KEEP = 64
 
 
 def prune_baseline(
@@ -25,14 +29,36 @@ def prune_baseline(
     BoTorch's `prune_inferior_points` does this, but with `max_frac` < 1 (botorch 0.18.1) it
     keeps rows by their rank among the candidates instead of their index, so the baseline
     can lose the incumbent.
+
+    With more than `PRESCREEN_MIN` rows, the joint draw is made over the `PRESCREEN_KEEP`
+    rows of highest posterior mean (feasible first) only: a row ranked below those by mean
+    is almost never the best of a joint draw, and a mean costs a kernel-vector product where a
+    joint draw over all n rows costs an n x n Cholesky (~0.45 s at n = 1000).
     """
+    import gpytorch
     import torch
+
+    if len(X) > PRESCREEN_MIN:
+        with torch.no_grad(), gpytorch.settings.skip_posterior_variances(True):
+            mean = model.posterior(X).mean
+        by_mean = _best_scores(mean.unsqueeze(0), X, objective, constraints)[0]
+        X = X[torch.sort(by_mean.topk(PRESCREEN_KEEP).indices).values]  # original order
+    obj = _best_scores(sampler(model.posterior(X)), X, objective, constraints)
+    idcs, counts = torch.unique(obj.argmax(dim=-1), return_counts=True)
+    order = torch.sort(counts, stable=True, descending=True).indices[:keep]
+    return X[torch.sort(idcs[order]).values]
+
+
+def _best_scores(
+    samples: Any, X: Any, objective: Any, constraints: list[Callable[[Any], Any]]
+) -> Any:
+    """Per sample and row, a score whose argmax is the best row: the objective where
+    feasible, below every feasible value where not; how close to feasible when nothing is."""
     from botorch.utils.objective import (
         compute_feasibility_indicator,
         compute_smoothed_feasibility_indicator,
     )
 
-    samples = sampler(model.posterior(X))
     obj = objective(samples, X) if objective is not None else samples.squeeze(-1)
     if constraints:
         feasible = compute_feasibility_indicator(constraints, samples)
@@ -40,9 +66,7 @@ def prune_baseline(
             obj = obj.masked_fill(~feasible, float(obj.min()) - 1.0)
         else:  # nothing feasible yet: rank by how close to feasible
             obj = compute_smoothed_feasibility_indicator(constraints, samples, 1e-3, log=True)
-    idcs, counts = torch.unique(obj.argmax(dim=-1), return_counts=True)
-    order = torch.sort(counts, stable=True, descending=True).indices[:keep]
-    return X[torch.sort(idcs[order]).values]
+    return obj
 
 
 def first_column(Z: Any, X: Any = None) -> Any:
