@@ -10,10 +10,14 @@ pip() { .venv/bin/python -m pip --disable-pip-version-check -q "$@"; }
 pip install "torch==2.13.0"
 if [ "${1:-}" = "--dev" ]; then
   pip install -e ".[dev]"
-  # the dashboard's browser test drives Debian's chromium (no browser download here)
-  if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null; then
-    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } \
-      >/dev/null 2>&1 || echo "setup: could not install chromium; browser tests will be skipped" >&2
+  # Debian's chromium for the dashboard's browser test (no browser download here), and
+  # Debian's PostgreSQL server, of which the tests start a throwaway cluster on 127.0.0.1
+  want=()
+  [ -x /usr/bin/chromium ] || want+=(chromium)
+  compgen -G "/usr/lib/postgresql/*/bin/pg_ctl" >/dev/null || want+=(postgresql)
+  if [ ${#want[@]} -gt 0 ] && command -v apt-get >/dev/null; then
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${want[@]}"; } \
+      >/dev/null 2>&1 || echo "setup: could not install ${want[*]}; their tests will be skipped" >&2
   fi
 else
   pip install -e .

@@ -10,6 +10,9 @@ import pytest
 from ppu.core.clock import Clock
 from ppu.store import Store
 from ppu.testing import close_checking_leaks
+from tests.postgres import new_database, postgres_server
+
+__all__ = ["postgres_server"]  # a session fixture, here so every test module sees it
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH_LAB = ROOT / "protocols" / "examples" / "bench.toml"
@@ -34,5 +37,20 @@ def virtual_clock() -> Iterator[Clock]:
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[Store]:
     s = Store(f"sqlite:///{tmp_path / 'ppu.sqlite'}")
+    yield s
+    s.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh store's URL, once on SQLite and once on a real PostgreSQL server."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'ppu.sqlite'}"
+    return new_database(request.getfixturevalue("postgres_server"))
+
+
+@pytest.fixture
+def any_store(db_url: str) -> Iterator[Store]:
+    s = Store(db_url)
     yield s
     s.close()

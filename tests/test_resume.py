@@ -5,17 +5,18 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, text
 
 from ppu.core.clock import Clock
 from ppu.lab.simlab import restore_lab
 from ppu.lab.spec import load_lab
 from ppu.runtime.runtime import running
+from ppu.store.store import driver_url
 from tests.conftest import ROOT
 
 PPU = str(Path(sys.executable).with_name("ppu"))
@@ -38,7 +39,17 @@ def _ppu(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedP
 
 
 HARNESS = _harness()
-_rows = HARNESS._rows  # the harness reads the store the same way
+
+
+def _rows(url: str, sql: str) -> list[tuple]:
+    """What the store holds, read as another process would (SQLite or PostgreSQL)."""
+    engine = create_engine(driver_url(url))
+    try:
+        with engine.begin() as conn:
+            result = conn.execute(text(sql))
+            return [tuple(r) for r in result.fetchall()] if result.returns_rows else []
+    finally:
+        engine.dispose()
 
 
 def test_sigkilled_campaign_resumes_without_loss_or_silent_reruns(tmp_path: Path) -> None:
@@ -52,19 +63,20 @@ def test_sigkilled_campaign_resumes_without_loss_or_silent_reruns(tmp_path: Path
 
 
 @pytest.fixture
-def crashed_in_synthesis(tmp_path: Path) -> Path:
-    """A one-experiment demo whose controller died inside the synthesis's serial I/O."""
-    db = tmp_path / "c.sqlite"
-    p = _ppu("demo", "--budget", "1", "--db", str(db), env={"PPU_CRASH_AT_EXCHANGE": "200"})
+def crashed_in_synthesis(db_url: str) -> str:
+    """A one-experiment demo whose controller died inside the synthesis's serial I/O, on
+    SQLite and on PostgreSQL: the store's URL."""
+    db = db_url
+    p = _ppu("demo", "--budget", "1", "--db", db, env={"PPU_CRASH_AT_EXCHANGE": "200"})
     assert p.returncode == -9, p.stderr[-500:]
     assert _rows(db, "select kernel, state from launch where id = 1") == [("synthesize", "running")]
     return db
 
 
 def test_holds_lists_the_interrupted_synthesis_and_refuses_bad_resolutions(
-    crashed_in_synthesis: Path,
+    crashed_in_synthesis: str,
 ) -> None:
-    db = str(crashed_in_synthesis)
+    db = crashed_in_synthesis
     p = _ppu("holds", "--db", db, "--json")
     holds = json.loads(p.stdout)["holds"]
     assert [h["launch_id"] for h in holds] == [1]
@@ -89,9 +101,9 @@ def test_holds_lists_the_interrupted_synthesis_and_refuses_bad_resolutions(
     [("failed", "ABANDONED"), ("done", "ABANDONED")],
 )
 def test_a_held_synthesis_is_settled_by_a_person_never_rerun(
-    crashed_in_synthesis: Path, outcome: str, status: str
+    crashed_in_synthesis: str, outcome: str, status: str
 ) -> None:
-    db = str(crashed_in_synthesis)
+    db = crashed_in_synthesis
     assert (
         _ppu("holds", "resolve", "1", "--as", outcome, "--who", "ana", "--db", db).returncode == 0
     )
@@ -113,19 +125,17 @@ def test_a_held_synthesis_is_settled_by_a_person_never_rerun(
 
 
 def test_a_resolution_taken_by_a_controller_that_died_before_settling_still_holds(
-    crashed_in_synthesis: Path,
+    crashed_in_synthesis: str,
 ) -> None:
     """Killed after the desk took the person's word (command done) and before the launch
     was settled: the word is not lost, not asked for again, and carried out at resume."""
-    db = str(crashed_in_synthesis)
+    db = crashed_in_synthesis
     assert (
         _ppu("holds", "resolve", "1", "--as", "failed", "--who", "ana", "--db", db).returncode == 0
     )
-    con = sqlite3.connect(db)
-    with con:  # what the dead controller had committed: the command taken, the launch held
-        con.execute("update command set state = 'done', result = 'launch 1 resolved'")
-        con.execute("update launch set state = 'held' where id = 1")
-    con.close()
+    # what the dead controller had committed: the command taken, the launch held
+    _rows(db, "update command set state = 'done', result = 'launch 1 resolved'")
+    _rows(db, "update launch set state = 'held' where id = 1")
     again = _ppu("holds", "resolve", "1", "--as", "rerun", "--who", "bo", "--db", db)
     assert again.returncode == 2 and "already resolved as failed by ana" in again.stderr
     listed = json.loads(_ppu("holds", "--db", db, "--json").stdout)["holds"]
@@ -186,13 +196,13 @@ def test_the_campaign_lock_is_per_store_and_refuses_a_second_controller(tmp_path
 
 
 def test_a_resumed_dry_run_waits_for_a_person_without_running_ahead(
-    crashed_in_synthesis: Path,
+    crashed_in_synthesis: str,
 ) -> None:
     """Resumed unresolved: lab time stands still while the hold waits; the answer, given
     while it runs, is carried out."""
     import time
 
-    db = str(crashed_in_synthesis)
+    db = crashed_in_synthesis
     before = _rows(crashed_in_synthesis, "select max(virtual_t) from launchevent")[0][0]
     proc = subprocess.Popen(
         [PPU, "resume", "demo-co2-capture-s7-1", "--db", db, "--json"],

@@ -1,15 +1,18 @@
-"""The store: schema from Alembic equals the models, WAL, journal-first, documents kept."""
+"""The store, on SQLite and on a real PostgreSQL server: schema from Alembic equals the
+models, journal-first, documents kept; WAL on SQLite; a clear line when it cannot open."""
 
 from __future__ import annotations
 
-from pathlib import Path
+import socket
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import text
 from sqlmodel import SQLModel, select
 
 from ppu.core.clock import Clock
+from ppu.core.errors import BadInput, PpuError
 from ppu.lab.spec import load_lab
 from ppu.runtime.runtime import running
 from ppu.store import Store
@@ -18,8 +21,8 @@ from protocols.dosing import dispense
 from tests.conftest import BENCH_LAB
 
 
-def test_migrations_build_exactly_the_models(store: Store) -> None:
-    with store.engine.connect() as conn:
+def test_migrations_build_exactly_the_models(any_store: Store) -> None:
+    with any_store.engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), SQLModel.metadata)
         version = conn.execute(text("select version_num from alembic_version")).scalar()
     assert diff == []
@@ -32,10 +35,10 @@ def test_sqlite_runs_in_wal_with_a_busy_timeout(store: Store) -> None:
         assert conn.execute(text("PRAGMA busy_timeout")).scalar() == 5000
 
 
-def test_journal_is_committed_before_the_kernel_acts(tmp_path: Path, virtual_clock: Clock) -> None:
+def test_journal_is_committed_before_the_kernel_acts(db_url: str, virtual_clock: Clock) -> None:
     """When the kernel's first message runs, `running` is already visible to another
     connection (a second process after a crash would see it)."""
-    url = f"sqlite:///{tmp_path / 'j.sqlite'}"
+    url = db_url
     store = Store(url)
     seen_by_other_reader: list[str] = []
     lab = load_lab(BENCH_LAB)
@@ -83,3 +86,26 @@ def test_journal_is_committed_before_the_kernel_acts(tmp_path: Path, virtual_clo
         assert event.doc["data"]["metal_feed_pump-dispensed"] == 1.0
     finally:
         store.close()
+
+
+def test_a_store_that_does_not_answer_is_one_line_without_its_password(free_port: int) -> None:
+    url = f"postgresql://ppu:s3cret@127.0.0.1:{free_port}/lab"
+    with pytest.raises(PpuError) as e:
+        Store(url)
+    assert e.value.exit_code == 1
+    line = str(e.value)
+    assert line.startswith(f"store postgresql://ppu:***@127.0.0.1:{free_port}/lab: cannot connect")
+    assert "s3cret" not in line and "\n" not in line
+
+
+def test_a_url_of_no_known_database_is_bad_input() -> None:
+    with pytest.raises(BadInput) as e:
+        Store("mysql+nosuchdriver://x/y")
+    assert e.value.exit_code == 2 and "not a store ppu can open" in str(e.value)
+
+
+@pytest.fixture
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

@@ -16,9 +16,17 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import bindparam, event, func, insert, update
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import (
+    ArgumentError,
+    DBAPIError,
+    InterfaceError,
+    NoSuchModuleError,
+    OperationalError,
+)
 from sqlmodel import Session, SQLModel, create_engine, select
 
+from ppu.core.errors import BadInput, PpuError
 from ppu.store.models import (
     Campaign,
     Command,
@@ -82,11 +90,41 @@ def _row(obj: SQLModel, skip: tuple[str, ...] = ()) -> dict[str, Any]:
     return {k: getattr(obj, k) for k in type(obj).model_fields if k not in skip}
 
 
+def driver_url(url: str) -> str:
+    """`postgresql://` as typed means psycopg (3), the driver ppu depends on; SQLAlchemy
+    would otherwise look for psycopg2."""
+    for bare in ("postgresql://", "postgres://"):
+        if url.startswith(bare):
+            return "postgresql+psycopg://" + url.removeprefix(bare)
+    return url
+
+
+def shown_url(url: str) -> str:
+    """The URL as a message may show it: without its password."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return url
+
+
 def make_engine(url: str) -> Engine:
-    engine = create_engine(url)
+    try:
+        engine = create_engine(driver_url(url))
+    except (ArgumentError, NoSuchModuleError, ModuleNotFoundError) as e:
+        raise BadInput(
+            f"store {shown_url(url)}",
+            "not a store ppu can open (a SQLite path, sqlite:///… or postgresql://…)"
+            + (f": {e}" if isinstance(e, ModuleNotFoundError) else ""),
+        ) from None
     if url.startswith("sqlite"):
         event.listen(engine, "connect", _sqlite_pragmas)
     return engine
+
+
+def unreachable(url: str, e: DBAPIError) -> PpuError:
+    """A store that does not answer, in one line: the server's own reason, no traceback."""
+    reason = str(e.orig).strip().splitlines()[0] if e.orig is not None else str(e)
+    return PpuError(f"store {shown_url(url)}: cannot connect: {reason}")
 
 
 def migrate(engine: Engine) -> None:
@@ -108,10 +146,14 @@ class Store:
     def __init__(self, url: str | None = None, *, create: bool = True) -> None:
         self.url = url or default_db_url()
         self.engine = make_engine(self.url)
-        if create:
-            migrate(self.engine)
+        try:
+            if create:
+                migrate(self.engine)
+            self._conn = self.engine.connect()
+        except (OperationalError, InterfaceError) as e:
+            self.engine.dispose()
+            raise unreachable(self.url, e) from None
         self.session = Session(self.engine, expire_on_commit=False)
-        self._conn = self.engine.connect()
         self._documents: list[dict[str, Any]] = []
         self._runs_by_descriptor: dict[Any, Any] = {}
         self._instrument_notes: dict[str, dict[str, Any]] = {}
