@@ -49,14 +49,19 @@ def _throwaway_cluster(bindir: Path) -> Iterator[str]:
     if os.geteuid() == 0:
         shutil.chown(base, "postgres")
     port = _free_port()
-    run = lambda *c: subprocess.run(_as_server_user(list(c)), check=True, capture_output=True)  # noqa: E731
+
+    def run(*cmd: str) -> None:
+        p = subprocess.run(_as_server_user(list(cmd)), capture_output=True, text=True)
+        if p.returncode != 0:
+            raise RuntimeError(f"{Path(cmd[0]).name}: {(p.stderr or p.stdout).strip()[-500:]}")
+
     try:
         run(str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust", "-E", "UTF8")
         opts = f"-h 127.0.0.1 -p {port} -k {base} -F -c max_connections=200"
         run(str(bindir / "pg_ctl"), "-D", str(data), "-l", str(log), "-o", opts, "-w", "start")
         yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
     finally:
-        with contextlib.suppress(subprocess.CalledProcessError, FileNotFoundError):
+        with contextlib.suppress(RuntimeError, FileNotFoundError):
             run(str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop")
         shutil.rmtree(base, ignore_errors=True)
 
