@@ -26,7 +26,7 @@ import pytest
 _counter = itertools.count()
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -48,7 +48,7 @@ def _throwaway_cluster(bindir: Path) -> Iterator[str]:
     data, log = base / "data", base / "server.log"
     if os.geteuid() == 0:
         shutil.chown(base, "postgres")
-    port = _free_port()
+    port = free_port()
 
     def run(*cmd: str) -> None:
         p = subprocess.run(_as_server_user(list(cmd)), capture_output=True, text=True)

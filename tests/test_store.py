@@ -3,7 +3,9 @@ models, journal-first, documents kept; WAL on SQLite; a clear line when it canno
 
 from __future__ import annotations
 
-import socket
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -19,6 +21,7 @@ from ppu.store import Store
 from ppu.store.models import LaunchEvent, RunDocument
 from protocols.dosing import dispense
 from tests.conftest import BENCH_LAB
+from tests.postgres import free_port
 
 
 def test_migrations_build_exactly_the_models(any_store: Store) -> None:
@@ -88,13 +91,14 @@ def test_journal_is_committed_before_the_kernel_acts(db_url: str, virtual_clock:
         store.close()
 
 
-def test_a_store_that_does_not_answer_is_one_line_without_its_password(free_port: int) -> None:
-    url = f"postgresql://ppu:s3cret@127.0.0.1:{free_port}/lab"
+def test_a_store_that_does_not_answer_is_one_line_without_its_password() -> None:
+    port = free_port()
+    url = f"postgresql://ppu:s3cret@127.0.0.1:{port}/lab"
     with pytest.raises(PpuError) as e:
         Store(url)
     assert e.value.exit_code == 1
     line = str(e.value)
-    assert line.startswith(f"store postgresql://ppu:***@127.0.0.1:{free_port}/lab: cannot connect")
+    assert line.startswith(f"store postgresql://ppu:***@127.0.0.1:{port}/lab: cannot connect")
     assert "s3cret" not in line and "\n" not in line
 
 
@@ -104,8 +108,20 @@ def test_a_url_of_no_known_database_is_bad_input() -> None:
     assert e.value.exit_code == 2 and "not a store ppu can open" in str(e.value)
 
 
-@pytest.fixture
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def test_the_dashboard_on_a_store_that_does_not_answer_says_so_and_exits_1() -> None:
+    port = free_port()
+    p = subprocess.run(
+        [
+            str(Path(sys.executable).with_name("ppu")),
+            "serve",
+            "--db",
+            f"postgresql://ppu:s3cret@127.0.0.1:{port}/lab",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert p.returncode == 1
+    lines = p.stderr.strip().splitlines()
+    assert len(lines) == 1 and f"ppu:***@127.0.0.1:{port}/lab: cannot connect" in lines[0]
+    assert "s3cret" not in p.stderr

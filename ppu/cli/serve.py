@@ -34,11 +34,15 @@ def register(app: typer.Typer) -> None:
                 if not os.path.exists(path):
                     raise BadInput("--db", f"no store at {path} (run a campaign first)")
             from ppu.api.server import serve_forever
-            from ppu.store.store import make_engine, migrate
+            from ppu.core.errors import PpuError
+            from ppu.store.store import answering, make_engine, migrate
 
             engine = make_engine(url)
             try:
-                migrate(engine)  # an older store gains the tables the dashboard reads
+                with answering(url):
+                    migrate(engine)  # an older store gains the tables the dashboard reads
+            except PpuError:
+                raise
             except Exception as e:
                 raise BadInput("--db", f"not a ppu store: {str(e).splitlines()[0]}") from None
             finally:

@@ -6,12 +6,13 @@ block the writer. The schema is created and upgraded by Alembic, from the first 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
 import time
 import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,6 @@ from sqlalchemy import bindparam, event, func, insert, update
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import (
     ArgumentError,
-    DBAPIError,
     InterfaceError,
     NoSuchModuleError,
     OperationalError,
@@ -121,10 +121,15 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
-def unreachable(url: str, e: DBAPIError) -> PpuError:
-    """A store that does not answer, in one line: the server's own reason, no traceback."""
-    reason = str(e.orig).strip().splitlines()[0] if e.orig is not None else str(e)
-    return PpuError(f"store {shown_url(url)}: cannot connect: {reason}")
+@contextlib.contextmanager
+def answering(url: str) -> Iterator[None]:
+    """A store that does not answer becomes one line: the server's own reason, the URL
+    without its password, no traceback."""
+    try:
+        yield
+    except (OperationalError, InterfaceError) as e:
+        reason = str(e.orig).strip().splitlines()[0] if e.orig is not None else str(e)
+        raise PpuError(f"store {shown_url(url)}: cannot connect: {reason}") from None
 
 
 def migrate(engine: Engine) -> None:
@@ -147,12 +152,13 @@ class Store:
         self.url = url or default_db_url()
         self.engine = make_engine(self.url)
         try:
-            if create:
-                migrate(self.engine)
-            self._conn = self.engine.connect()
-        except (OperationalError, InterfaceError) as e:
+            with answering(self.url):
+                if create:
+                    migrate(self.engine)
+                self._conn = self.engine.connect()
+        except PpuError:
             self.engine.dispose()
-            raise unreachable(self.url, e) from None
+            raise
         self.session = Session(self.engine, expire_on_commit=False)
         self._documents: list[dict[str, Any]] = []
         self._runs_by_descriptor: dict[Any, Any] = {}
