@@ -2,6 +2,11 @@
 
     .venv/bin/python benchmarks/crash_resume.py                 # 20 kills, 10 in serial I/O
     .venv/bin/python benchmarks/crash_resume.py --kills 3 --io-kills 2 --budget 2 --json
+    .venv/bin/python benchmarks/crash_resume.py --postgres postgresql://postgres@127.0.0.1:5432/postgres
+
+The store is SQLite files in a temp dir, or with `--postgres ADMIN_URL` a fresh database per
+campaign on that PostgreSQL server (the harness creates them; the URL names a database it may
+connect to, with the right to create databases).
 
 First an uninterrupted run of the same campaign (its wall time and serial exchanges set the
 scale of the kill instants). Then the campaign again, killed over and over: an I/O kill
@@ -25,11 +30,11 @@ import json
 import os
 import random
 import signal
-import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -41,10 +46,11 @@ def _ppu(
     args: list[str],
     env: dict[str, str],
     kill_after_s: float | None = None,
-    running_when_locked: Path | None = None,
+    running_when_locked: tuple[str, str] | None = None,
 ) -> tuple[int, str]:
     """Run `ppu …`; with `kill_after_s`, SIGKILL it from outside that long after it began
-    running the campaign (it holds the campaign's lock file), not while it imports."""
+    running the campaign (it holds the campaign's lock: (store URL, campaign id)), not while
+    it imports."""
     proc = subprocess.Popen(
         [PPU, *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
     )
@@ -59,20 +65,14 @@ def _ppu(
     return proc.returncode, out
 
 
-def _holds_lock(path: Path, pid: int) -> bool:
-    """Whether process `pid` has taken the campaign's lock (the lock file names its owner)."""
+def _holds_lock(lock: tuple[str, str], pid: int) -> bool:
+    """Whether process `pid` has taken the campaign's lock (the lock names its owner)."""
+    from ppu.runtime.holds import campaign_owner
+
     try:
-        return path.read_text().startswith(f"pid {pid} ")
-    except OSError:
+        return f"pid {pid} " in (campaign_owner(*lock) or "")
+    except Exception:  # the store is not there yet: the process is still starting
         return False
-
-
-def _lock_file(env: dict[str, str], db: Path, campaign_id: str) -> Path:
-    """Where this store's campaign controller keeps its lock (as ppu.runtime.holds names it)."""
-    from ppu.runtime.holds import lock_path
-
-    os.environ["PPU_LOCK_DIR"] = env["PPU_LOCK_DIR"]
-    return lock_path(f"sqlite:///{db.resolve()}", campaign_id)
 
 
 def _last_json(out: str) -> dict[str, Any]:
@@ -80,15 +80,62 @@ def _last_json(out: str) -> dict[str, Any]:
     return json.loads(lines[-1]) if lines else {}
 
 
-def _rows(db: Path, sql: str) -> list[tuple]:
-    con = sqlite3.connect(db)
+def _rows(db: str, sql: str) -> list[tuple]:
+    """What the store holds, read as another process would (SQLite or PostgreSQL)."""
+    from sqlalchemy import create_engine, text
+
+    from ppu.store.store import driver_url
+
+    engine = create_engine(driver_url(db))
     try:
-        return con.execute(sql).fetchall()
+        with engine.connect() as conn:
+            return [tuple(r) for r in conn.execute(text(sql)).fetchall()]
     finally:
-        con.close()
+        engine.dispose()
 
 
-def _stored(db: Path) -> dict[str, set]:
+def _exists(db: str) -> bool:
+    """Whether the campaign's store has been made (the first run makes it)."""
+    from sqlalchemy import create_engine, inspect
+
+    from ppu.store.store import driver_url
+
+    if db.startswith("sqlite:///") and not Path(db.removeprefix("sqlite:///")).exists():
+        return False
+    engine = create_engine(driver_url(db))
+    try:
+        return inspect(engine).has_table("campaign")
+    finally:
+        engine.dispose()
+
+
+def _json(v: Any) -> Any:
+    """A JSON column: text from SQLite, already parsed from PostgreSQL."""
+    return json.loads(v) if isinstance(v, str) else v
+
+
+def sqlite_stores(workdir: Path) -> Callable[[str], str]:
+    return lambda name: f"sqlite:///{(workdir / f'{name}.sqlite').resolve()}"
+
+
+def postgres_stores(admin_url: str) -> Callable[[str], str]:
+    """A fresh database per store on the server `admin_url` names."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    admin = make_url(admin_url).set(drivername="postgresql").render_as_string(False)
+    tag = f"ppu_crash_{os.getpid()}_{int(time.time()) % 100000}"
+
+    def new(name: str) -> str:
+        db = f"{tag}_{name.replace('-', '_')}"
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'create database "{db}"')
+        return admin_url.rsplit("/", 1)[0] + "/" + db
+
+    return new
+
+
+def _stored(db: str) -> dict[str, set]:
     return {
         "measurements": set(
             _rows(db, "select id, launch_id, sample_id, name, value, unit from measurement")
@@ -97,7 +144,7 @@ def _stored(db: Path) -> dict[str, set]:
     }
 
 
-def _settle_holds(db: Path, env: dict[str, str], rng: random.Random) -> list[tuple[int, str]]:
+def _settle_holds(db: str, env: dict[str, str], rng: random.Random) -> list[tuple[int, str]]:
     _, out = _ppu(["holds", "--db", str(db), "--json"], env)
     settled = []
     for h in _last_json(out).get("holds", []):
@@ -122,7 +169,7 @@ def _settle_holds(db: Path, env: dict[str, str], rng: random.Random) -> list[tup
     return settled
 
 
-def check_final(db: Path, budget: int, steps: int) -> list[str]:
+def check_final(db: str, budget: int, steps: int) -> list[str]:
     """What must hold once the campaign has ended, read from the store alone."""
     bad: list[str] = []
     (state,) = _rows(db, "select state from campaign")[0]
@@ -134,7 +181,7 @@ def check_final(db: Path, budget: int, steps: int) -> list[str]:
     for number, status, launches in exps:
         if status not in ("COMPLETED", "FAILED", "ABANDONED"):
             bad.append(f"experiment {number} left {status}")
-        ids = json.loads(launches or "[]")
+        ids = _json(launches) or []
         if status == "COMPLETED":
             states = {
                 s
@@ -160,7 +207,7 @@ def check_final(db: Path, budget: int, steps: int) -> list[str]:
     }
     for (lid,) in _rows(
         db,
-        "select id from launch where rerun_safe=0 and state='replaced' and started_v is not null",
+        "select id from launch where not rerun_safe and state='replaced' and started_v is not null",
     ):
         if lid not in approved:
             bad.append(f"launch {lid} (not safe to repeat) was re-run without approval")
@@ -179,23 +226,30 @@ def check_final(db: Path, budget: int, steps: int) -> list[str]:
     terminal = len([e for e in exps if e[1] in ("COMPLETED", "FAILED", "ABANDONED")])
     last = _rows(db, "select state from plannerstate order by id desc limit 1")
     if last:
-        results = len(json.loads(last[0][0])["results"])
+        results = len(_json(last[0][0])["results"])
         if results != terminal:
             bad.append(f"planner holds {results} results for {terminal} finished experiments")
     return bad
 
 
 def run_harness(
-    kills: int, io_kills: int, budget: int, seed: int, workdir: Path, batch: int = 2
+    kills: int,
+    io_kills: int,
+    budget: int,
+    seed: int,
+    workdir: Path,
+    new_store: Callable[[str], str] | None = None,
 ) -> dict[str, Any]:
+    """`new_store(name)` makes an empty store and gives its URL (SQLite files by default)."""
+    new_store = new_store or sqlite_stores(workdir)
     rng = random.Random(seed)
     env = {**os.environ, "PPU_LOCK_DIR": str(workdir / "locks")}
     env.pop("PPU_CRASH_AT_EXCHANGE", None)
     demo = ["demo", "--budget", str(budget), "--seed", str(seed), "--json"]
 
-    base_db = workdir / "baseline.sqlite"
+    base_db = new_store("baseline")
     t0 = time.perf_counter()
-    rc, out = _ppu([*demo, "--db", str(base_db)], env)
+    rc, out = _ppu([*demo, "--db", base_db], env)
     base_wall = time.perf_counter() - t0
     base = _last_json(out)
     if rc != 0 or not base:
@@ -209,7 +263,7 @@ def run_harness(
 
     plan = ["io"] * io_kills + ["time"] * (kills - io_kills)
     rng.shuffle(plan)
-    db = workdir / "crashed-1.sqlite"
+    db = new_store("crashed-1")
     dbs = [db]
     cid: str | None = None
     done: list[dict[str, Any]] = []
@@ -222,7 +276,7 @@ def run_harness(
             bad += check_final(db, budget, steps=6)
             if len(done) >= len(plan):
                 break
-            db = workdir / f"crashed-{len(dbs) + 1}.sqlite"  # kills left: a fresh campaign
+            db = new_store(f"crashed-{len(dbs) + 1}")  # kills left: a fresh campaign
             dbs.append(db)
             cid, finished = None, False
         kind = plan[len(done)] if len(done) < len(plan) else None
@@ -235,13 +289,12 @@ def run_harness(
         elif kind == "time":
             at = round(rng.uniform(0.0, time_window), 2)
             kill_after = at
-        before = _stored(db) if db.exists() else {"measurements": set(), "samples": set()}
-        args = (
-            [*demo, "--db", str(db)] if cid is None else ["resume", cid, "--db", str(db), "--json"]
-        )
-        lock = _lock_file(env, db, cid or f"demo-co2-capture-s{seed}-1")
+        before = _stored(db) if _exists(db) else {"measurements": set(), "samples": set()}
+        args = [*demo, "--db", db] if cid is None else ["resume", cid, "--db", db, "--json"]
+        os.environ["PPU_LOCK_DIR"] = env["PPU_LOCK_DIR"]  # where a lock file is looked for
+        lock = (db, cid or f"demo-co2-capture-s{seed}-1")
         rc, out = _ppu(args, run_env, kill_after, lock)
-        if cid is None and db.exists():
+        if cid is None and _exists(db):
             rows = _rows(db, "select id from campaign")
             cid = rows[0][0] if rows else None
         if rc == 0:
@@ -251,12 +304,12 @@ def run_harness(
         else:
             bad.append(f"a run exited {rc} (not a kill): {out[-300:]}")
             break
-        after = _stored(db) if db.exists() else before
+        after = _stored(db) if _exists(db) else before
         for what in ("measurements", "samples"):
             lost = before[what] - after[what]
             if lost:
                 bad.append(f"{len(lost)} {what} lost or changed after kill {len(done)}")
-        if not finished and db.exists():
+        if not finished and _exists(db):
             held += _settle_holds(db, env, rng)
         if len(done) > kills + 50:
             bad.append("the campaign never finished")
@@ -272,9 +325,10 @@ def run_harness(
             "launches": _rows(d, "select count(*) from launch")[0][0],
         }
         for d in dbs
-        if d.exists()
+        if _exists(d)
     ]
     return {
+        "store": db.split(":", 1)[0],
         "kills": len(done),
         "io_kills": sum(k["kind"] == "io" for k in done),
         "timed_kills": sum(k["kind"] == "time" for k in done),
@@ -302,11 +356,13 @@ def main() -> None:
     ap.add_argument("--budget", type=int, default=8)
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--workdir", type=Path, default=None)
+    ap.add_argument("--postgres", metavar="ADMIN_URL", default=None)
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
     workdir = a.workdir or Path(tempfile.mkdtemp(prefix="ppu-crash-"))
     workdir.mkdir(parents=True, exist_ok=True)
-    r = run_harness(a.kills, a.io_kills, a.budget, a.seed, workdir)
+    stores = postgres_stores(a.postgres) if a.postgres else sqlite_stores(workdir)
+    r = run_harness(a.kills, a.io_kills, a.budget, a.seed, workdir, stores)
     if not a.json:
         print(f"kills: {r['kills']} ({r['io_kills']} inside serial I/O, {r['timed_kills']} timed)")
         print(f"holds settled by the harness: {r['holds_settled']}")

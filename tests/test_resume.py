@@ -52,9 +52,20 @@ def _rows(url: str, sql: str) -> list[tuple]:
         engine.dispose()
 
 
-def test_sigkilled_campaign_resumes_without_loss_or_silent_reruns(tmp_path: Path) -> None:
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_sigkilled_campaign_resumes_without_loss_or_silent_reruns(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
     """The harness of benchmarks/crash_resume.py, small: 3 kills (2 inside serial I/O)."""
-    r = HARNESS.run_harness(kills=3, io_kills=2, budget=2, seed=3, workdir=tmp_path)
+    stores = (
+        HARNESS.sqlite_stores(tmp_path)
+        if backend == "sqlite"
+        else HARNESS.postgres_stores(request.getfixturevalue("postgres_server"))
+    )
+    r = HARNESS.run_harness(
+        kills=3, io_kills=2, budget=2, seed=3, workdir=tmp_path, new_store=stores
+    )
+    assert r["store"] == backend
     assert r["kills"] == 3 and r["io_kills"] == 2, r["kill_instants"]
     assert r["finished"]
     assert r["violations"] == []
@@ -175,24 +186,6 @@ def test_simulated_lab_is_saved_with_the_journal_and_restores(tmp_path: Path, st
     assert {k: lab["simulators"][k].loaded_ml for k in seen["pumps"]} == seen["pumps"]
     assert lab["simulators"]["synthesis.heater"].now() == saved.virtual_t  # bound to the new clock
     later.close()
-
-
-def test_the_campaign_lock_is_per_store_and_refuses_a_second_controller(tmp_path: Path) -> None:
-    from ppu.core.errors import BadInput
-    from ppu.runtime.holds import CampaignLock, controller_alive
-
-    one, other = f"sqlite:///{tmp_path / 'a.sqlite'}", f"sqlite:///{tmp_path / 'b.sqlite'}"
-    lock = CampaignLock(one, "demo-s7-1")
-    lock.acquire()
-    try:
-        assert controller_alive(one, "demo-s7-1")
-        assert not controller_alive(other, "demo-s7-1")  # same name, another store
-        CampaignLock(other, "demo-s7-1").acquire()  # a demo on another store runs
-        with pytest.raises(BadInput, match="it is being run by pid"):
-            CampaignLock(one, "demo-s7-1").acquire()
-    finally:
-        lock.release()
-    assert not controller_alive(one, "demo-s7-1")
 
 
 def test_a_resumed_dry_run_waits_for_a_person_without_running_ahead(

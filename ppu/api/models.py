@@ -29,6 +29,11 @@ class CampaignOut(BaseModel):
     experiments: dict[str, int] = Field(description="experiments by status")
     launches: dict[str, int] = Field(description="launches by state")
     summary: dict[str, Any] | None = None
+    controller: str | None = Field(
+        None,
+        description="the process running the campaign now ('ppu pid 41 on lab-pc-2'); "
+        "null when none does",
+    )
 
 
 class ObjectiveOut(BaseModel):

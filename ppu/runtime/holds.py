@@ -7,8 +7,10 @@ controller is down such a launch is still journaled `running` (or `interrupted` 
 clean stop); it counts as held as soon as no controller owns its campaign, so the operator
 can settle it before `ppu resume` as well as while it runs.
 
-The controller's ownership of a campaign is an advisory lock file per store and campaign: it
-goes with the process, however the process ends (SIGKILL included).
+The controller's ownership of a campaign is an advisory lock that goes with the process,
+however the process ends (SIGKILL included): a lock file per store and campaign for SQLite (a
+file store is one machine's), a lock on the server for PostgreSQL (whose controllers may run on
+several hosts).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from ppu.core.errors import BadInput
 from ppu.core.locks import OwnerLock, lock_dir
 from ppu.store.models import IN_FLIGHT, Launch
 from ppu.store.resolutions import given_resolution
+from ppu.store.server_lock import ServerLock, holder, is_server_url
 
 OUTCOMES = ("done", "failed", "rerun")
 
@@ -39,20 +42,43 @@ def lock_path(db_url: str, campaign_id: str) -> Path:
     return lock_dir() / f"campaign-{store}-{name}.lock"
 
 
-class CampaignLock(OwnerLock):
+class CampaignLock:
     """Held by the one process running a campaign; `ppu resume` of a running one refuses."""
 
     def __init__(self, db_url: str, campaign_id: str) -> None:
         self.campaign_id = campaign_id
-        super().__init__(
-            lock_path(db_url, campaign_id),
-            lambda owner: BadInput(f"campaign {campaign_id}", f"it is being run by {owner}"),
+
+        def busy(owner: str) -> BadInput:
+            return BadInput(f"campaign {campaign_id}", f"it is being run by {owner}")
+
+        self._lock: OwnerLock | ServerLock = (
+            ServerLock(db_url, f"campaign {campaign_id}", busy)
+            if is_server_url(db_url)
+            else OwnerLock(lock_path(db_url, campaign_id), busy)
         )
+
+    def acquire(self) -> None:
+        self._lock.acquire()
+
+    def release(self) -> None:
+        self._lock.release()
+
+
+def campaign_owner(db_url: str, campaign_id: str) -> str | None:
+    """Who runs the campaign now ("ppu pid 41 on lab-pc-2 (from 10.0.0.2)"), or None."""
+    if is_server_url(db_url):
+        return holder(db_url, f"campaign {campaign_id}")
+    if not controller_alive(db_url, campaign_id):
+        return None
+    return lock_path(db_url, campaign_id).read_text(errors="replace").strip() or "a process"
 
 
 def controller_alive(db_url: str, campaign_id: str) -> bool:
-    """Whether a process runs this campaign now. Asks for a shared lock and gives it back at
-    once: never writes the file, so a controller starting meanwhile is not confused."""
+    """Whether a process runs this campaign now. For a lock file: asks for a shared lock and
+    gives it back at once, never writing the file, so a controller starting meanwhile is not
+    confused."""
+    if is_server_url(db_url):
+        return holder(db_url, f"campaign {campaign_id}") is not None
     path = lock_path(db_url, campaign_id)
     if not path.exists():
         return False

@@ -9,15 +9,14 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-import os
 import time
 import warnings
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import bindparam, event, func, insert, update
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy import bindparam, event, func, insert, text, update
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import (
     ArgumentError,
     InterfaceError,
@@ -42,17 +41,11 @@ from ppu.store.models import (
     Sample,
     SimulatedLab,
 )
+from ppu.store.urls import as_url, default_db_url, driver_url, shown_url
+
+__all__ = ["Store", "as_url", "default_db_url", "driver_url", "make_engine", "shown_url"]
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-
-
-def default_db_url() -> str:
-    return as_url(os.environ.get("PPU_DB", "ppu.sqlite"))
-
-
-def as_url(db: str) -> str:
-    """A path becomes a SQLite URL; anything with '://' is taken as a SQLAlchemy URL."""
-    return db if "://" in db else f"sqlite:///{Path(db).expanduser()}"
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -90,23 +83,6 @@ def _row(obj: SQLModel, skip: tuple[str, ...] = ()) -> dict[str, Any]:
     return {k: getattr(obj, k) for k in type(obj).model_fields if k not in skip}
 
 
-def driver_url(url: str) -> str:
-    """`postgresql://` as typed means psycopg (3), the driver ppu depends on; SQLAlchemy
-    would otherwise look for psycopg2."""
-    for bare in ("postgresql://", "postgres://"):
-        if url.startswith(bare):
-            return "postgresql+psycopg://" + url.removeprefix(bare)
-    return url
-
-
-def shown_url(url: str) -> str:
-    """The URL as a message may show it: without its password."""
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
-        return url
-
-
 def make_engine(url: str) -> Engine:
     try:
         engine = create_engine(driver_url(url))
@@ -140,6 +116,12 @@ def migrate(engine: Engine) -> None:
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            # controllers starting at once on one server upgrade one after the other; the
+            # second finds the schema at head (PostgreSQL's DDL is transactional)
+            from ppu.store.server_lock import lock_key
+
+            conn.execute(text("select pg_advisory_xact_lock(:k)"), {"k": lock_key("schema")})
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
 

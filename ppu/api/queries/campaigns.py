@@ -8,6 +8,7 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from ppu.api.queries.values import clean, finite
+from ppu.runtime.holds import campaign_owner, db_url
 from ppu.store.models import (
     Campaign,
     Experiment,
@@ -75,6 +76,7 @@ def _campaign(s: Session, c: Campaign) -> dict[str, Any]:
         "experiments": exps,
         "launches": launches,
         "summary": clean(c.summary),
+        "controller": campaign_owner(db_url(s), c.id),
     }
 
 

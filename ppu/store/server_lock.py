@@ -1,0 +1,110 @@
+"""A lock held on the store's PostgreSQL server, so it means the same on every host.
+
+A lock file only excludes processes on one machine; two controllers on two hosts writing one
+PostgreSQL store would each take their own file and both run the campaign. A session-level
+advisory lock lives on the server instead: held by one connection of its own, dropped by the
+server when that connection ends, however the holder ends (SIGKILL, a crashed host: the
+server's TCP keepalives notice within about half a minute). The holder names itself in
+`application_name`, so a refused process is told who runs the campaign and where.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import socket
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy.engine import make_url
+
+from ppu.store.urls import shown_url
+
+# a host that vanishes without closing its socket: the server probes after 10 s idle, every
+# 5 s, and drops the session (and its lock) after 3 unanswered probes
+_KEEPALIVE = {"tcp_keepalives_idle": 10, "tcp_keepalives_interval": 5, "tcp_keepalives_count": 3}
+
+_HOLDER = """
+select a.application_name, host(a.client_addr)
+from pg_locks l join pg_stat_activity a on a.pid = l.pid
+where l.locktype = 'advisory' and l.granted and l.objsubid = 1
+  and l.classid = %(hi)s::oid and l.objid = %(lo)s::oid
+  and l.database = (select oid from pg_database where datname = current_database())
+"""
+
+
+def is_server_url(url: str) -> bool:
+    return url.split(":", 1)[0].split("+", 1)[0] in ("postgresql", "postgres")
+
+
+def lock_key(name: str) -> int:
+    """A stable, positive 63-bit key for a name (the server keys advisory locks by bigint)."""
+    return int.from_bytes(hashlib.sha1(f"ppu {name}".encode()).digest()[:8], "big") >> 1
+
+
+def _conninfo(url: str) -> str:
+    """The store's URL as libpq takes it (without SQLAlchemy's `+psycopg` driver tag)."""
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def _connect(url: str, application_name: str = "ppu") -> Any:
+    import psycopg
+
+    from ppu.core.errors import PpuError
+
+    try:
+        return psycopg.connect(
+            _conninfo(url),
+            autocommit=True,
+            connect_timeout=10,
+            application_name=application_name[:63],
+        )
+    except psycopg.OperationalError as e:
+        reason = str(e).strip().splitlines()[0]
+        raise PpuError(f"store {shown_url(url)}: cannot connect: {reason}") from None
+
+
+def _holder(conn: Any, key: int) -> str | None:
+    row = conn.execute(_HOLDER, {"hi": key >> 32, "lo": key & 0xFFFFFFFF}).fetchone()
+    if row is None:
+        return None
+    name, addr = row
+    return f"{name} (from {addr})" if addr else name
+
+
+def holder(url: str, name: str) -> str | None:
+    """Who holds the lock now (its `application_name` and address), or None."""
+    conn = _connect(url)
+    try:
+        return _holder(conn, lock_key(name))
+    finally:
+        conn.close()
+
+
+class ServerLock:
+    """A session-level advisory lock on the store's server, on a connection of its own."""
+
+    def __init__(self, url: str, name: str, busy: Callable[[str], Exception]) -> None:
+        self.url = url
+        self.key = lock_key(name)
+        self._busy = busy
+        self._conn: Any = None
+
+    def acquire(self) -> None:
+        me = f"ppu pid {os.getpid()} on {socket.gethostname()}"
+        conn = _connect(self.url, me)
+        try:
+            for setting, value in _KEEPALIVE.items():
+                conn.execute(f"set {setting} = {int(value)}")
+            (got,) = conn.execute("select pg_try_advisory_lock(%s)", (self.key,)).fetchone()
+            if not got:
+                raise self._busy(_holder(conn, self.key) or "another process")
+        except BaseException:
+            conn.close()
+            raise
+        self._conn = conn
+
+    def release(self) -> None:
+        if self._conn is not None:
+            self._conn.close()  # the server drops a session's advisory locks with it
+            self._conn = None
