@@ -65,7 +65,7 @@ def test_a_busy_port_names_who_has_it(tmp_path: Path) -> None:
         p = _ppu("launch", "dispense", "--lab", "lab.toml", "--json", cwd=tmp_path)
     finally:
         lock.release()
-    assert f"port socket://127.0.0.1:9 in use by pid {os.getpid()}" in _one_line(p, 1)
+    assert f"port socket://127.0.0.1:9 in use by ppu pid {os.getpid()} on " in _one_line(p, 1)
 
 
 def test_a_real_campaign_on_absent_ports_stores_no_campaign(tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import socket
 import sys
 import tempfile
 from collections.abc import Callable
@@ -37,7 +38,8 @@ class OwnerLock:
             os.close(fd)
             raise self._busy(owner) from None
         os.ftruncate(fd, 0)
-        os.write(fd, f"pid {os.getpid()} ({' '.join(sys.argv[:3])})".encode())
+        me = f"ppu pid {os.getpid()} on {socket.gethostname()} ({' '.join(sys.argv[:3])})"
+        os.write(fd, me.encode())
         self._fd = fd
 
     def release(self) -> None:

@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from ppu.runtime.holds import controller_alive
 from ppu.store import Store
 from ppu.store.models import Command, OperatorStepRecord
 
@@ -41,6 +42,7 @@ class ControlDesk:
         self.steps: dict[int, asyncio.Future[str]] = {}
         self.resolutions: dict[int, asyncio.Future[tuple[str, str]]] = {}
         self.carried_out: list[Command] = []
+        self._alive_asked: dict[str, tuple[float, bool]] = {}
 
     async def run(self) -> None:
         while True:
@@ -49,17 +51,50 @@ class ControlDesk:
 
     def poll(self) -> None:
         for cmd in self.store.pending_commands():
-            if cmd.campaign_id not in (None, self.campaign_id) and cmd.kind not in (
-                "hold",
-                "release",
-                "confirm",
-            ):
-                continue  # another campaign's
+            if not self._is_mine(cmd):
+                continue  # another controller's, on this store
             state, result = self.carry_out(cmd)
             self.store.finish_command(cmd.id, state, result)  # type: ignore[arg-type]
             self.carried_out.append(cmd)
             if self.on_command is not None:
                 self.on_command()
+
+    def _is_mine(self, cmd: Command) -> bool:
+        """Several controllers may poll one store: each takes its own campaign's commands;
+        of another campaign's only a step waiting here, or a hold of an instrument here when
+        the campaign named (the one that last used the instrument) has stopped."""
+        if cmd.campaign_id == self.campaign_id:
+            return True
+        about_this_lab = self._about_this_lab(cmd)
+        if cmd.campaign_id is None or cmd.kind == "confirm":
+            return about_this_lab
+        if cmd.kind in ("hold", "release"):
+            return about_this_lab and not self._controller_alive(cmd.campaign_id)
+        return False
+
+    def _about_this_lab(self, cmd: Command) -> bool:
+        kind, target = cmd.kind, cmd.target
+        if kind in ("pause", "resume", "abort"):
+            return target == self.campaign_id
+        if kind in ("hold", "release"):
+            return target in self.rt.instruments
+        waiting = {
+            "approve": self.approvals,
+            "reject": self.approvals,
+            "confirm": self.steps,
+            "resolve": self.resolutions,
+        }.get(kind)
+        if waiting is None:
+            return True  # an unknown kind: whoever sees it refuses it
+        return target.isdigit() and int(target) in waiting
+
+    def _controller_alive(self, campaign_id: str) -> bool:
+        """Whether another campaign has its controller, asked at most every few seconds."""
+        asked = self._alive_asked.get(campaign_id)
+        if asked is None or time.monotonic() - asked[0] > 5.0:
+            asked = (time.monotonic(), controller_alive(self.store.url, campaign_id))
+            self._alive_asked[campaign_id] = asked
+        return asked[1]
 
     def carry_out(self, cmd: Command) -> tuple[str, str]:
         kind, target = cmd.kind, cmd.target

@@ -180,6 +180,11 @@ def test_a_person_steers_a_paced_dry_run_from_the_page(
 
     page.goto(f"{live_run['url']}/")
     page.wait_for_selector("#live.on")
+    # who runs the campaign, as several controllers on one store need it said
+    page.wait_for_function(
+        "() => document.querySelector('#controller').textContent.startsWith('run by ppu pid ')"
+    )
+    assert page.locator("#campaign option").first.inner_text().endswith(" · live")
 
     # the planner's proposal waits for a person; approving it asks for the token once
     approve = page.locator("#approvals li[data-experiment] button[data-action=approve]").first

@@ -193,7 +193,7 @@ def test_a_second_process_gets_port_in_use(tmp_path: Path) -> None:
 
     text = run_with_pump(body)
     assert text.startswith(PortInUse.__name__)
-    assert "in use by pid" in text
+    assert "in use by ppu pid" in text
 
 
 # -- property: random bytes give only typed errors ------------------------------------------

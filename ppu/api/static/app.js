@@ -167,9 +167,12 @@ const render = {
       page.campaign = ids[0] || null;
       if (previous !== page.campaign) { if (page.stream) follow(); markStale(SECTIONS); }
     }
+    // several controllers may write one store: the picker marks the campaigns running now
+    const label = (c) => `${c.id} (${c.name})${c.controller ? " · live" : ""}`;
     if (sel.options.length !== all.length || [...sel.options].some((o, i) => o.value !== ids[i])) {
-      sel.replaceChildren(...all.map((c) => h("option", { value: c.id, text: `${c.id} (${c.name})` })));
+      sel.replaceChildren(...all.map((c) => h("option", { value: c.id, text: label(c) })));
     }
+    all.forEach((c, i) => { if (sel.options[i].text !== label(c)) sel.options[i].text = label(c); });
     sel.value = page.campaign || "";
     const c = all.find((x) => x.id === page.campaign);
     const st = $("#campaign-state");
@@ -180,6 +183,9 @@ const render = {
     const n = Object.values(c.experiments).reduce((a, b) => a + b, 0);
     const parts = Object.entries(c.experiments).map(([k, v]) => `${v} ${k.toLowerCase()}`);
     $("#experiments-count").textContent = `${n} experiments${parts.length ? ": " + parts.join(", ") : ""}`;
+    const gone = !c.controller && ["running", "paused"].includes(c.state);
+    $("#controller").textContent = c.controller ? `run by ${c.controller}` : gone ? "no controller" : "";
+    $("#controller").className = gone ? "warn small" : "muted small";
   },
 
   async instruments() {
