@@ -27,7 +27,7 @@ def _run(*args: str) -> tuple[int, str, str]:
 
 
 def _dry_run(
-    campaign: Path, db: Path, *extra: str, lab: Path = DEMO / "lab.toml"
+    campaign: Path, db: Path | str, *extra: str, lab: Path = DEMO / "lab.toml"
 ) -> tuple[int, str, str]:
     """`ppu run CAMPAIGN --lab LAB --dry-run --db DB …`."""
     return _run("run", str(campaign), "--lab", str(lab), "--dry-run", "--db", str(db), *extra)
@@ -84,15 +84,29 @@ def _campaign_with(tmp_path: Path, old: str, new: str) -> Path:
         ),
     ],
 )
-def test_bad_campaign_file_is_one_line_exit_2_nothing_stored(tmp_path, old, new, expected):
+def test_bad_campaign_file_is_one_line_exit_2_nothing_stored(tmp_path, db_url, old, new, expected):
     campaign = _campaign_with(tmp_path, old, new)
-    db = tmp_path / "ppu.sqlite"
-    code, _, err = _dry_run(campaign, db)
+    code, _, err = _dry_run(campaign, db_url)
     lines = err.strip().splitlines()
     assert code == 2, err
     assert len(lines) == 1, err
     assert re.search(expected, lines[0]), lines[0]
-    assert not db.exists()
+    assert _nothing_stored(db_url)
+
+
+def _nothing_stored(url: str) -> bool:
+    """No SQLite file made; no table made in the PostgreSQL database."""
+    if url.startswith("sqlite:///"):
+        return not Path(url.removeprefix("sqlite:///")).exists()
+    from sqlalchemy import create_engine, inspect
+
+    from ppu.store.store import driver_url
+
+    engine = create_engine(driver_url(url))
+    try:
+        return inspect(engine).get_table_names() == []
+    finally:
+        engine.dispose()
 
 
 def test_unknown_instrument_role_is_refused(tmp_path: Path) -> None:
@@ -168,17 +182,22 @@ def test_demo_closes_the_loop_and_a_seed_fixes_the_campaign(tmp_path, monkeypatc
     assert status["measurements"] > 10 and status["samples"] >= 2 * first["completed"]
 
 
-def test_proposals_wait_for_approval_when_the_campaign_asks(tmp_path: Path) -> None:
+def test_proposals_wait_for_approval_when_the_campaign_asks(tmp_path: Path, db_url: str) -> None:
     campaign = _campaign_with(tmp_path, "approval = false", "approval = true")
-    db = tmp_path / "ppu.sqlite"
-    code, _out, err = _dry_run(campaign, db, "--budget", "1", "--json")
+    code, _out, err = _dry_run(campaign, db_url, "--budget", "1", "--json")
     assert code == 0, err
-    import sqlite3
+    from sqlalchemy import create_engine, text
 
-    con = sqlite3.connect(db)
-    started = con.execute("select started_v from launch where kernel = 'synthesize'").fetchone()
-    con.close()
-    assert started[0] == 60.0  # the simulated chemist took a minute to accept the proposal
+    from ppu.store.store import driver_url
+
+    engine = create_engine(driver_url(db_url))
+    with engine.connect() as con:
+        q = "select started_v from launch where kernel = 'synthesize'"
+        started = con.execute(text(q)).fetchone()
+    engine.dispose()
+    assert (
+        started is not None and started[0] == 60.0
+    )  # the simulated chemist took a minute to accept the proposal
 
 
 def test_planner_state_is_saved_after_each_result_and_restores(tmp_path, monkeypatch) -> None:
@@ -197,7 +216,7 @@ def test_planner_state_is_saved_after_each_result_and_restores(tmp_path, monkeyp
     assert a[0].params == b[0].params  # the same next suggestion after a restart
 
 
-def test_constraints_and_prior_experiments_from_a_csv(tmp_path, monkeypatch) -> None:
+def test_constraints_and_prior_experiments_from_a_csv(tmp_path, db_url) -> None:
     priors = tmp_path / "past.csv"
     priors.write_text(
         "temperature [degC],time [h],ratio,modulator,solvent,co2_uptake [mmol/g],selectivity\n"
@@ -213,13 +232,12 @@ def test_constraints_and_prior_experiments_from_a_csv(tmp_path, monkeypatch) -> 
     campaign.write_text(
         campaign.read_text().replace('cost = "0 s"', 'cost = "0 s"\npriors = "past.csv"')
     )
-    db = tmp_path / "ppu.sqlite"
-    code, out, err = _dry_run(campaign, db, "--budget", "1", "--json")
+    code, out, err = _dry_run(campaign, db_url, "--budget", "1", "--json")
     assert code == 0, err
     cid = json.loads(out.strip().splitlines()[-1])["campaign_id"]
     from ppu.store import Store
 
-    store = Store(f"sqlite:///{db}")
+    store = Store(db_url)
     try:
         state = store.latest_planner_state(cid).state
     finally:

@@ -15,6 +15,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, text
+
+from ppu.store.store import driver_url
+from tests.postgres import new_database
 
 PPU = Path(sys.executable).with_name("ppu")
 TOKEN = "test-token-4f1c"
@@ -36,36 +40,92 @@ CHROMIUM_ARGS = [
 ]
 
 
-@pytest.fixture(scope="session")
-def demo_run(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    """The demo campaign, two experiments, dry-run: its summary and the store it wrote."""
-    where = tmp_path_factory.mktemp("demo")
-    db = where / "demo.sqlite"
-    reuse = os.environ.get("PPU_API_DEMO_DB")  # a store an earlier `ppu demo --budget 2` wrote
-    if reuse:
+_demos: dict[str, dict] = {}
+
+
+def _demo_on(backend: str, factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> dict:
+    """The demo campaign, two experiments, dry-run, once per backend: its summary, the store's
+    URL and how to copy it. On PostgreSQL the copy is `CREATE DATABASE … TEMPLATE` of a
+    template no one connects to."""
+    if backend in _demos:
+        return _demos[backend]
+    where = factory.mktemp(f"demo-{backend}")
+    reuse = os.environ.get("PPU_API_DEMO_DB")  # a SQLite store an earlier demo wrote
+    if backend == "sqlite":
+        db = where / "demo.sqlite"
+        url = f"sqlite:///{db}"
+    else:
+        admin = request.getfixturevalue("postgres_server")
+        url = new_database(admin)
+    if reuse and backend == "sqlite":
         shutil.copy(reuse, db)
-        with sqlite3.connect(db) as conn:
-            (summary,) = conn.execute("SELECT summary FROM campaign").fetchone()
-        return {"db": db, "summary": json.loads(summary)}
-    env = {**os.environ, "PPU_LOCK_DIR": str(where / "locks")}
-    env.pop("PPU_DB", None)
-    done = subprocess.run(
-        [str(PPU), "demo", "--budget", "2", "--db", str(db), "--json"],
-        capture_output=True,
-        text=True,
-        timeout=DEMO_TIMEOUT_S,
-        env=env,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    summary = json.loads(done.stdout.strip().splitlines()[-1])
-    with sqlite3.connect(db) as conn:  # fold the WAL in, so copies are whole
-        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    return {"db": db, "summary": summary}
+        summary = json.loads(_rows(url, "SELECT summary FROM campaign")[0][0])
+    else:
+        env = {**os.environ, "PPU_LOCK_DIR": str(where / "locks")}
+        env.pop("PPU_DB", None)
+        done = subprocess.run(
+            [str(PPU), "demo", "--budget", "2", "--db", url, "--json"],
+            capture_output=True,
+            text=True,
+            timeout=DEMO_TIMEOUT_S,
+            env=env,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+        summary = json.loads(done.stdout.strip().splitlines()[-1])
+    if backend == "sqlite":
+        with sqlite3.connect(db) as conn:  # fold the WAL in, so copies are whole
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        counter = iter(range(10**6))
+
+        def copy(into: Path) -> str:
+            target = into / f"ppu-{next(counter)}.sqlite"
+            shutil.copy(db, target)
+            return f"sqlite:///{target}"
+    else:
+        template = _copy_database(admin, url.rsplit("/", 1)[1]).rsplit("/", 1)[1]
+
+        def copy(into: Path) -> str:
+            return _copy_database(admin, template)
+
+    _demos[backend] = {"db": url, "summary": summary, "copy": copy, "backend": backend}
+    return _demos[backend]
+
+
+def _copy_database(admin_url: str, source: str) -> str:
+    import psycopg
+
+    name = new_database(admin_url).rsplit("/", 1)[1]  # a fresh name, then made from source
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'drop database "{name}"')
+        conn.execute(f'create database "{name}" template "{source}"')
+    return admin_url.rsplit("/", 1)[0] + "/" + name
+
+
+def _rows(url: str, sql: str) -> list[tuple]:
+    engine = create_engine(driver_url(url))
+    try:
+        with engine.connect() as conn:
+            return [tuple(r) for r in conn.execute(text(sql)).fetchall()]
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def demo_run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """The demo's store, on SQLite and on a real PostgreSQL server (tests run on both)."""
+    return _demo_on(request.param, tmp_path_factory, request)
 
 
 @pytest.fixture(scope="session")
-def demo_db(demo_run: dict) -> Path:
+def demo_sqlite(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """The SQLite demo store alone, for tests about the API's shape, not its backend."""
+    return _demo_on("sqlite", tmp_path_factory, request)
+
+
+@pytest.fixture(scope="session")
+def demo_db(demo_run: dict) -> str:
+    """The demo store's URL (read-only for tests: they act on a copy)."""
     return demo_run["db"]
 
 
@@ -75,30 +135,28 @@ def demo_campaign(demo_run: dict) -> str:
 
 
 @pytest.fixture
-def store_copy(demo_db: Path, tmp_path: Path) -> Path:
-    """A private copy of the demo store, for tests that write commands."""
-    copy = tmp_path / "ppu.sqlite"
-    shutil.copy(demo_db, copy)
-    return copy
+def store_copy(demo_run: dict, tmp_path: Path) -> str:
+    """A private copy of the demo store, for tests that write commands: its URL."""
+    return demo_run["copy"](tmp_path)
 
 
 @pytest.fixture(scope="session")
-def read_client(demo_db: Path) -> Iterator:
+def read_client(demo_db: str) -> Iterator:
     from fastapi.testclient import TestClient
 
     from ppu.api.app import create_app
 
-    with TestClient(create_app(f"sqlite:///{demo_db}", TOKEN)) as client:
+    with TestClient(create_app(demo_db, TOKEN)) as client:
         yield client
 
 
 @pytest.fixture
-def client(store_copy: Path) -> Iterator:
+def client(store_copy: str) -> Iterator:
     from fastapi.testclient import TestClient
 
     from ppu.api.app import create_app
 
-    with TestClient(create_app(f"sqlite:///{store_copy}", TOKEN)) as c:
+    with TestClient(create_app(store_copy, TOKEN)) as c:
         yield c
 
 

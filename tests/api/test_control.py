@@ -3,8 +3,6 @@ runtime, and the audit shows who asked for what."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from sqlalchemy import update
 from sqlmodel import Session, select
@@ -14,8 +12,8 @@ from ppu.store.store import make_engine
 from tests.api.conftest import auth
 
 
-def commands_in(db: Path) -> list[Command]:
-    engine = make_engine(f"sqlite:///{db}")
+def commands_in(db: str) -> list[Command]:
+    engine = make_engine(db)
     try:
         with Session(engine) as s:
             return list(s.exec(select(Command).order_by(Command.id)).all())  # type: ignore[arg-type]
@@ -23,9 +21,9 @@ def commands_in(db: Path) -> list[Command]:
         engine.dispose()
 
 
-def change(db: Path, statement) -> None:
+def change(db: str, statement) -> None:
     """What the runtime would have written mid-campaign (the demo store is a finished one)."""
-    engine = make_engine(f"sqlite:///{db}")
+    engine = make_engine(db)
     try:
         with engine.begin() as conn:
             conn.execute(statement)

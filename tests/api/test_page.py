@@ -40,10 +40,10 @@ def browser_page():
 
 
 def test_dashboard_shows_the_run_and_a_hold_reaches_the_audit(
-    browser_page, store_copy: Path, demo_campaign: str, tmp_path: Path
+    browser_page, store_copy: str, demo_campaign: str, tmp_path: Path
 ):
     page, errors = browser_page
-    url = f"sqlite:///{store_copy}"
+    url = store_copy
     with serve_in_thread(url, TOKEN, "127.0.0.1", 0) as server:
         import httpx
 

@@ -146,7 +146,7 @@ def test_reads_need_the_token_when_not_on_loopback(demo_db):
 
     from ppu.api.app import create_app
 
-    with TestClient(create_app(f"sqlite:///{demo_db}", TOKEN, open_reads=False)) as c:
+    with TestClient(create_app(demo_db, TOKEN, open_reads=False)) as c:
         assert c.get("/api/campaigns").status_code == 401
         assert c.get("/api/campaigns", headers={"Authorization": "Bearer wrong"}).status_code == 401
         assert c.get("/api/campaigns", headers={"Authorization": f"Bearer {TOKEN}"}).is_success

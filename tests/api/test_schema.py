@@ -24,8 +24,8 @@ schema = schemathesis.openapi.from_asgi(
 
 
 @pytest.fixture(scope="module", autouse=True)
-def _filled_store(demo_db: Path):
-    shutil.copy(demo_db, STORE)
+def _filled_store(demo_sqlite: dict):
+    shutil.copy(demo_sqlite["db"].removeprefix("sqlite:///"), STORE)
     yield
     shutil.rmtree(STORE.parent, ignore_errors=True)
 

@@ -45,8 +45,8 @@ def wait_for(stream: Iterator[tuple[str, str]], want: Callable[[str, str], bool]
     raise AssertionError("the stream ended")
 
 
-def test_stream_follows_what_another_writer_commits(store_copy: Path, demo_campaign: str):
-    url = f"sqlite:///{store_copy}"
+def test_stream_follows_what_another_writer_commits(store_copy: str, demo_campaign: str):
+    url = store_copy
     handle = serve_in_thread(url, TOKEN, "127.0.0.1", 0)
     writer = Store(url, create=False)  # the runtime's own writer, as another process would use
     try:
@@ -103,10 +103,10 @@ def test_stream_follows_what_another_writer_commits(store_copy: Path, demo_campa
         httpx.get(f"{handle.url}/api/campaigns", timeout=1.0)
 
 
-def test_serve_in_thread_refuses_a_port_in_use(store_copy: Path):
+def test_serve_in_thread_refuses_a_port_in_use(store_copy: str):
     from ppu.core.errors import BadInput
 
-    url = f"sqlite:///{store_copy}"
+    url = store_copy
     with serve_in_thread(url, TOKEN, "127.0.0.1", 0) as first:
         port = int(first.url.rsplit(":", 1)[1])
         with pytest.raises(BadInput, match="--port"):
@@ -114,7 +114,7 @@ def test_serve_in_thread_refuses_a_port_in_use(store_copy: Path):
         assert httpx.get(f"{first.url}/api/campaigns", timeout=2).is_success
 
 
-def test_ppu_serve_serves_a_store_and_stops_on_ctrl_c(store_copy: Path, demo_campaign: str):
+def test_ppu_serve_serves_a_store_and_stops_on_ctrl_c(store_copy: str, demo_campaign: str):
     env = {**os.environ, "PPU_TOKEN": TOKEN}
     proc = subprocess.Popen(
         [str(PPU), "serve", "--db", str(store_copy), "--port", "0"],
