@@ -39,6 +39,21 @@ def register(app: typer.Typer) -> None:
                 "--port", help="Serve the devices on this port and the next ones (0: any free)."
             ),
         ] = 0,
+        host: Annotated[
+            str,
+            typer.Option(
+                "--host",
+                help="Listen on this address (an instrument PC's, for controllers elsewhere).",
+            ),
+        ] = "127.0.0.1",
+        rfc2217: Annotated[
+            bool,
+            typer.Option(
+                "--rfc2217",
+                help="Serve each device through RFC 2217 (rfc2217://host:port), as ser2net "
+                "on an instrument PC does.",
+            ),
+        ] = False,
         as_json: JsonOption = False,
     ) -> None:
         """Serve each device's simulator (and its instrument's rig) on 127.0.0.1 on the wall
@@ -64,7 +79,15 @@ def register(app: typer.Typer) -> None:
         def body() -> int:
             from ppu.runtime.sim_serve import serve
 
-            summary = serve(lab, out=out, seed=seed, first_port=port, on_ready=ready)
+            summary = serve(
+                lab,
+                out=out,
+                seed=seed,
+                first_port=port,
+                host=host,
+                rfc2217=rfc2217,
+                on_ready=ready,
+            )
             n = sum(summary["requests"].values())
             err.print(f"stopped ({n} requests answered)", highlight=False)
             if as_json:

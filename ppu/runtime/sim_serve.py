@@ -128,10 +128,22 @@ class SimServer:
     They live on the simulated lab's own thread, as in a dry-run, and read `clock` (a wall
     clock here: the physics runs in real time)."""
 
-    def __init__(self, lab: LabSpec, clock: Clock, *, host: str = HOST, first_port: int = 0):
+    def __init__(
+        self,
+        lab: LabSpec,
+        clock: Clock,
+        *,
+        host: str = HOST,
+        first_port: int = 0,
+        rfc2217: bool = False,
+    ):
         self.lab = lab
         self.host = host
         self.first_port = first_port
+        #: serve each device through an RFC 2217 server on `host`, as an instrument PC does;
+        #: the simulators themselves then listen on 127.0.0.1 only
+        self.rfc2217 = rfc2217
+        self._fronts: list[Any] = []
         self.runtime = Runtime(lab, clock, store=None, dry_run=True)  # type: ignore[arg-type]
         #: one entry per device: instrument, device, driver, url (socket://host:port)
         self.served: list[dict[str, Any]] = []
@@ -160,20 +172,27 @@ class SimServer:
                             where, f"simulator cannot be set up: {describe_error(e)}"
                         ) from e
                     port = self.first_port + len(self.served) if self.first_port else 0
+                    sim_host, sim_port = (HOST, 0) if self.rfc2217 else (self.host, port)
                     try:
-                        url = await rt.simlab.run(sim.serve_tcp(self.host, port))
+                        url = await rt.simlab.run(sim.serve_tcp(sim_host, sim_port))
+                        # `sim://` is for a driver in this process; another process reads a
+                        # plain socket on its driver's timeout, as it would a networked port
+                        url = "socket://" + url.removeprefix("sim://")
+                        if self.rfc2217:
+                            from ppu.runtime.rfc2217_front import Rfc2217Front
+
+                            self._fronts.append(Rfc2217Front(self.host, port, url))
+                            url = self._fronts[-1].url
                     except OSError as e:
                         raise DeviceUnavailable(
                             where, f"cannot serve on {self.host}:{port}: {e.strerror or e}"
                         ) from None
-                    # `sim://` is for a driver in this process; another process reads a
-                    # plain socket on its driver's timeout, as it would a networked port
                     self.served.append(
                         {
                             "instrument": ispec.name,
                             "device": dspec.name,
                             "driver": dspec.driver,
-                            "url": "socket://" + url.removeprefix("sim://"),
+                            "url": url,
                         }
                     )
         except BaseException:
@@ -187,6 +206,8 @@ class SimServer:
 
     async def stop(self) -> None:
         """Close every server and connection and stop the simulated lab's thread."""
+        for front in self._fronts:
+            front.close()
         await self.runtime.close()
 
 
@@ -196,6 +217,8 @@ def serve(
     out: Path | None = None,
     seed: int = 0,
     first_port: int = 0,
+    host: str = HOST,
+    rfc2217: bool = False,
     on_ready: Callable[[dict[str, Any]], None] = lambda info: None,
 ) -> dict[str, Any]:
     """Serve the lab's simulators until SIGINT or SIGTERM; `on_ready` is told what serves
@@ -209,7 +232,9 @@ def serve(
         raise BadInput("--port", f"{n} devices from {first_port} go past port 65535")
     path = served_path(lab_path, out, list(raw.get("plugins", []))).resolve()
     clock = Clock.new_wall()
-    server = SimServer(reseeded(lab, seed), clock, first_port=first_port)
+    server = SimServer(
+        reseeded(lab, seed), clock, host=host, first_port=first_port, rfc2217=rfc2217
+    )
     result: dict[str, Any] = {}
 
     async def main() -> None:
