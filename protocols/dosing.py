@@ -9,7 +9,11 @@ from ppu.core.units import Q_, to_json
 
 
 @kernel(
-    role="pump", rerun_safe=False, outputs={"dispensed": "mL"}, produces={"solution": "solution"}
+    role="pump",
+    rerun_safe=False,
+    outputs={"dispensed": "mL"},
+    produces={"solution": "solution"},
+    expected=lambda a: a["volume"] / a["rate"],
 )
 def dispense(
     instrument,

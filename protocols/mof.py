@@ -46,6 +46,7 @@ def _hold(heater, seconds: float):
     rerun_safe=False,
     produces={"product": "as-synthesized"},
     outputs={"hold_temperature": "degC", "hold_time": "h"},
+    expected=lambda a: a["time"] + Q_(1, "h"),  # the hold, with about an hour to heat and cool
 )
 def synthesize(
     instrument,
@@ -99,6 +100,7 @@ def synthesize(
     rerun_safe=False,
     produces={"activated": "activated"},
     outputs={"activation_temperature": "degC"},
+    expected=lambda a: a["time"] + Q_(1, "h"),  # the hold, ramp and cooling
 )
 def activate(
     instrument,

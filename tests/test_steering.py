@@ -148,6 +148,17 @@ def test_pause_resume_and_abort_steer_a_live_campaign_and_each_is_audited_with_w
     code, _, err = ppu("resume", CID, "--db", str(db))
     assert code == 2 and "it is running (a controller owns it): nothing to resume" in err
 
+    # an instrument of the running lab: held, then released (as after a stall alarm)
+    for verb, who in (("hold", "dee"), ("release", "eve")):
+        code, out, err = ppu(verb, "bench", "--wait", "--who", who, "--db", str(db), "--json")
+        assert code == 0, err
+        assert (last_json(out)["state"], last_json(out)["result"]) == (
+            "done",
+            f"bench {'held' if verb == 'hold' else 'released'}",
+        )
+    code, _, err = ppu("hold", "kiln", "--db", str(db))
+    assert code == 2 and "instrument kiln: no campaign in this store has named it" in err
+
     code, out, err = ppu("abort", CID, "--wait", "--who", "cy", "--db", str(db), "--json")
     assert code == 0, err
     assert last_json(out)["state"] == "done"
@@ -156,6 +167,8 @@ def test_pause_resume_and_abort_steer_a_live_campaign_and_each_is_audited_with_w
     assert rows(db, "select kind, target, who, state from command order by id") == [
         ("pause", CID, "ana", "done"),
         ("resume", CID, "bo", "done"),
+        ("hold", "bench", "dee", "done"),
+        ("release", "bench", "eve", "done"),
         ("abort", CID, "cy", "done"),
     ]
 
@@ -172,7 +185,7 @@ def test_pause_resume_and_abort_steer_a_live_campaign_and_each_is_audited_with_w
         }
     code, _, err = ppu("pause", "no-such-campaign", "--db", str(db))
     assert code == 2 and "campaign no-such-campaign: not in this store" in err
-    assert rows(db, "select count(*) from command") == [(3,)]
+    assert rows(db, "select count(*) from command") == [(5,)]
     status = last_json(ppu("status", CID, "--db", str(db), "--json")[1])
     assert status["state"] == "aborted" and not status["controller_alive"]
     open_ones = [e for e in status["experiments"] if e["status"] == "ABANDONED"]

@@ -59,6 +59,8 @@ def status_cmd(
             )
             hint = f" [yellow](no controller: `ppu resume {c['id']}`)[/]" if stopped else ""
             out.print(f"campaign {c['id']} {c['name']}: {c['state']}{hint}")
+        for a in s["alarms"]:
+            out.print(f"[red]alarm[/]: {a['message']}", highlight=False)
         if s["latest_launches"]:
             t = Table("launch", "kernel", "instrument", "state", title="latest launches")
             for r in s["latest_launches"]:

@@ -1,4 +1,4 @@
-"""`ppu pause | abort | approve | reject`: steering a running campaign from the shell.
+"""`ppu pause | abort | approve | reject | hold | release`: steering a campaign from the shell.
 
 Each writes the row the dashboard's API writes (`ppu.api.queries.add_command`): a pending
 `Command` that the campaign's controller carries out and marks done or refused. The rows
@@ -104,6 +104,51 @@ def register(app: typer.Typer) -> None:
             lambda: steer_suggestion("reject", experiment, who, db, as_json, wait, timeout),
         )
 
+    InstrumentArg = Annotated[str, typer.Argument(help="Instrument name (see `ppu status`).")]
+    ForCampaign = Annotated[
+        str | None,
+        typer.Option(
+            "--campaign",
+            help="The campaign whose lab it is (default: the one that last used it).",
+        ),
+    ]
+
+    @app.command("hold")
+    def hold_cmd(
+        instrument: InstrumentArg,
+        campaign: ForCampaign = None,
+        who: WhoOption = None,
+        wait: WaitOption = False,
+        timeout: TimeoutOption = WAIT_S,
+        db: DbOption = None,
+        as_json: JsonOption = False,
+    ) -> None:
+        """Hold an instrument of a running campaign: what runs on it finishes, nothing new
+        starts."""
+        _run(
+            as_json,
+            lambda: steer_instrument("hold", instrument, campaign, who, db, as_json, wait, timeout),
+        )
+
+    @app.command("release")
+    def release_cmd(
+        instrument: InstrumentArg,
+        campaign: ForCampaign = None,
+        who: WhoOption = None,
+        wait: WaitOption = False,
+        timeout: TimeoutOption = WAIT_S,
+        db: DbOption = None,
+        as_json: JsonOption = False,
+    ) -> None:
+        """Release a held instrument (held by a person, or by the stall watchdog once the
+        instrument is checked): launches start on it again."""
+        _run(
+            as_json,
+            lambda: steer_instrument(
+                "release", instrument, campaign, who, db, as_json, wait, timeout
+            ),
+        )
+
 
 def _run(as_json: bool, body: Any) -> None:
     from ppu.cli.app import guard
@@ -202,6 +247,33 @@ def steer_suggestion(
 
     place = f"experiment {experiment_id}"
     return _send(kind, str(experiment_id), place, check, who, db, as_json, wait, timeout)
+
+
+def steer_instrument(
+    kind: str,
+    instrument: str,
+    campaign_id: str | None,
+    who: str | None,
+    db: str | None,
+    as_json: bool,
+    wait: bool,
+    timeout: float,
+) -> int:
+    from ppu.api import queries
+    from ppu.core.errors import BadInput
+
+    place = f"instrument {instrument}"
+
+    def check(s: Any) -> str:
+        if instrument not in queries.instrument_names(s):
+            raise BadInput(place, "no campaign in this store has named it")
+        cid = campaign_id or queries.instrument_campaign(s, instrument)
+        if cid is None:
+            raise BadInput(place, "no campaign to send it to (give --campaign)")
+        check_campaign_command(s, kind, cid)
+        return cid
+
+    return _send(kind, instrument, place, check, who, db, as_json, wait, timeout)
 
 
 def _send(

@@ -181,6 +181,9 @@ class Kernel:
     model_version: str | None = None
     #: a computed kernel's declared CPU seconds per launch (what the planner plans with)
     cpu_s: float = 0.0
+    #: how long a launch should take, from its checked inputs (a time quantity): the stall
+    #: watchdog's yardstick; without it the watchdog learns from finished launches
+    expected: Callable[[Mapping[str, Any]], Any] | None = None
 
     def __post_init__(self) -> None:
         if self.fidelity not in FIDELITIES:
@@ -303,12 +306,15 @@ def kernel(
     model: str | None = None,
     model_version: str | None = None,
     cpu_s: float = 0.0,
+    expected: Callable[[Mapping[str, Any]], Any] | None = None,
 ) -> Callable[[Callable[..., Any]], Kernel]:
     """Declare a kernel. Inputs are the body's keyword parameters whose defaults are
     `In(...)`, `Count(...)`, `Choice(...)`, `Uses(...)` or `Consumes(...)`; the first two positional
     parameters receive the instrument and the launch context. A computed kernel (a digital
     twin) says so: ``fidelity="computed"``, its `model` and `model_version`, and its declared
-    cost (`cpu_s` per launch; `cost_s` of lab time in a dry-run)."""
+    cost (`cpu_s` per launch; `cost_s` of lab time in a dry-run). `expected` estimates a
+    launch's duration from its inputs (``lambda a: a["volume"] / a["rate"]``), so a launch
+    that runs far past it raises the stall alarm."""
 
     def wrap(fn: Callable[..., Any]) -> Kernel:
         inputs: dict[str, Input] = {}
@@ -329,6 +335,7 @@ def kernel(
             model=model,
             model_version=model_version,
             cpu_s=cpu_s,
+            expected=expected,
         )
 
     return wrap

@@ -32,7 +32,15 @@ from pydantic import Field
 
 from ppu.core.catalog import InstrumentModel, RigModel, load
 from ppu.core.errors import BadInput
-from ppu.core.files import FileModel, check_value, read_toml, unknown_key, unknown_name, validated
+from ppu.core.files import (
+    FileModel,
+    QuantityText,
+    check_value,
+    read_toml,
+    unknown_key,
+    unknown_name,
+    validated,
+)
 from ppu.core.units import UnitError, parse_quantity
 from ppu.lab.plugins import Registry, for_lab
 
@@ -99,6 +107,16 @@ class ComputeTable(FileModel):
     )
 
 
+class WatchdogTable(FileModel):
+    """When a running launch counts as stalled: past `multiple` × its expected duration,
+    plus `grace`. The instrument is then held and the alarm recorded."""
+
+    multiple: Annotated[float, Field(ge=1.0)] = Field(
+        3.0, description="how many times its expected duration a launch may run"
+    )
+    grace: QuantityText = Field("1 min", description="added to the limit (a time)")
+
+
 class LabFile(FileModel):
     """A lab: its instruments and the plugin modules that define what they are."""
 
@@ -109,6 +127,7 @@ class LabFile(FileModel):
     )
     instruments: Annotated[dict[str, InstrumentTable], Field(min_length=1)]
     compute: ComputeTable = ComputeTable()
+    watchdog: WatchdogTable = WatchdogTable()
 
 
 # -- what the runtime gets ----------------------------------------------------------------
@@ -155,6 +174,12 @@ class ComputeSpec:
 
 
 @dataclass(frozen=True)
+class WatchdogSpec:
+    multiple: float = 3.0
+    grace_s: float = 60.0
+
+
+@dataclass(frozen=True)
 class LabSpec:
     name: str
     path: str
@@ -162,6 +187,7 @@ class LabSpec:
     #: the kernels, instrument models, rigs and planners this lab's plugins registered
     registry: Registry = field(default_factory=Registry, compare=False, repr=False)
     compute: ComputeSpec = ComputeSpec()
+    watchdog: WatchdogSpec = WatchdogSpec()
 
     def with_role(self, role: str) -> list[InstrumentSpec]:
         return [i for i in self.instruments.values() if role in i.roles]
@@ -194,7 +220,18 @@ def load_lab(path: str | Path) -> LabSpec:
         instruments=instruments,
         registry=registry,
         compute=compute_spec(f"{f}: compute", lab.compute),
+        watchdog=watchdog_spec(f"{f}: watchdog", lab.watchdog),
     )
+
+
+def watchdog_spec(place: str, t: WatchdogTable) -> WatchdogSpec:
+    try:
+        grace = parse_quantity(t.grace, "s")
+    except UnitError as e:
+        raise BadInput(f"{place}.grace", str(e)) from None
+    if not grace.m_as("s") >= 0:
+        raise BadInput(f"{place}.grace", f"{t.grace!r} is negative")
+    return WatchdogSpec(multiple=t.multiple, grace_s=float(grace.m_as("s")))
 
 
 _SCHEDULER = re.compile(r"^(tcp|tls|inproc|ws|wss)://[^\s/:]+(:\d{1,5})?$")

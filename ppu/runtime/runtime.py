@@ -36,6 +36,8 @@ from ppu.runtime.compute import (
 )
 from ppu.runtime.context import KernelContext, LaunchFailed, LaunchHandle, SampleRef, sample_id
 from ppu.runtime.lane import Job, Lane
+from ppu.runtime.watchdog import HOLD as WATCHDOG_HOLD
+from ppu.runtime.watchdog import Watchdog
 from ppu.store import Store
 from ppu.store.models import FaultRecord, Sample
 from ppu.store.models import Launch as LaunchRow
@@ -95,8 +97,15 @@ class Runtime(LabAssembly):
         self._compute_spec = compute if isinstance(compute, ComputeSpec) else lab.compute
         self._compute_error: str | None = None
         self._compute_lock: asyncio.Lock | None = None
+        self.watchdog = Watchdog(
+            lab.watchdog,
+            clock.loop,
+            history=lambda k, i: store.durations(k, i) if store is not None else [],
+            alarm=self._stalled,
+        )
 
     async def close(self) -> None:
+        self.watchdog.close()
         await super().close()
         if self._own_compute and self._compute is not None:
             pool, self._compute = self._compute, None
@@ -424,6 +433,9 @@ class Runtime(LabAssembly):
             now = self.clock.now()
             md["virtual_t_start"] = now
             self.store.journal(h.row, "running", now, instrument=inst.name, started_v=now)
+            self.watchdog.watch(
+                h.id, h.kernel, inst.name, values, running=lambda: h.row.state == "running"
+            )
             if not h.started.done():
                 h.started.set_result(None)
 
@@ -441,7 +453,10 @@ class Runtime(LabAssembly):
 
         fut: asyncio.Future[Any] = self.clock.loop.create_future()
         inst.lane.submit(Job(make_plan=plan, future=fut, on_start=on_start, tag=h))
-        return await fut, ctx
+        try:
+            return await fut, ctx
+        finally:
+            self.watchdog.finished(h.id)
 
     async def _assign(self, h: LaunchHandle, instrument: str | None) -> Instrument:
         """Pick the instrument at a quiescent instant, in launch order: work finishing at
@@ -553,6 +568,12 @@ class Runtime(LabAssembly):
         self._failures_in_a_row[name] = n
         if n >= self.quarantine_after and not self.aborted:
             self.quarantine(name, f"{n} launches in a row failed on instrument faults")
+
+    def _stalled(self, instrument: str, launch_id: int, message: str) -> None:
+        """The watchdog's alarm: recorded with the launch, the instrument held."""
+        self._fault(instrument, "", RuntimeError(message), kind="stalled")
+        if instrument in self.instruments:
+            self.hold(instrument, WATCHDOG_HOLD)
 
     def quarantine(self, name: str, reason: str) -> None:
         """Take an instrument out of service: nothing more starts on it, and what waits for

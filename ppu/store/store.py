@@ -23,7 +23,7 @@ from sqlalchemy.exc import (
     NoSuchModuleError,
     OperationalError,
 )
-from sqlmodel import Session, SQLModel, create_engine, select
+from sqlmodel import Session, SQLModel, col, create_engine, select
 
 from ppu.core.errors import BadInput, PpuError
 from ppu.store.models import (
@@ -42,8 +42,6 @@ from ppu.store.models import (
     SimulatedLab,
 )
 from ppu.store.urls import as_url, default_db_url, driver_url, shown_url
-
-__all__ = ["Store", "as_url", "default_db_url", "driver_url", "make_engine", "shown_url"]
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -256,6 +254,20 @@ class Store:
                     .order_by(Launch.id)  # type: ignore[arg-type]
                 ).all()
             )
+
+    def durations(self, kernel: str, instrument: str, last: int = 20) -> list[float]:
+        """Lab-time durations of the most recent finished launches of a kernel on an
+        instrument (the stall watchdog's history)."""
+        with Session(self.engine) as s:
+            rows = s.exec(
+                select(Launch.started_v, Launch.ended_v)
+                .where(Launch.kernel == kernel, Launch.instrument == instrument)
+                .where(Launch.state == "done")
+                .where(col(Launch.started_v).is_not(None), col(Launch.ended_v).is_not(None))
+                .order_by(col(Launch.id).desc())
+                .limit(last)
+            ).all()
+        return [float(end - start) for start, end in rows]  # type: ignore[operator]
 
     def samples_made_by(self, launch_id: int) -> list[Sample]:
         with Session(self.engine, expire_on_commit=False) as s:
@@ -612,6 +624,12 @@ class Store:
         latest = s.exec(select(Launch).order_by(Launch.id.desc()).limit(5)).all()  # type: ignore[union-attr]
         campaigns = s.exec(select(Campaign).order_by(Campaign.created_wall.desc())).all()  # type: ignore[attr-defined]
         last_m = s.exec(select(Measurement).order_by(Measurement.id.desc()).limit(5)).all()  # type: ignore[union-attr]
+        alarms = s.exec(
+            select(FaultRecord)
+            .where(FaultRecord.kind == "stalled")
+            .order_by(col(FaultRecord.id).desc())
+            .limit(10)
+        ).all()
         return {
             "db": self.url,
             "campaigns": [
@@ -643,7 +661,28 @@ class Store:
                 }
                 for m in last_m
             ],
+            #: the stall watchdog's alarms, newest first
+            "alarms": [
+                {
+                    "launch_id": f.launch_id,
+                    "instrument": f.instrument,
+                    "campaign_id": f.campaign_id,
+                    "message": f.message,
+                    "virtual_t_s": f.virtual_t,
+                    "wall_t": f.wall_t,
+                }
+                for f in alarms
+            ],
         }
 
 
-__all__ = ["SQLModel", "Store", "as_url", "default_db_url", "migrate"]
+__all__ = [
+    "SQLModel",
+    "Store",
+    "as_url",
+    "default_db_url",
+    "driver_url",
+    "make_engine",
+    "migrate",
+    "shown_url",
+]

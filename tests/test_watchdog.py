@@ -1,0 +1,123 @@
+"""The stall watchdog: a pump that stops pumping but still answers (its simulator frozen)
+raises the alarm and holds the instrument at the configured multiple of the dispense's
+expected duration; once it moves again and a person releases it, the lab goes on."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from ppu.core.clock import Clock
+from ppu.core.errors import BadInput
+from ppu.core.kernels import In, kernel
+from ppu.lab.spec import WatchdogSpec, load_lab
+from ppu.runtime.runtime import running
+from ppu.runtime.watchdog import Watchdog
+from ppu.store import Store
+from protocols.dosing import dispense
+from tests.conftest import BENCH_LAB, _close_checking_leaks
+
+
+def _bench(tmp_path: Path, watchdog: str) -> Path:
+    path = tmp_path / "bench.toml"
+    path.write_text(BENCH_LAB.read_text() + f"\n[watchdog]\n{watchdog}\n")
+    return path
+
+
+def test_a_frozen_pump_raises_the_alarm_at_the_limit_and_holds_the_instrument(
+    tmp_path: Path,
+) -> None:
+    lab = load_lab(_bench(tmp_path, 'multiple = 2\ngrace = "0 s"'))
+    clock = Clock.new_virtual()
+    store = Store(f"sqlite:///{tmp_path / 'ppu.sqlite'}")
+    seen: dict = {}
+
+    async def main() -> None:
+        async with running(lab, clock, store, dry_run=True) as rt:
+            # 1 mL at 2 mL/min: expected 30 s, so the limit is 60 s
+            stuck = rt.launch(dispense, instrument="metal_feed", volume="1 mL", rate="2 mL/min")
+            await stuck.started
+            t0 = clock.now()
+            pump = rt.simulators["metal_feed.pump"]
+            moving = pump.now
+            pump.now = lambda: t0 + 5.0  # the plunger stops 5 s in; the pump still answers
+            nxt = rt.launch(dispense, instrument="metal_feed", volume="0.5 mL", rate="2 mL/min")
+            await asyncio.sleep(59.0)
+            seen["before_limit"] = (
+                list(rt.watchdog.alarms),
+                set(rt.instruments["metal_feed"].lane.holds),
+            )
+            await asyncio.sleep(2.0)
+            seen["alarms"] = list(rt.watchdog.alarms)
+            seen["holds"] = set(rt.instruments["metal_feed"].lane.holds)
+            seen["states"] = (stuck.row.state, nxt.row.state)
+            await asyncio.sleep(600.0)  # held: the next dispense does not start
+            seen["next_later"] = nxt.row.state
+            pump.now = moving  # a person frees the plunger; the stuck dispense completes
+            await stuck
+            rt.release("metal_feed", "watchdog")
+            await nxt
+            seen["done"] = (stuck.row.state, nxt.row.state, stuck.row.started_v)
+            seen["alarms_at_end"] = len(rt.watchdog.alarms)
+            seen["t0"] = t0
+
+    try:
+        clock.loop.run_until_complete(main())
+        from sqlmodel import Session, select
+
+        from ppu.store.models import FaultRecord
+
+        with Session(store.engine) as s:
+            stalled = s.exec(select(FaultRecord).where(FaultRecord.kind == "stalled")).all()
+        shown = store.status()["alarms"]  # what `ppu status` prints
+    finally:
+        store.close()
+        _close_checking_leaks(clock)
+
+    assert seen["before_limit"] == ([], set())  # nothing before 2 × 30 s
+    ((launch_id, message),) = seen["alarms"]
+    assert seen["holds"] == {"watchdog"}
+    assert seen["states"] == ("running", "waiting")  # the stuck one is left to a person
+    assert message.startswith(f"launch {launch_id} (dispense) on metal_feed has run 1.0 min")
+    assert "2 × its expected 30.0 s" in message and "metal_feed is held" in message
+    assert seen["next_later"] == "waiting"  # 10 min on, the held pump has started nothing
+    (alarm,) = stalled
+    assert (alarm.instrument, alarm.launch_id) == ("metal_feed", launch_id)
+    assert alarm.virtual_t == pytest.approx(seen["done"][2] + 60.0, abs=0.5)
+    assert seen["done"][:2] == ("done", "done")
+    assert [(a["launch_id"], a["message"]) for a in shown] == [(launch_id, message)]
+    assert seen["alarms_at_end"] == 1  # the next dispense ran its 15 s, no alarm
+
+
+@kernel(role="pump", outputs={})
+def _unestimated(instrument, ctx, volume=In("mL", default="1 mL")):
+    yield from ()
+    return {}
+
+
+def test_without_an_estimate_the_watchdog_learns_from_finished_launches() -> None:
+    loop = asyncio.new_event_loop()
+    try:
+        history = {("_unestimated", "p"): [10.0, 30.0, 20.0]}
+        dog = Watchdog(
+            WatchdogSpec(multiple=3.0, grace_s=60.0),
+            loop,
+            history=lambda k, i: history.get((k, i), []),
+            alarm=lambda *a: None,
+        )
+        assert dog.expected_s(_unestimated, "p", {}) == 20.0  # the median
+        assert dog.limit_s(20.0) == 120.0
+        assert dog.expected_s(_unestimated, "other", {}) is None  # nothing to go on
+        values = dispense.validate({"volume": "3 mL", "rate": "2 mL/min"})
+        assert dog.expected_s(dispense, "p", values) == pytest.approx(90.0)
+    finally:
+        loop.close()
+
+
+def test_a_bad_watchdog_table_is_one_line_naming_the_key(tmp_path: Path) -> None:
+    with pytest.raises(BadInput, match=r"bench\.toml: watchdog\.grace: .*furlong"):
+        load_lab(_bench(tmp_path, 'grace = "5 furlong"'))
+    with pytest.raises(BadInput, match=r"bench\.toml: watchdog\.multiple"):
+        load_lab(_bench(tmp_path, "multiple = 0.5"))
