@@ -41,12 +41,44 @@ def _hold(heater, seconds: float):
     return readings
 
 
+def _volumes_ml(ratio: float, modulator: float, total_ml: float) -> dict[str, float]:
+    """What goes into the reactor: half the volume is stock solutions, in the asked
+    proportions, the rest solvent."""
+    linker = (
+        0.5
+        * total_ml
+        / (
+            ratio * STOCK_MOLAR["linker"] / STOCK_MOLAR["metal"]
+            + 1
+            + ratio * modulator * STOCK_MOLAR["metal"] / STOCK_MOLAR["modulator"]
+        )
+    )
+    metal = ratio * linker * STOCK_MOLAR["linker"] / STOCK_MOLAR["metal"]
+    mod = modulator * metal * STOCK_MOLAR["metal"] / STOCK_MOLAR["modulator"]
+    return {"solvent": total_ml - linker - metal - mod, "metal": metal, "linker": linker,
+            "modulator": mod}  # fmt: skip
+
+
+def _synthesis_draws(a: dict) -> dict:
+    """The stocks a synthesis takes (names a lab file may declare under [consumables]), and
+    the vial its product goes into."""
+    ml = _volumes_ml(a["ratio"].m_as(""), a["modulator"].m_as(""), a["volume"].m_as("mL"))
+    return {
+        "metal_stock": Q_(ml["metal"], "mL"),
+        "linker_stock": Q_(ml["linker"], "mL"),
+        "modulator_stock": Q_(ml["modulator"], "mL"),
+        a["solvent"]: Q_(ml["solvent"], "mL"),
+        "vials": 1,
+    }
+
+
 @kernel(
     role="synthesis",
     rerun_safe=False,
     produces={"product": "as-synthesized"},
     outputs={"hold_temperature": "degC", "hold_time": "h"},
     expected=lambda a: a["time"] + Q_(1, "h"),  # the hold, with about an hour to heat and cool
+    draws=_synthesis_draws,
 )
 def synthesize(
     instrument,
@@ -60,20 +92,10 @@ def synthesize(
 ):
     """Solvothermal synthesis: stocks and solvent into the reactor, heat, hold, cool,
     and the product collected into a vial. Consumes reagents: never repeated silently."""
-    r, mod, total = ratio.m_as(""), modulator.m_as(""), volume.m_as("mL")
-    # half the volume is stock solutions, in the asked proportions
-    linker_ml = (
-        0.5
-        * total
-        / (
-            r * STOCK_MOLAR["linker"] / STOCK_MOLAR["metal"]
-            + 1
-            + r * mod * STOCK_MOLAR["metal"] / STOCK_MOLAR["modulator"]
-        )
-    )
-    metal_ml = r * linker_ml * STOCK_MOLAR["linker"] / STOCK_MOLAR["metal"]
-    modulator_ml = mod * metal_ml * STOCK_MOLAR["metal"] / STOCK_MOLAR["modulator"]
-    solvent_ml = total - linker_ml - metal_ml - modulator_ml
+    r, mod = ratio.m_as(""), modulator.m_as("")
+    ml = _volumes_ml(r, mod, volume.m_as("mL"))
+    solvent_ml, metal_ml = ml["solvent"], ml["metal"]
+    linker_ml, modulator_ml = ml["linker"], ml["modulator"]
     yield from bps.mv(instrument.solvent_selector, SOLVENTS.index(solvent) + 1)
     yield from _dispense(instrument.solvent_pump, solvent_ml, 10.0)
     yield from _dispense(instrument.metal_pump, metal_ml, 5.0)

@@ -199,6 +199,11 @@ def create_app(db_url: str, token: str | None = None, *, open_reads: bool = True
         """Each instrument's live state as the runtime wrote it (else inferred from launches)."""
         return q.instruments(s, campaign)
 
+    @reads.get("/consumables", response_model=list[m.ConsumableOut], tags=["instruments"])
+    def list_consumables(s: DB, campaign: CampaignFilter = None) -> Any:
+        """Stock levels (stock solutions, solvents, gas, vials) and their refills."""
+        return q.consumables(s, campaign)
+
     @reads.get("/samples", response_model=list[m.SampleOut], tags=["samples"])
     def list_samples(s: DB, campaign: CampaignFilter = None) -> Any:
         """Samples with their parents and children: the lineage graph's nodes and edges."""

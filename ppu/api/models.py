@@ -80,6 +80,16 @@ class InstrumentOut(BaseModel):
     updated_wall_s: float | None
 
 
+class ConsumableOut(BaseModel):
+    scope: str = Field(description="'lab NAME' (a real lab's stocks) or 'dry-run CAMPAIGN'")
+    name: str
+    level: Quantity = Field(description="what is left (a bare number counts items: vials)")
+    capacity: Quantity = Field(description="what a refill fills it to")
+    refills: int
+    updated_v_s: float | None
+    updated_wall_s: float | None
+
+
 class SampleOut(BaseModel):
     id: str
     campaign_id: str | None

@@ -59,6 +59,14 @@ def status_cmd(
             )
             hint = f" [yellow](no controller: `ppu resume {c['id']}`)[/]" if stopped else ""
             out.print(f"campaign {c['id']} {c['name']}: {c['state']}{hint}")
+        for c in s["consumables"]:
+            unit = f" {c['unit']}" if c["unit"] else ""
+            refills = f", refilled {c['refills']}×" if c["refills"] else ""
+            out.print(
+                f"stock {c['name']} {c['level']:.4g} / {c['capacity']:.4g}{unit} "
+                f"({c['scope']}{refills})",
+                highlight=False,
+            )
         for a in s["alarms"]:
             out.print(f"[red]alarm[/]: {a['message']}", highlight=False)
         if s["latest_launches"]:

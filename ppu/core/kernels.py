@@ -184,6 +184,9 @@ class Kernel:
     #: how long a launch should take, from its checked inputs (a time quantity): the stall
     #: watchdog's yardstick; without it the watchdog learns from finished launches
     expected: Callable[[Mapping[str, Any]], Any] | None = None
+    #: what a launch takes from the lab's stocks, from its checked inputs: {consumable name:
+    #: quantity}; a lab file that declares the consumable tracks its level
+    draws: Callable[[Mapping[str, Any]], Mapping[str, Any]] | None = None
 
     def __post_init__(self) -> None:
         if self.fidelity not in FIDELITIES:
@@ -307,6 +310,7 @@ def kernel(
     model_version: str | None = None,
     cpu_s: float = 0.0,
     expected: Callable[[Mapping[str, Any]], Any] | None = None,
+    draws: Callable[[Mapping[str, Any]], Mapping[str, Any]] | None = None,
 ) -> Callable[[Callable[..., Any]], Kernel]:
     """Declare a kernel. Inputs are the body's keyword parameters whose defaults are
     `In(...)`, `Count(...)`, `Choice(...)`, `Uses(...)` or `Consumes(...)`; the first two positional
@@ -314,7 +318,9 @@ def kernel(
     twin) says so: ``fidelity="computed"``, its `model` and `model_version`, and its declared
     cost (`cpu_s` per launch; `cost_s` of lab time in a dry-run). `expected` estimates a
     launch's duration from its inputs (``lambda a: a["volume"] / a["rate"]``), so a launch
-    that runs far past it raises the stall alarm."""
+    that runs far past it raises the stall alarm. `draws` says what it takes from the
+    lab's stocks (``lambda a: {"metal_stock": a["volume"] / 4}``), so a launch that would run
+    one dry waits for a refill before it starts."""
 
     def wrap(fn: Callable[..., Any]) -> Kernel:
         inputs: dict[str, Input] = {}
@@ -336,6 +342,7 @@ def kernel(
             model_version=model_version,
             cpu_s=cpu_s,
             expected=expected,
+            draws=draws,
         )
 
     return wrap

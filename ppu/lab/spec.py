@@ -117,6 +117,15 @@ class WatchdogTable(FileModel):
     grace: QuantityText = Field("1 min", description="added to the limit (a time)")
 
 
+class ConsumableTable(FileModel):
+    """A stock the kernels draw on: a stock solution, a solvent, a gas cylinder, vials."""
+
+    level: QuantityText = Field(description="what is there now, e.g. '250 mL' or 24 (vials)")
+    capacity: QuantityText | None = Field(
+        None, description="what a refill fills it to (default: the level given)"
+    )
+
+
 class LabFile(FileModel):
     """A lab: its instruments and the plugin modules that define what they are."""
 
@@ -128,6 +137,9 @@ class LabFile(FileModel):
     instruments: Annotated[dict[str, InstrumentTable], Field(min_length=1)]
     compute: ComputeTable = ComputeTable()
     watchdog: WatchdogTable = WatchdogTable()
+    consumables: dict[str, ConsumableTable] = Field(
+        default_factory=dict, description="stocks the kernels draw on, with their levels"
+    )
 
 
 # -- what the runtime gets ----------------------------------------------------------------
@@ -180,6 +192,14 @@ class WatchdogSpec:
 
 
 @dataclass(frozen=True)
+class ConsumableSpec:
+    name: str
+    level: float
+    capacity: float
+    unit: str
+
+
+@dataclass(frozen=True)
 class LabSpec:
     name: str
     path: str
@@ -188,6 +208,7 @@ class LabSpec:
     registry: Registry = field(default_factory=Registry, compare=False, repr=False)
     compute: ComputeSpec = ComputeSpec()
     watchdog: WatchdogSpec = WatchdogSpec()
+    consumables: dict[str, ConsumableSpec] = field(default_factory=dict)
 
     def with_role(self, role: str) -> list[InstrumentSpec]:
         return [i for i in self.instruments.values() if role in i.roles]
@@ -221,7 +242,34 @@ def load_lab(path: str | Path) -> LabSpec:
         registry=registry,
         compute=compute_spec(f"{f}: compute", lab.compute),
         watchdog=watchdog_spec(f"{f}: watchdog", lab.watchdog),
+        consumables={
+            name: consumable_spec(f"{f}: consumables.{name}", name, t)
+            for name, t in lab.consumables.items()
+        },
     )
+
+
+def consumable_spec(place: str, name: str, t: ConsumableTable) -> ConsumableSpec:
+    """Level and capacity in one unit (a bare number counts items: vials, plates)."""
+    from ppu.core.units import Q_, to_json
+
+    try:
+        level = Q_(t.level) if isinstance(t.level, str) else Q_(float(t.level), "")
+    except Exception:
+        raise BadInput(
+            f"{place}.level", f"{t.level!r} is not an amount with its unit ('250 mL', 24)"
+        ) from None
+    unit = str(to_json(level)["unit"])
+    try:
+        capacity = parse_quantity(t.capacity if t.capacity is not None else level, unit)
+    except UnitError as e:
+        raise BadInput(f"{place}.capacity", str(e)) from None
+    amount, full = float(level.m), float(capacity.m_as(level.units))
+    if not amount >= 0:
+        raise BadInput(f"{place}.level", f"{t.level!r} is negative")
+    if not full >= amount:
+        raise BadInput(f"{place}.capacity", f"{t.capacity!r} is less than the level {t.level!r}")
+    return ConsumableSpec(name=name, level=amount, capacity=full, unit=unit)
 
 
 def watchdog_spec(place: str, t: WatchdogTable) -> WatchdogSpec:

@@ -36,6 +36,7 @@ from ppu.runtime.compute import (
 )
 from ppu.runtime.context import KernelContext, LaunchFailed, LaunchHandle, SampleRef, sample_id
 from ppu.runtime.lane import Job, Lane
+from ppu.runtime.stockroom import Stockroom
 from ppu.runtime.watchdog import HOLD as WATCHDOG_HOLD
 from ppu.runtime.watchdog import Watchdog
 from ppu.store import Store
@@ -103,6 +104,7 @@ class Runtime(LabAssembly):
             history=lambda k, i: store.durations(k, i) if store is not None else [],
             alarm=self._stalled,
         )
+        self.stockroom = Stockroom(lab.consumables, store, self._stock_scope)
 
     async def close(self) -> None:
         self.watchdog.close()
@@ -310,6 +312,8 @@ class Runtime(LabAssembly):
             if kernel.is_compute:
                 outputs, ctx = await self._run_compute(h, values, samples_in)
             else:
+                # a launch that would run a stock dry waits for its refill before it starts
+                await self.stockroom.take(h, values, self.operator, self.clock.now)
                 outputs, ctx = await self._run_on_lane(h, values, samples_in, instrument)
             checked = kernel.check_outputs(outputs or {})
         except asyncio.CancelledError:
@@ -568,6 +572,13 @@ class Runtime(LabAssembly):
         self._failures_in_a_row[name] = n
         if n >= self.quarantine_after and not self.aborted:
             self.quarantine(name, f"{n} launches in a row failed on instrument faults")
+
+    def _stock_scope(self) -> str | None:
+        """Whose stocks: a real lab's outlive campaigns; a simulated lab's are its campaign's
+        (a dry-run outside a campaign starts from the lab file each time)."""
+        if not self.dry_run:
+            return f"lab {self.lab.name}"
+        return f"dry-run {self.campaign_id}" if self.campaign_id else None
 
     def _stalled(self, instrument: str, launch_id: int, message: str) -> None:
         """The watchdog's alarm: recorded with the launch, the instrument held."""

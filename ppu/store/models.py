@@ -132,6 +132,21 @@ class Command(SQLModel, table=True):
     done_wall: float | None = None
 
 
+class Consumable(SQLModel, table=True):
+    """A stock's level as the runtime last wrote it (committed before the launch that draws
+    on it starts). `scope` is `lab NAME` for a real lab's stocks, which outlive campaigns, or
+    `dry-run CAMPAIGN` for a simulated lab's."""
+
+    scope: str = Field(primary_key=True)
+    name: str = Field(primary_key=True)
+    level: float
+    capacity: float
+    unit: str = ""
+    refills: int = 0
+    updated_v: float = 0.0
+    updated_wall: float = 0.0
+
+
 class OperatorStepRecord(SQLModel, table=True):
     """A manual step a kernel is waiting on (load a sample, fill the dewar)."""
 

@@ -29,6 +29,7 @@ from ppu.core.errors import BadInput, PpuError
 from ppu.store.models import (
     Campaign,
     Command,
+    Consumable,
     Experiment,
     FaultRecord,
     InstrumentStatus,
@@ -438,6 +439,29 @@ class Store:
         fields["updated_wall"] = time.time()
         self._instrument_notes.setdefault(name, {}).update(fields)
 
+    def stocks(self, scope: str | None = None) -> list[Consumable]:
+        """Stock levels, of one scope (`lab NAME`, `dry-run CAMPAIGN`) or all."""
+        with Session(self.engine, expire_on_commit=False) as s:
+            q = select(Consumable).order_by(col(Consumable.scope), col(Consumable.name))
+            if scope is not None:
+                q = q.where(Consumable.scope == scope)
+            return list(s.exec(q).all())
+
+    def set_stocks(self, scope: str, rows: Iterable[dict[str, Any]], virtual_t: float) -> None:
+        """Write levels (name, level, capacity, unit, refills) in one commit."""
+        stamp = {"updated_v": virtual_t, "updated_wall": time.time()}
+        statements = []
+        for r in rows:
+            where = (Consumable.scope == scope) & (Consumable.name == r["name"])
+            fields = {k: v for k, v in r.items() if k != "name"} | stamp
+
+            def upsert(conn: Any, where: Any = where, fields: dict = fields, name: str = r["name"]):
+                if conn.execute(update(Consumable).where(where).values(**fields)).rowcount == 0:
+                    conn.execute(insert(Consumable).values(scope=scope, name=name, **fields))
+
+            statements.append(upsert)
+        self._write(*statements)
+
     def add_fault(self, fault: FaultRecord) -> None:
         self._conn.execute(insert(FaultRecord).values(**_row(fault, skip=("id",))))
         self._write()
@@ -660,6 +684,17 @@ class Store:
                     "unit": m.unit,
                 }
                 for m in last_m
+            ],
+            "consumables": [
+                {
+                    "scope": c.scope,
+                    "name": c.name,
+                    "level": c.level,
+                    "capacity": c.capacity,
+                    "unit": c.unit,
+                    "refills": c.refills,
+                }
+                for c in s.exec(select(Consumable).order_by(col(Consumable.scope))).all()
             ],
             #: the stall watchdog's alarms, newest first
             "alarms": [

@@ -11,6 +11,7 @@ suggestions, control), the page's views, and the stream's cursor; all re-exporte
 from __future__ import annotations
 
 from ppu.api.queries.campaigns import campaign, campaigns, latest_campaign_id, objectives_of
+from ppu.api.queries.consumables import consumables
 from ppu.api.queries.control import add_command, audit, command_out, step_out, steps
 from ppu.api.queries.instruments import (
     instrument_campaign,
@@ -36,6 +37,7 @@ __all__ = [
     "campaigns",
     "clean",
     "command_out",
+    "consumables",
     "finite",
     "instrument_campaign",
     "instrument_names",
