@@ -15,8 +15,10 @@ if [ "${1:-}" = "--dev" ]; then
   want=()
   [ -x /usr/bin/chromium ] || want+=(chromium)
   compgen -G "/usr/lib/postgresql/*/bin/pg_ctl" >/dev/null || want+=(postgresql)
-  # iproute2 (ip, tc) for the test that puts an instrument PC in a network namespace
+  # iproute2 (ip, tc) and nftables (nft) for the test that puts an instrument PC in a
+  # network namespace behind a slow, lossy link
   command -v tc >/dev/null || want+=(iproute2)
+  command -v nft >/dev/null || want+=(nftables)
   if [ ${#want[@]} -gt 0 ] && command -v apt-get >/dev/null; then
     { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${want[@]}"; } \
       >/dev/null 2>&1 || echo "setup: could not install ${want[*]}; their tests will be skipped" >&2

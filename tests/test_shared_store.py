@@ -20,6 +20,7 @@ from tests.postgres import free_port, new_database
 
 PPU = str(Path(sys.executable).with_name("ppu"))
 TOKEN = "shared-store-token"
+BUDGET = 2  # experiments per campaign
 
 
 def _get(base: str, path: str) -> Any:
@@ -72,13 +73,13 @@ def test_two_controllers_share_a_postgresql_store_and_serve_shows_both(
                     PPU,
                     "demo",
                     "--budget",
-                    "3",
+                    str(BUDGET),
                     "--seed",
                     str(seed),
                     "--db",
                     url,
                     "--pace",
-                    "15000",
+                    "25000",
                     "--json",
                 ],
                 env=env,
@@ -126,13 +127,13 @@ def test_two_controllers_share_a_postgresql_store_and_serve_shows_both(
 
         for cid, out in (("demo-co2-capture-s7-1", out7), ("demo-co2-capture-s8-1", out8)):
             summary = json.loads(out.strip().splitlines()[-1])
-            assert summary["campaign_id"] == cid and summary["experiments"] == 3
+            assert summary["campaign_id"] == cid and summary["experiments"] == BUDGET
             shown = _get(base, f"/campaigns/{cid}")
             assert shown["state"] == "done" and shown["controller"] is None
-            assert sum(shown["experiments"].values()) == 3
+            assert sum(shown["experiments"].values()) == BUDGET
         assert _rows(url, "select campaign_id, count(*) from experiment group by 1 order by 1") == [
-            ("demo-co2-capture-s7-1", 3),
-            ("demo-co2-capture-s8-1", 3),
+            ("demo-co2-capture-s7-1", BUDGET),
+            ("demo-co2-capture-s8-1", BUDGET),
         ]
         # each experiment's launches and their measurements are its own campaign's
         owner = dict(_rows(url, "select id, campaign_id from launch"))
