@@ -361,3 +361,37 @@ def test_status_of_a_campaign_tells_budget_best_feasible_and_each_experiments_ti
     assert (
         code == 2 and err.strip() == "error: campaign nope: not in this store (see `ppu campaigns`)"
     )
+
+
+def test_a_hung_controller_is_told_from_a_gone_one(
+    lab: Path, tmp_path: Path, controllers: list[Controller]
+) -> None:
+    import signal
+
+    from fastapi.testclient import TestClient
+
+    from ppu.api.app import create_app
+
+    db = tmp_path / "beat.sqlite"
+    run = Controller(lab, lab / "campaign.toml", db, "--pace", "100")
+    controllers.append(run)
+    run.wait_running()
+    with TestClient(create_app(f"sqlite:///{db}", "t")) as client:
+
+        def shown() -> dict[str, Any]:
+            return client.get(f"/api/campaigns/{CID}").json()
+
+        wait_until("a heartbeat", lambda: (shown()["heartbeat_age_s"] or 99) < 3, run.proc)
+        os.kill(run.proc.pid, signal.SIGSTOP)  # alive, holding its lock, its loop stuck
+        try:
+            time.sleep(5.0)
+            hung = shown()
+        finally:
+            os.kill(run.proc.pid, signal.SIGCONT)
+        assert f"pid {run.proc.pid} " in hung["controller"]  # still there: not gone
+        assert hung["heartbeat_age_s"] >= 4.5  # but silent
+        wait_until("the heartbeat again", lambda: shown()["heartbeat_age_s"] < 3, run.proc)
+        run.proc.kill()
+        run.proc.wait(timeout=30)
+        gone = shown()
+        assert (gone["controller"], gone["heartbeat_age_s"]) == (None, None)

@@ -34,6 +34,11 @@ class CampaignOut(BaseModel):
         description="the process running the campaign now ('ppu pid 41 on lab-pc-2'); "
         "null when none does",
     )
+    heartbeat_age_s: float | None = Field(
+        None,
+        description="seconds since the running controller last said it is alive (every 2 s "
+        "while its loop turns): large means hung; null without a controller",
+    )
 
 
 class ObjectiveOut(BaseModel):

@@ -20,6 +20,9 @@ from ppu.runtime.holds import controller_alive
 from ppu.store import Store
 from ppu.store.models import Command, OperatorStepRecord
 
+#: how often a running controller says it is alive (wall seconds)
+HEARTBEAT_S = 2.0
+
 
 class ControlDesk:
     def __init__(
@@ -43,6 +46,7 @@ class ControlDesk:
         self.resolutions: dict[int, asyncio.Future[tuple[str, str]]] = {}
         self.carried_out: list[Command] = []
         self._alive_asked: dict[str, tuple[float, bool]] = {}
+        self._last_beat = 0.0
 
     async def run(self) -> None:
         while True:
@@ -50,6 +54,7 @@ class ControlDesk:
             self.poll()
 
     def poll(self) -> None:
+        self._beat()
         for cmd in self.store.pending_commands():
             if not self._is_mine(cmd):
                 continue  # another controller's, on this store
@@ -58,6 +63,14 @@ class ControlDesk:
             self.carried_out.append(cmd)
             if self.on_command is not None:
                 self.on_command()
+
+    def _beat(self) -> None:
+        """The controller's heartbeat, at most every `HEARTBEAT_S` of wall time: written from
+        the loop that carries out commands, so a hung loop falls silent."""
+        now = time.time()
+        if self.campaign_id is not None and now - self._last_beat >= HEARTBEAT_S:
+            self._last_beat = now
+            self.store.update_campaign(self.campaign_id, heartbeat_wall=now)
 
     def _is_mine(self, cmd: Command) -> bool:
         """Several controllers may poll one store: each takes its own campaign's commands;

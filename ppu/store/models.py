@@ -22,6 +22,9 @@ class Campaign(SQLModel, table=True):
     created_wall: float
     virtual_t: float = 0.0  # virtual lab time reached so far
     summary: dict[str, Any] | None = _json()
+    #: wall time of the controller's last word (every few seconds while its loop turns): a
+    #: controller that holds its lock but has gone quiet is hung, not gone
+    heartbeat_wall: float | None = None
 
 
 #: states a launch is left in when its controller stops under it

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from sqlalchemy import func
@@ -76,7 +77,12 @@ def _campaign(s: Session, c: Campaign) -> dict[str, Any]:
         "experiments": exps,
         "launches": launches,
         "summary": clean(c.summary),
-        "controller": campaign_owner(db_url(s), c.id),
+        "controller": (owner := campaign_owner(db_url(s), c.id)),
+        "heartbeat_age_s": (
+            round(max(0.0, time.time() - c.heartbeat_wall), 1)
+            if owner is not None and c.heartbeat_wall is not None
+            else None
+        ),
     }
 
 

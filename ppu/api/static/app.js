@@ -184,8 +184,12 @@ const render = {
     const parts = Object.entries(c.experiments).map(([k, v]) => `${v} ${k.toLowerCase()}`);
     $("#experiments-count").textContent = `${n} experiments${parts.length ? ": " + parts.join(", ") : ""}`;
     const gone = !c.controller && ["running", "paused"].includes(c.state);
-    $("#controller").textContent = c.controller ? `run by ${c.controller}` : gone ? "no controller" : "";
-    $("#controller").className = gone ? "warn small" : "muted small";
+    // alive (it holds the campaign's lock) but silent: its loop is stuck
+    const silent = c.controller && c.heartbeat_age_s !== null && c.heartbeat_age_s > 30;
+    $("#controller").textContent = silent
+      ? `${c.controller}: no word for ${Math.round(c.heartbeat_age_s)} s (hung?)`
+      : c.controller ? `run by ${c.controller}` : gone ? "no controller" : "";
+    $("#controller").className = gone || silent ? "warn small" : "muted small";
   },
 
   async instruments() {
