@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import create_engine, text
 
+from ppu.store import Store
 from ppu.store.store import driver_url
 from tests.postgres import free_port, new_database
 
@@ -65,28 +66,7 @@ def test_two_controllers_share_a_postgresql_store_and_serve_shows_both(
     base = f"http://127.0.0.1:{port}/api"
     procs: dict[str, subprocess.Popen[str]] = {}
     try:
-        for seed in (7, 8):  # slowed down so the pause arrives while both run
-            env = {**os.environ, "PPU_LOCK_DIR": str(tmp_path / f"host-{seed}")}
-            env.pop("PPU_DB", None)
-            procs[f"demo-co2-capture-s{seed}-1"] = subprocess.Popen(
-                [
-                    PPU,
-                    "demo",
-                    "--budget",
-                    str(BUDGET),
-                    "--seed",
-                    str(seed),
-                    "--db",
-                    url,
-                    "--pace",
-                    "25000",
-                    "--json",
-                ],
-                env=env,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-            )
+        Store(url).close()  # the schema, so the dashboard can start before the controllers
         serve_env = {**os.environ, "PPU_TOKEN": TOKEN, "PPU_LOCK_DIR": str(tmp_path / "host-s")}
         procs["serve"] = subprocess.Popen(
             [PPU, "serve", "--db", url, "--port", str(port)],
@@ -95,6 +75,22 @@ def test_two_controllers_share_a_postgresql_store_and_serve_shows_both(
             stderr=subprocess.PIPE,
             text=True,
         )
+
+        def serving() -> bool:
+            try:
+                return _get(base, "/campaigns") == []
+            except OSError:
+                return False
+
+        _until("ppu serve answering", serving)
+        for seed in (7, 8):  # slowed down so the pause arrives while both run
+            env = {**os.environ, "PPU_LOCK_DIR": str(tmp_path / f"host-{seed}")}
+            env.pop("PPU_DB", None)
+            procs[f"demo-co2-capture-s{seed}-1"] = subprocess.Popen(
+                [PPU, "demo", "--budget", str(BUDGET), "--seed", str(seed), "--db", url,
+                 "--pace", "20000", "--json"],
+                env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            )  # fmt: skip
 
         def both_live() -> dict[str, dict] | None:
             try:

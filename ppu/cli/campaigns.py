@@ -79,7 +79,6 @@ def campaign_rows(store: Any) -> list[dict[str, Any]]:
     from sqlmodel import Session
 
     from ppu.api import queries
-    from ppu.runtime.holds import controller_alive
     from ppu.store.models import Campaign
 
     rows = []
@@ -93,7 +92,8 @@ def campaign_rows(store: Any) -> list[dict[str, Any]]:
                     "id": c["id"],
                     "name": c["name"],
                     "state": c["state"],
-                    "controller_alive": controller_alive(store.url, c["id"]),
+                    "controller_alive": c["controller"] is not None,
+                    "controller": c["controller"],
                     "dry_run": c["dry_run"],
                     "seed": c["seed"],
                     "experiments": {

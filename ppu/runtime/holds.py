@@ -16,9 +16,11 @@ several hosts).
 from __future__ import annotations
 
 import fcntl
+import functools
 import hashlib
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +30,7 @@ from ppu.core.errors import BadInput
 from ppu.core.locks import OwnerLock, lock_dir
 from ppu.store.models import IN_FLIGHT, Launch
 from ppu.store.resolutions import given_resolution
-from ppu.store.server_lock import ServerLock, holder, is_server_url
+from ppu.store.server_lock import ServerLock, holder, holders, is_server_url
 
 OUTCOMES = ("done", "failed", "rerun")
 
@@ -73,6 +75,19 @@ def campaign_owner(db_url: str, campaign_id: str) -> str | None:
     return lock_path(db_url, campaign_id).read_text(errors="replace").strip() or "a process"
 
 
+def campaign_owners(db_url: str, campaign_ids: list[str]) -> dict[str, str | None]:
+    """`campaign_owner` of many campaigns, with one question to a PostgreSQL server."""
+    if is_server_url(db_url):
+        named = holders(db_url, [f"campaign {c}" for c in campaign_ids])
+        return {c: named[f"campaign {c}"] for c in campaign_ids}
+    return {c: campaign_owner(db_url, c) for c in campaign_ids}
+
+
+def alive_asker(db_url: str) -> Callable[[str], bool]:
+    """`controller_alive` for one read: each campaign asked once, however many launches."""
+    return functools.cache(lambda campaign_id: controller_alive(db_url, campaign_id))
+
+
 def controller_alive(db_url: str, campaign_id: str) -> bool:
     """Whether a process runs this campaign now. For a lock file: asks for a shared lock and
     gives it back at once, never writing the file, so a controller starting meanwhile is not
@@ -92,7 +107,7 @@ def controller_alive(db_url: str, campaign_id: str) -> bool:
     return False
 
 
-def needs_decision(launch: Launch, db_url: str) -> bool:
+def needs_decision(launch: Launch, db_url: str, alive: Callable[[str], bool] | None = None) -> bool:
     """Held, or would be held on resume: a campaign's launch that started, is not safe to
     repeat, and whose controller is gone. (A launch outside a campaign has no resume.)"""
     if launch.state == "held":
@@ -102,7 +117,7 @@ def needs_decision(launch: Launch, db_url: str) -> bool:
         and launch.state in IN_FLIGHT
         and not launch.rerun_safe
         and launch.started_v is not None
-        and not controller_alive(db_url, launch.campaign_id)
+        and not (alive or functools.partial(controller_alive, db_url))(launch.campaign_id)
     )
 
 
@@ -125,8 +140,9 @@ def holds(s: Session, campaign_id: str | None = None) -> list[dict[str, Any]]:
         q = q.where(Launch.campaign_id == campaign_id)
     out = []
     url = db_url(s)
+    alive = alive_asker(url)
     for x in s.exec(q.order_by(col(Launch.id))).all():
-        if not needs_decision(x, url):
+        if not needs_decision(x, url, alive):
             continue
         given = given_resolution(s, x.id)  # type: ignore[arg-type]
         out.append(

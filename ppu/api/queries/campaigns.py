@@ -9,7 +9,7 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from ppu.api.queries.values import clean, finite
-from ppu.runtime.holds import campaign_owner, db_url
+from ppu.runtime.holds import campaign_owner, campaign_owners, db_url
 from ppu.store.models import (
     Campaign,
     Experiment,
@@ -50,7 +50,7 @@ def objectives_of(c: Campaign, s: Session | None = None) -> list[dict[str, Any]]
     return out
 
 
-def _campaign(s: Session, c: Campaign) -> dict[str, Any]:
+def _campaign(s: Session, c: Campaign, owner: str | None) -> dict[str, Any]:
     exps = dict(
         s.exec(
             select(Experiment.status, func.count())
@@ -77,7 +77,7 @@ def _campaign(s: Session, c: Campaign) -> dict[str, Any]:
         "experiments": exps,
         "launches": launches,
         "summary": clean(c.summary),
-        "controller": (owner := campaign_owner(db_url(s), c.id)),
+        "controller": owner,
         "heartbeat_age_s": (
             round(max(0.0, time.time() - c.heartbeat_wall), 1)
             if owner is not None and c.heartbeat_wall is not None
@@ -90,9 +90,10 @@ def campaigns(s: Session) -> list[dict[str, Any]]:
     rows = s.exec(
         select(Campaign).order_by(col(Campaign.created_wall).desc(), col(Campaign.id).desc())
     ).all()
-    return [_campaign(s, c) for c in rows]
+    owners = campaign_owners(db_url(s), [c.id for c in rows])
+    return [_campaign(s, c, owners[c.id]) for c in rows]
 
 
 def campaign(s: Session, campaign_id: str) -> dict[str, Any] | None:
     c = s.get(Campaign, campaign_id)
-    return _campaign(s, c) if c else None
+    return _campaign(s, c, campaign_owner(db_url(s), c.id)) if c else None

@@ -36,10 +36,11 @@ def launch_out(x: Launch, awaits_decision: bool = False) -> dict[str, Any]:
 def _awaiting(s: Session, rows: Iterable[Launch]) -> list[dict[str, Any]]:
     """Launch rows out, each marked if it waits for a person's word (held now, or held on
     resume because its controller is gone)."""
-    from ppu.runtime.holds import db_url, needs_decision
+    from ppu.runtime.holds import alive_asker, db_url, needs_decision
 
     url = db_url(s)
-    return [launch_out(x, needs_decision(x, url)) for x in rows]
+    alive = alive_asker(url)
+    return [launch_out(x, needs_decision(x, url, alive)) for x in rows]
 
 
 def launches(
