@@ -8,6 +8,7 @@ import asyncio
 from pathlib import Path
 
 import pytest
+from sqlmodel import Session, select
 
 from ppu.core.clock import Clock
 from ppu.core.errors import BadInput
@@ -16,6 +17,7 @@ from ppu.lab.spec import WatchdogSpec, load_lab
 from ppu.runtime.runtime import running
 from ppu.runtime.watchdog import Watchdog
 from ppu.store import Store
+from ppu.store.models import FaultRecord
 from protocols.dosing import dispense
 from tests.conftest import BENCH_LAB, _close_checking_leaks
 
@@ -61,14 +63,9 @@ def test_a_frozen_pump_raises_the_alarm_at_the_limit_and_holds_the_instrument(
             await nxt
             seen["done"] = (stuck.row.state, nxt.row.state, stuck.row.started_v)
             seen["alarms_at_end"] = len(rt.watchdog.alarms)
-            seen["t0"] = t0
 
     try:
         clock.loop.run_until_complete(main())
-        from sqlmodel import Session, select
-
-        from ppu.store.models import FaultRecord
-
         with Session(store.engine) as s:
             stalled = s.exec(select(FaultRecord).where(FaultRecord.kind == "stalled")).all()
         shown = store.status()["alarms"]  # what `ppu status` prints
