@@ -145,3 +145,52 @@ def test_a_bad_consumables_table_is_one_line_naming_the_key(
     lab, _ = _files(tmp_path, "\n" + table)
     with pytest.raises(BadInput, match=rf"lab\.toml: .*{message}"):
         load_lab(lab)
+
+
+def test_launches_short_of_one_stock_share_one_refill_and_it_never_goes_below_empty(
+    tmp_path: Path,
+) -> None:
+    import asyncio
+
+    import bluesky.plan_stubs as bps
+
+    from ppu.core.clock import Clock
+    from ppu.core.kernels import In, kernel
+    from ppu.runtime.runtime import running
+    from ppu.store import Store
+    from tests.conftest import BENCH_LAB, _close_checking_leaks
+
+    @kernel(role="pump", outputs={}, draws=lambda a: {"reagent": a["volume"]})
+    def add_reagent(instrument, ctx, volume=In("mL", default="0.8 mL")):
+        yield from bps.mv(instrument.pump.rate, 10.0)
+        yield from bps.mv(instrument.pump, volume.m_as("mL"))
+        return {}
+
+    lab_path = tmp_path / "bench.toml"
+    lab_path.write_text(
+        BENCH_LAB.read_text() + '\n[consumables.reagent]\nlevel = "1 mL"\ncapacity = "2 mL"\n'
+    )
+    lab = load_lab(lab_path)
+    clock = Clock.new_virtual()
+    store = Store(f"sqlite:///{tmp_path / 'ppu.sqlite'}")
+    seen: dict = {}
+
+    async def main() -> None:
+        async with running(lab, clock, store, dry_run=True) as rt:
+            handles = [
+                rt.launch(add_reagent, instrument=name, volume="0.8 mL")
+                for name in ("metal_feed", "linker_feed", "metal_feed")
+            ]
+            await asyncio.gather(*handles)
+            seen["levels"] = dict(rt.stockroom.levels)
+            seen["refills"] = dict(rt.stockroom.refills)
+            seen["steps"] = [s.text for s in rt.operator.done]
+
+    try:
+        clock.loop.run_until_complete(main())
+    finally:
+        store.close()
+        _close_checking_leaks(clock)
+    assert seen["refills"] == {"reagent": 1}  # the two short launches waited on one refill
+    assert seen["levels"]["reagent"] == pytest.approx(2.0 - 0.8 - 0.8)
+    assert len(seen["steps"]) == 1 and seen["steps"][0].startswith("Refill reagent: 0.2 mL left")

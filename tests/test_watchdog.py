@@ -14,10 +14,11 @@ from ppu.core.clock import Clock
 from ppu.core.errors import BadInput
 from ppu.core.kernels import In, kernel
 from ppu.lab.spec import WatchdogSpec, load_lab
+from ppu.runtime.control import ControlDesk
 from ppu.runtime.runtime import running
 from ppu.runtime.watchdog import Watchdog
 from ppu.store import Store
-from ppu.store.models import FaultRecord
+from ppu.store.models import Command, FaultRecord
 from protocols.dosing import dispense
 from tests.conftest import BENCH_LAB, _close_checking_leaks
 
@@ -59,7 +60,11 @@ def test_a_frozen_pump_raises_the_alarm_at_the_limit_and_holds_the_instrument(
             seen["next_later"] = nxt.row.state
             pump.now = moving  # a person frees the plunger; the stuck dispense completes
             await stuck
-            rt.release("metal_feed", "watchdog")
+            # a person's release, as `ppu release` or the dashboard sends it
+            desk = ControlDesk(rt, store, campaign_id=None, poll_s=1.0)
+            seen["released"] = desk.carry_out(
+                Command(kind="release", target="metal_feed", who="ana", created_wall=0.0)
+            )
             await nxt
             seen["done"] = (stuck.row.state, nxt.row.state, stuck.row.started_v)
             seen["alarms_at_end"] = len(rt.watchdog.alarms)
@@ -83,6 +88,7 @@ def test_a_frozen_pump_raises_the_alarm_at_the_limit_and_holds_the_instrument(
     (alarm,) = stalled
     assert (alarm.instrument, alarm.launch_id) == ("metal_feed", launch_id)
     assert alarm.virtual_t == pytest.approx(seen["done"][2] + 60.0, abs=0.5)
+    assert seen["released"] == ("done", "metal_feed released")
     assert seen["done"][:2] == ("done", "done")
     assert [(a["launch_id"], a["message"]) for a in shown] == [(launch_id, message)]
     assert seen["alarms_at_end"] == 1  # the next dispense ran its 15 s, no alarm

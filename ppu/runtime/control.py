@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ppu.runtime.holds import controller_alive
+from ppu.runtime.watchdog import HOLD as WATCHDOG_HOLD
 from ppu.store import Store
 from ppu.store.models import Command, OperatorStepRecord
 
@@ -47,6 +48,7 @@ class ControlDesk:
         self.carried_out: list[Command] = []
         self._alive_asked: dict[str, tuple[float, bool]] = {}
         self._last_beat = 0.0
+        self._beat()  # at once: a resumed campaign shows no stale word from its last run
 
     async def run(self) -> None:
         while True:
@@ -129,7 +131,11 @@ class ControlDesk:
         if kind in ("hold", "release"):
             if target not in rt.instruments:
                 return "refused", f"no instrument '{target}'"
-            (rt.hold if kind == "hold" else rt.release)(target)
+            if kind == "hold":
+                rt.hold(target)
+            else:  # a person's word also lifts the stall watchdog's hold (checked it)
+                rt.release(target)
+                rt.release(target, WATCHDOG_HOLD)
             return "done", f"{target} {'held' if kind == 'hold' else 'released'}"
         if kind in ("approve", "reject"):
             fut = self.approvals.get(int(target)) if target.isdigit() else None

@@ -67,7 +67,7 @@ class Rfc2217Front:
             manager = PortManager(line, _Connection(client))
             self._sessions.append((client, line))
             self._start(self._to_line, client, line, manager)
-            self._start(self._to_client, client, line, manager)
+            self._start(self._to_client, client, line, manager, manager.connection)
 
     def _to_line(self, client: socket.socket, line: Any, manager: PortManager) -> None:
         """Client → simulator: telnet options are answered, the payload goes on the line."""
@@ -84,13 +84,16 @@ class Rfc2217Front:
         finally:
             self._end(client, line)
 
-    def _to_client(self, client: socket.socket, line: Any, manager: PortManager) -> None:
-        """Simulator → client, escaped as telnet needs."""
+    def _to_client(
+        self, client: socket.socket, line: Any, manager: PortManager, out: _Connection
+    ) -> None:
+        """Simulator → client, escaped as telnet needs; through the one locked writer the
+        telnet answers also use, so the two never interleave on a slow link."""
         try:
             while not self._stop.is_set():
                 data = line.read(line.in_waiting or 1)
                 if data:
-                    client.sendall(b"".join(manager.escape(data)))
+                    out.write(b"".join(manager.escape(data)))
         except (OSError, serial.SerialException, TypeError):
             pass  # TypeError: pyserial's socket line closed under a read
         finally:

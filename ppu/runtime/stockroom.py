@@ -13,6 +13,7 @@ API and a resumed controller see them. A real lab's stocks outlive campaigns (sc
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any
 
@@ -32,6 +33,7 @@ class Stockroom:
         self.scope: str | None = None
         self.levels = {n: s.level for n, s in specs.items()}
         self.refills = {n: 0 for n in specs}
+        self._refilling: dict[str, asyncio.Future[None]] = {}
         self._loaded = False
 
     def _load(self, now: float) -> None:
@@ -68,34 +70,61 @@ class Stockroom:
 
     async def take(self, launch: Any, values: dict[str, Any], operator: Any, now: Any) -> None:
         """Take the launch's draws, waiting first for the refill of any stock they would
-        run dry. `launch` is the runtime's handle (its row is journaled)."""
+        run dry. Levels are checked again after every wait (another launch may have drawn
+        meanwhile) and taken with no wait in between; launches short of one stock share
+        its one refill step. `launch` is the runtime's handle (its row is journaled)."""
         if not self._loaded:
             self._load(now())
         need = self.draws(launch.kernel, values)
-        for name, amount in need.items():
-            spec = self.specs[name]
-            if self.levels[name] >= amount - 1e-9 * max(1.0, amount):
-                continue
-            if amount > spec.capacity:
-                raise BadInput(
-                    f"launch {launch.id} ({launch.kernel.name})",
-                    f"needs {_amount(amount, spec)} of {name}, more than it holds "
-                    f"({_amount(spec.capacity, spec)})",
-                )
-            text = (
-                f"Refill {name}: {_amount(self.levels[name], spec)} left, launch {launch.id} "
-                f"({launch.kernel.name}) needs {_amount(amount, spec)}; fill it to "
-                f"{_amount(spec.capacity, spec)}"
-            )
-            if self.store is not None:
-                self.store.journal(launch.row, "waiting", now(), f"waiting for a refill of {name}")
-            await operator.perform(OperatorStep(text, launch_id=launch.id))
-            self.levels[name] = spec.capacity
-            self.refills[name] += 1
+        while short := [n for n, a in need.items() if not self._enough(n, a)]:
+            await self._refill(short[0], need[short[0]], launch, operator, now)
         for name, amount in need.items():
             self.levels[name] -= amount
         if need:
             self._save(now())
+
+    def _enough(self, name: str, amount: float) -> bool:
+        return self.levels[name] >= amount - 1e-9 * max(1.0, amount)
+
+    async def _refill(self, name: str, amount: float, launch: Any, operator: Any, now: Any) -> None:
+        spec = self.specs[name]
+        if amount > spec.capacity:
+            raise BadInput(
+                f"launch {launch.id} ({launch.kernel.name})",
+                f"needs {_amount(amount, spec)} of {name}, more than it holds "
+                f"({_amount(spec.capacity, spec)})",
+            )
+        if self.store is not None:
+            self.store.journal(launch.row, "waiting", now(), f"waiting for a refill of {name}")
+        asked = self._refilling.get(name)
+        if asked is not None:  # someone is on it already; the caller checks again after
+            try:
+                await asyncio.shield(asked)
+            except asyncio.CancelledError:
+                if not asked.cancelled():
+                    raise  # this launch itself was cancelled
+            return
+        asked = self._refilling[name] = asyncio.get_running_loop().create_future()
+        text = (
+            f"Refill {name}: {_amount(self.levels[name], spec)} left, launch {launch.id} "
+            f"({launch.kernel.name}) needs {_amount(amount, spec)}; fill it to "
+            f"{_amount(spec.capacity, spec)}"
+        )
+        try:
+            await operator.perform(OperatorStep(text, launch_id=launch.id))
+            self.levels[name] = spec.capacity
+            self.refills[name] += 1
+            self._save(now())
+            asked.set_result(None)
+        except asyncio.CancelledError:
+            asked.cancel()  # its waiters ask for the refill themselves
+            raise
+        except Exception as e:
+            asked.set_exception(e)
+            asked.exception()  # retrieved: a waiter re-raises it, no one else need
+            raise
+        finally:
+            self._refilling.pop(name, None)
 
     def _save(self, now: float) -> None:
         if self.store is None or self.scope is None:

@@ -10,9 +10,11 @@ server's TCP keepalives notice within about half a minute). The holder names its
 
 from __future__ import annotations
 
+import collections
 import hashlib
 import os
 import socket
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -23,14 +25,6 @@ from ppu.store.urls import shown_url
 # a host that vanishes without closing its socket: the server probes after 10 s idle, every
 # 5 s, and drops the session (and its lock) after 3 unanswered probes
 _KEEPALIVE = {"tcp_keepalives_idle": 10, "tcp_keepalives_interval": 5, "tcp_keepalives_count": 3}
-
-_HOLDER = """
-select a.application_name, host(a.client_addr)
-from pg_locks l join pg_stat_activity a on a.pid = l.pid
-where l.locktype = 'advisory' and l.granted and l.objsubid = 1
-  and l.classid = %(hi)s::oid and l.objid = %(lo)s::oid
-  and l.database = (select oid from pg_database where datname = current_database())
-"""
 
 
 def is_server_url(url: str) -> bool:
@@ -64,14 +58,6 @@ def _connect(url: str, application_name: str = "ppu") -> Any:
         raise PpuError(f"store {shown_url(url)}: cannot connect: {reason}") from None
 
 
-def _holder(conn: Any, key: int) -> str | None:
-    row = conn.execute(_HOLDER, {"hi": key >> 32, "lo": key & 0xFFFFFFFF}).fetchone()
-    if row is None:
-        return None
-    name, addr = row
-    return f"{name} (from {addr})" if addr else name
-
-
 _HOLDERS = """
 select l.classid::bigint, l.objid::bigint, a.application_name, host(a.client_addr)
 from pg_locks l join pg_stat_activity a on a.pid = l.pid
@@ -86,24 +72,47 @@ def holders(url: str, names: list[str]) -> dict[str, str | None]:
     out: dict[str, str | None] = dict.fromkeys(names)
     if not names:
         return out
-    conn = _connect(url)
-    try:
-        for hi, lo, app, addr in conn.execute(_HOLDERS).fetchall():
-            name = keys.get((int(hi) << 32) | int(lo))
-            if name is not None:
-                out[name] = f"{app} (from {addr})" if addr else app
-    finally:
-        conn.close()
+    for hi, lo, app, addr in _ask(url, _HOLDERS):
+        name = keys.get((int(hi) << 32) | int(lo))
+        if name is not None:
+            out[name] = f"{app} (from {addr})" if addr else app
     return out
+
+
+#: one reading connection per store URL, kept (the page asks on every refresh); a few URLs
+#: at most, the oldest closed first
+_readers: collections.OrderedDict[str, Any] = collections.OrderedDict()
+_readers_lock = threading.Lock()
+
+
+def _ask(url: str, sql: str) -> list[tuple[Any, ...]]:
+    import psycopg
+
+    with _readers_lock:
+        for attempt in (1, 2):
+            conn = _readers.pop(url, None)
+            if conn is None or conn.closed:
+                conn = _connect(url)
+            try:
+                rows = conn.execute(sql).fetchall()
+            except psycopg.OperationalError as e:
+                conn.close()  # the server restarted or the link dropped: once more, afresh
+                if attempt == 2:
+                    from ppu.core.errors import PpuError
+
+                    reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+                    raise PpuError(f"store {shown_url(url)}: {reason}") from None
+                continue
+            _readers[url] = conn
+            while len(_readers) > 4:
+                _readers.popitem(last=False)[1].close()
+            return rows
+    raise AssertionError("unreachable")
 
 
 def holder(url: str, name: str) -> str | None:
     """Who holds the lock now (its `application_name` and address), or None."""
-    conn = _connect(url)
-    try:
-        return _holder(conn, lock_key(name))
-    finally:
-        conn.close()
+    return holders(url, [name])[name]
 
 
 class ServerLock:
@@ -111,6 +120,7 @@ class ServerLock:
 
     def __init__(self, url: str, name: str, busy: Callable[[str], Exception]) -> None:
         self.url = url
+        self.name = name
         self.key = lock_key(name)
         self._busy = busy
         self._conn: Any = None
@@ -123,7 +133,7 @@ class ServerLock:
                 conn.execute(f"set {setting} = {int(value)}")
             (got,) = conn.execute("select pg_try_advisory_lock(%s)", (self.key,)).fetchone()
             if not got:
-                raise self._busy(_holder(conn, self.key) or "another process")
+                raise self._busy(holder(self.url, self.name) or "another process")
         except BaseException:
             conn.close()
             raise
