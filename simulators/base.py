@@ -251,6 +251,9 @@ class InstrumentSimulator(ABC):
             _, late = await asyncio.wait(self._connections, timeout=1.0)
             for task in late:
                 task.cancel()
+            # a cancelled handler still has to run to its end: wait for it, or it outlives
+            # the simulator (a loaded machine makes the 1 s above too short)
+            await asyncio.gather(*late, return_exceptions=True)
         self._connections.clear()
         for server in self._servers:
             with contextlib.suppress(Exception):
