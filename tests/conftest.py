@@ -18,6 +18,22 @@ ROOT = Path(__file__).resolve().parents[1]
 BENCH_LAB = ROOT / "protocols" / "examples" / "bench.toml"
 
 
+def store_rows(url: str, sql: str) -> list[tuple]:
+    """What the store holds, read (or changed) as another process would: SQLite or
+    PostgreSQL, by its URL."""
+    from sqlalchemy import create_engine, text
+
+    from ppu.store.store import driver_url
+
+    engine = create_engine(driver_url(url))
+    try:
+        with engine.begin() as conn:
+            result = conn.execute(text(sql))
+            return [tuple(r) for r in result.fetchall()] if result.returns_rows else []
+    finally:
+        engine.dispose()
+
+
 @pytest.fixture(autouse=True)
 def _port_locks(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("PPU_LOCK_DIR", str(tmp_path_factory.mktemp("locks")))

@@ -8,14 +8,12 @@ import json
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
 from typer.testing import CliRunner
 
 from ppu.cli.main import app
 from ppu.core.errors import BadInput
 from ppu.lab.spec import load_lab
-from ppu.store.store import driver_url
-from tests.conftest import ROOT
+from tests.conftest import ROOT, store_rows
 
 DEMO = ROOT / "protocols" / "demo"
 #: at ratio 1 and 10 equivalents of modulator, a 20 mL synthesis takes 10/3 mL of metal stock
@@ -27,15 +25,6 @@ capacity = "30 mL"
 [consumables.vials]
 level = 24
 """
-
-
-def _rows(url: str, sql: str) -> list[tuple]:
-    engine = create_engine(driver_url(url))
-    try:
-        with engine.connect() as conn:
-            return [tuple(r) for r in conn.execute(text(sql)).fetchall()]
-    finally:
-        engine.dispose()
 
 
 def _files(tmp_path: Path, stocks: str = STOCKS) -> tuple[Path, Path]:
@@ -68,12 +57,12 @@ def test_the_fourth_synthesis_waits_for_a_refill_of_the_metal_stock(
     assert summary["experiments"] == 4 and summary["completed"] == 4, summary
     cid = summary["campaign_id"]
 
-    syntheses = _rows(
+    syntheses = store_rows(
         db_url, "select id, started_v from launch where kernel = 'synthesize' order by id"
     )
     assert len(syntheses) == 4
     fourth, started = syntheses[3]
-    steps = _rows(
+    steps = store_rows(
         db_url,
         "select launch_id, text, state, confirmed_by, created_v from operatorsteprecord "
         "where text like 'Refill%'",
@@ -87,7 +76,7 @@ def test_the_fourth_synthesis_waits_for_a_refill_of_the_metal_stock(
     )
     assert (state, who) == ("confirmed", "simulated operator")
     assert started >= asked_v + 60.0  # held until the simulated chemist's refill (60 s)
-    waited = _rows(
+    waited = store_rows(
         db_url,
         f"select state, detail from launchevent where launch_id = {fourth} order by id",
     )
@@ -97,7 +86,7 @@ def test_the_fourth_synthesis_waits_for_a_refill_of_the_metal_stock(
     )
     stocks = {
         name: (round(level, 3), capacity, unit, refills)
-        for name, level, capacity, unit, refills in _rows(
+        for name, level, capacity, unit, refills in store_rows(
             db_url,
             f"select name, level, capacity, unit, refills from consumable "
             f"where scope = 'dry-run {cid}'",

@@ -10,14 +10,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from ppu.core.clock import Clock
 from ppu.lab.simlab import restore_lab
 from ppu.lab.spec import load_lab
 from ppu.runtime.runtime import running
-from ppu.store.store import driver_url
-from tests.conftest import ROOT
+from tests.conftest import ROOT, store_rows
 
 PPU = str(Path(sys.executable).with_name("ppu"))
 DEMO_LAB = ROOT / "protocols" / "demo" / "lab.toml"
@@ -39,17 +37,6 @@ def _ppu(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedP
 
 
 HARNESS = _harness()
-
-
-def _rows(url: str, sql: str) -> list[tuple]:
-    """What the store holds, read as another process would (SQLite or PostgreSQL)."""
-    engine = create_engine(driver_url(url))
-    try:
-        with engine.begin() as conn:
-            result = conn.execute(text(sql))
-            return [tuple(r) for r in result.fetchall()] if result.returns_rows else []
-    finally:
-        engine.dispose()
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
@@ -80,7 +67,9 @@ def crashed_in_synthesis(db_url: str) -> str:
     db = db_url
     p = _ppu("demo", "--budget", "1", "--db", db, env={"PPU_CRASH_AT_EXCHANGE": "200"})
     assert p.returncode == -9, p.stderr[-500:]
-    assert _rows(db, "select kernel, state from launch where id = 1") == [("synthesize", "running")]
+    assert store_rows(db, "select kernel, state from launch where id = 1") == [
+        ("synthesize", "running")
+    ]
     return db
 
 
@@ -121,16 +110,16 @@ def test_a_held_synthesis_is_settled_by_a_person_never_rerun(
     p = _ppu("resume", "demo-co2-capture-s7-1", "--db", db, "--json")
     assert p.returncode == 0, p.stderr[-800:]
     assert "simulated lab restored" in p.stderr
-    assert _rows(crashed_in_synthesis, "select count(*) from launch where kernel='synthesize'") == [
-        (1,)
-    ]
-    assert _rows(crashed_in_synthesis, "select status from experiment") == [(status,)]
-    (state,) = _rows(crashed_in_synthesis, "select state from launch where id = 1")[0]
+    assert store_rows(
+        crashed_in_synthesis, "select count(*) from launch where kernel='synthesize'"
+    ) == [(1,)]
+    assert store_rows(crashed_in_synthesis, "select status from experiment") == [(status,)]
+    (state,) = store_rows(crashed_in_synthesis, "select state from launch where id = 1")[0]
     assert state == outcome
     still_open = "select count(*) from launch where state in "
     still_open += "('queued', 'waiting', 'running', 'held', 'interrupted')"
-    assert _rows(crashed_in_synthesis, still_open) == [(0,)]
-    audit = _rows(crashed_in_synthesis, "select who, argument, state from command")
+    assert store_rows(crashed_in_synthesis, still_open) == [(0,)]
+    audit = store_rows(crashed_in_synthesis, "select who, argument, state from command")
     assert audit == [("ana", outcome, "done")]
     assert _ppu("resume", "demo-co2-capture-s7-1", "--db", db).returncode == 2  # it is done
 
@@ -145,19 +134,21 @@ def test_a_resolution_taken_by_a_controller_that_died_before_settling_still_hold
         _ppu("holds", "resolve", "1", "--as", "failed", "--who", "ana", "--db", db).returncode == 0
     )
     # what the dead controller had committed: the command taken, the launch held
-    _rows(db, "update command set state = 'done', result = 'launch 1 resolved'")
-    _rows(db, "update launch set state = 'held' where id = 1")
+    store_rows(db, "update command set state = 'done', result = 'launch 1 resolved'")
+    store_rows(db, "update launch set state = 'held' where id = 1")
     again = _ppu("holds", "resolve", "1", "--as", "rerun", "--who", "bo", "--db", db)
     assert again.returncode == 2 and "already resolved as failed by ana" in again.stderr
     listed = json.loads(_ppu("holds", "--db", db, "--json").stdout)["holds"]
     assert listed[0]["resolution"] == {"outcome": "failed", "who": "ana"}
     p = _ppu("resume", "demo-co2-capture-s7-1", "--db", db, "--json")
     assert p.returncode == 0, p.stderr[-800:]
-    assert _rows(crashed_in_synthesis, "select state from launch where id = 1") == [("failed",)]
-    assert _rows(crashed_in_synthesis, "select count(*) from launch where kernel='synthesize'") == [
-        (1,)
+    assert store_rows(crashed_in_synthesis, "select state from launch where id = 1") == [
+        ("failed",)
     ]
-    assert _rows(crashed_in_synthesis, "select status from experiment") == [("ABANDONED",)]
+    assert store_rows(
+        crashed_in_synthesis, "select count(*) from launch where kernel='synthesize'"
+    ) == [(1,)]
+    assert store_rows(crashed_in_synthesis, "select status from experiment") == [("ABANDONED",)]
 
 
 def test_simulated_lab_is_saved_with_the_journal_and_restores(tmp_path: Path, store) -> None:
@@ -196,7 +187,7 @@ def test_a_resumed_dry_run_waits_for_a_person_without_running_ahead(
     import time
 
     db = crashed_in_synthesis
-    before = _rows(crashed_in_synthesis, "select max(virtual_t) from launchevent")[0][0]
+    before = store_rows(crashed_in_synthesis, "select max(virtual_t) from launchevent")[0][0]
     proc = subprocess.Popen(
         [PPU, "resume", "demo-co2-capture-s7-1", "--db", db, "--json"],
         stdout=subprocess.PIPE,
@@ -205,7 +196,9 @@ def test_a_resumed_dry_run_waits_for_a_person_without_running_ahead(
     )
     try:
         deadline = time.monotonic() + 60
-        while _rows(crashed_in_synthesis, "select state from launch where id = 1") != [("held",)]:
+        while store_rows(crashed_in_synthesis, "select state from launch where id = 1") != [
+            ("held",)
+        ]:
             assert time.monotonic() < deadline and proc.poll() is None
             time.sleep(0.2)
         time.sleep(2.0)  # a person takes a while

@@ -13,10 +13,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, text
-
 from ppu.store import Store
-from ppu.store.store import driver_url
+from tests.conftest import store_rows
 from tests.postgres import free_port, new_database
 
 PPU = str(Path(sys.executable).with_name("ppu"))
@@ -47,15 +45,6 @@ def _until(what: str, ok: Any, seconds: float = 90.0) -> Any:
             return got
         time.sleep(0.2)
     raise AssertionError(f"waited {seconds:.0f} s for {what}")
-
-
-def _rows(url: str, sql: str) -> list[tuple]:
-    engine = create_engine(driver_url(url))
-    try:
-        with engine.connect() as conn:
-            return [tuple(r) for r in conn.execute(text(sql)).fetchall()]
-    finally:
-        engine.dispose()
 
 
 def test_two_controllers_share_a_postgresql_store_and_serve_shows_both(
@@ -127,22 +116,24 @@ def test_two_controllers_share_a_postgresql_store_and_serve_shows_both(
             shown = _get(base, f"/campaigns/{cid}")
             assert shown["state"] == "done" and shown["controller"] is None
             assert sum(shown["experiments"].values()) == BUDGET
-        assert _rows(url, "select campaign_id, count(*) from experiment group by 1 order by 1") == [
+        assert store_rows(
+            url, "select campaign_id, count(*) from experiment group by 1 order by 1"
+        ) == [
             ("demo-co2-capture-s7-1", BUDGET),
             ("demo-co2-capture-s8-1", BUDGET),
         ]
         # each experiment's launches and their measurements are its own campaign's
-        owner = dict(_rows(url, "select id, campaign_id from launch"))
-        for cid, launches in _rows(url, "select campaign_id, launches from experiment"):
+        owner = dict(store_rows(url, "select id, campaign_id from launch"))
+        for cid, launches in store_rows(url, "select campaign_id, launches from experiment"):
             ids = json.loads(launches) if isinstance(launches, str) else launches
             assert ids and {owner[i] for i in ids} == {cid}
-        per_campaign = _rows(
+        per_campaign = store_rows(
             url,
             "select l.campaign_id, count(*) from measurement m join launch l "
             "on l.id = m.launch_id group by 1 order by 1",
         )
         assert [c for c, n in per_campaign if n > 0] == sorted(live)
-        commands = _rows(url, "select kind, target, state from command order by id")
+        commands = store_rows(url, "select kind, target, state from command order by id")
         assert commands == [
             ("pause", "demo-co2-capture-s7-1", "done"),
             ("resume", "demo-co2-capture-s7-1", "done"),

@@ -15,9 +15,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
 
-from ppu.store.store import driver_url
+from tests.conftest import store_rows
 from tests.postgres import new_database
 
 PPU = Path(sys.executable).with_name("ppu")
@@ -59,7 +58,7 @@ def _demo_on(backend: str, factory: pytest.TempPathFactory, request: pytest.Fixt
         url = new_database(admin)
     if reuse and backend == "sqlite":
         shutil.copy(reuse, db)
-        summary = json.loads(_rows(url, "SELECT summary FROM campaign")[0][0])
+        summary = json.loads(store_rows(url, "SELECT summary FROM campaign")[0][0])
     else:
         env = {**os.environ, "PPU_LOCK_DIR": str(where / "locks")}
         env.pop("PPU_DB", None)
@@ -100,15 +99,6 @@ def _copy_database(admin_url: str, source: str) -> str:
         conn.execute(f'drop database "{name}"')
         conn.execute(f'create database "{name}" template "{source}"')
     return admin_url.rsplit("/", 1)[0] + "/" + name
-
-
-def _rows(url: str, sql: str) -> list[tuple]:
-    engine = create_engine(driver_url(url))
-    try:
-        with engine.connect() as conn:
-            return [tuple(r) for r in conn.execute(text(sql)).fetchall()]
-    finally:
-        engine.dispose()
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
