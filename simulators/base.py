@@ -88,9 +88,18 @@ class InstrumentSimulator(ABC):
         self._pty_fds: list[int] = []
         self._after_request: list[Callable[[], None]] = []
         self._lines: dict[int, list[int]] = {}
+        self._closing = False
 
     #: what belongs to serving (sockets, tasks), not to the instrument: not in a snapshot
-    _TRANSPORT = ("_servers", "_writers", "_connections", "_pty_fds", "_pty_task", "_lines")
+    _TRANSPORT = (
+        "_servers",
+        "_writers",
+        "_connections",
+        "_pty_fds",
+        "_pty_task",
+        "_lines",
+        "_closing",
+    )
 
     def __getstate__(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if k not in self._TRANSPORT}
@@ -99,6 +108,7 @@ class InstrumentSimulator(ABC):
         self.__dict__.update(state)
         self._servers, self._writers, self._connections, self._pty_fds = [], set(), set(), []
         self._lines = {}
+        self._closing = False
 
     def after_each_request(self, hook: Callable[[], None]) -> None:
         """Call `hook()` after every request (a rig logging a reactor's temperature)."""
@@ -155,6 +165,7 @@ class InstrumentSimulator(ABC):
 
         The URL is `sim://…`: a plain TCP socket on the wire, whose reads wait for this
         simulator rather than for the wall clock (see `protocol_sim`)."""
+        self._closing = False  # served again after a close
         server = await asyncio.start_server(self._serve_stream, host, port)
         self._servers.append(server)
         bound = server.sockets[0].getsockname()
@@ -171,6 +182,9 @@ class InstrumentSimulator(ABC):
         return consumed >= written and received >= line[1]
 
     async def _serve_stream(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
+        if self._closing:  # accepted as the simulator closed: its handler must not outlive it
+            writer.close()
+            return
         self._writers.add(writer)
         task = asyncio.current_task()
         if task is not None:
@@ -239,10 +253,13 @@ class InstrumentSimulator(ABC):
         return os.ttyname(slave)
 
     async def close(self) -> None:
+        self._closing = True
         for server in self._servers:
             for sock in server.sockets:
                 SERVING.pop(sock.getsockname()[1], None)
             server.close()
+        for _ in range(3):  # a connection accepted just now gets its handler started
+            await asyncio.sleep(0)
         for w in list(self._writers):
             w.close()
         if self._connections:
