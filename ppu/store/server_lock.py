@@ -11,6 +11,7 @@ server's TCP keepalives notice within about half a minute). The holder names its
 from __future__ import annotations
 
 import collections
+import contextlib
 import hashlib
 import os
 import socket
@@ -141,5 +142,10 @@ class ServerLock:
 
     def release(self) -> None:
         if self._conn is not None:
-            self._conn.close()  # the server drops a session's advisory locks with it
+            # unlocked before the close returns (a closed socket is seen by the server a
+            # moment later, and a question asked meanwhile would find the lock still held);
+            # the close alone would also drop it, as a killed holder's does
+            with contextlib.suppress(Exception):
+                self._conn.execute("select pg_advisory_unlock(%s)", (self.key,))
+            self._conn.close()
             self._conn = None
