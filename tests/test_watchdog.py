@@ -124,3 +124,98 @@ def test_a_bad_watchdog_table_is_one_line_naming_the_key(tmp_path: Path) -> None
         load_lab(_bench(tmp_path, 'grace = "5 furlong"'))
     with pytest.raises(BadInput, match=r"bench\.toml: watchdog\.multiple"):
         load_lab(_bench(tmp_path, "multiple = 0.5"))
+
+
+def test_an_idle_pump_that_stops_answering_is_held_after_its_silent_polls(
+    tmp_path: Path,
+) -> None:
+    lab = load_lab(_bench(tmp_path, 'poll = "5 min"\nsilent_polls = 3'))
+    clock = Clock.new_virtual()
+    store = Store(f"sqlite:///{tmp_path / 'ppu.sqlite'}")
+    seen: dict = {}
+
+    async def main() -> None:
+        async with running(lab, clock, store, dry_run=True) as rt:
+            await asyncio.sleep(11 * 60.0)  # two polls, both answered
+            seen["answered"] = (rt.roll_call.polls, dict(rt.roll_call.missed))
+            faults = rt.simulators["metal_feed.pump"].faults
+            faults.force("no_reply", times=10**6)  # its USB adapter is pulled
+            await asyncio.sleep(9 * 60.0)  # polls 3 and 4 unanswered
+            seen["two_missed"] = (
+                list(rt.roll_call.alarms),
+                set(rt.instruments["metal_feed"].lane.holds),
+            )
+            await asyncio.sleep(5 * 60.0 + 30.0)  # poll 5, the third unanswered (and retried)
+            seen["alarms"] = list(rt.roll_call.alarms)
+            seen["holds"] = {n: set(i.lane.holds) for n, i in rt.instruments.items()}
+            nxt = rt.launch(dispense, instrument="metal_feed", volume="0.5 mL", rate="2 mL/min")
+            await asyncio.sleep(600.0)
+            seen["held_launch"] = nxt.row.state
+            faults._forced.clear()  # plugged back in; a person releases it
+            desk = ControlDesk(rt, store, campaign_id=None, poll_s=1.0)
+            seen["released"] = desk.carry_out(
+                Command(kind="release", target="metal_feed", who="ana", created_wall=0.0)
+            )
+            await nxt
+            seen["done"] = nxt.row.state
+            await asyncio.sleep(30 * 60.0)  # answering again: no new alarm
+            seen["alarms_at_end"] = len(rt.roll_call.alarms)
+
+    try:
+        clock.loop.run_until_complete(main())
+        with Session(store.engine) as s:
+            silent = s.exec(select(FaultRecord).where(FaultRecord.kind == "silent")).all()
+        shown = store.status()["alarms"]
+    finally:
+        store.close()
+        _close_checking_leaks(clock)
+
+    assert seen["answered"] == (2, {"metal_feed": 0, "linker_feed": 0})
+    assert seen["two_missed"] == ([], set())
+    ((instrument, message),) = seen["alarms"]
+    assert instrument == "metal_feed"
+    assert message.startswith("metal_feed silent for 3 polls in a row over 15.0 min: pump: ")
+    assert "metal_feed is held" in message
+    assert seen["holds"] == {"metal_feed": {"watchdog"}, "linker_feed": set()}
+    assert seen["held_launch"] in ("queued", "waiting")  # 10 min on, nothing started
+    assert seen["released"] == ("done", "metal_feed released")
+    assert seen["done"] == "done"
+    assert seen["alarms_at_end"] == 1
+    (alarm,) = silent
+    assert (alarm.instrument, alarm.device, alarm.launch_id) == ("metal_feed", "pump", None)
+    assert alarm.virtual_t == pytest.approx(25 * 60.0, abs=30.0)
+    assert [(a["kind"], a["instrument"]) for a in shown] == [("silent", "metal_feed")]
+
+
+def test_a_launch_due_during_a_poll_starts_after_it(tmp_path: Path) -> None:
+    """A poll's exchanges are not split by a launch's (a kernel's command sequence is never
+    interleaved with a poll's): the pump misses the poll's first two questions, and a
+    dispense launched while the poll waits to ask again starts once the poll has its answer."""
+    lab = load_lab(_bench(tmp_path, 'poll = "30 s"'))
+    clock = Clock.new_virtual()
+    store = Store(f"sqlite:///{tmp_path / 'ppu.sqlite'}")
+    seen: dict = {}
+
+    async def main() -> None:
+        async with running(lab, clock, store, dry_run=True) as rt:
+            pump = rt.simulators["metal_feed.pump"]
+            await asyncio.sleep(29.0)
+            pump.faults.force("no_reply", times=2)  # the poll at 30 s retries: 0.5 s, 1 s
+            await asyncio.sleep(1.2)
+            seen["polling"] = rt.instruments["metal_feed"].lane.polling
+            run = rt.launch(dispense, instrument="metal_feed", volume="0.5 mL", rate="2 mL/min")
+            await run
+            seen["started"] = run.row.started_v
+            seen["requests"] = [(round(t, 2), k, req) for t, k, req in pump.faults.log]
+            seen["missed"] = dict(rt.roll_call.missed)
+
+    try:
+        clock.loop.run_until_complete(main())
+    finally:
+        store.close()
+        _close_checking_leaks(clock)
+
+    assert seen["polling"] is True
+    assert [k for _, k, _ in seen["requests"]] == ["no_reply", "no_reply"]
+    assert seen["started"] == pytest.approx(31.5, abs=0.05)  # after the answered third ask
+    assert seen["missed"] == {"metal_feed": 0, "linker_feed": 0}  # answered in the end

@@ -109,12 +109,22 @@ class ComputeTable(FileModel):
 
 class WatchdogTable(FileModel):
     """When a running launch counts as stalled: past `multiple` × its expected duration,
-    plus `grace`. The instrument is then held and the alarm recorded."""
+    plus `grace`; when an idle instrument counts as silent: unanswered `silent_polls` polls
+    in a row, one whenever it has been quiet for `poll`. The instrument is then held and the
+    alarm recorded."""
 
     multiple: Annotated[float, Field(ge=1.0)] = Field(
         3.0, description="how many times its expected duration a launch may run"
     )
     grace: QuantityText = Field("1 min", description="added to the limit (a time)")
+    poll: QuantityText = Field(
+        "30 min",
+        description="how long an idle instrument may be quiet before it is asked who it is "
+        "('0 s': never)",
+    )
+    silent_polls: Annotated[int, Field(ge=1)] = Field(
+        3, description="unanswered polls in a row before the alarm"
+    )
 
 
 class ConsumableTable(FileModel):
@@ -189,6 +199,9 @@ class ComputeSpec:
 class WatchdogSpec:
     multiple: float = 3.0
     grace_s: float = 60.0
+    #: 0: idle instruments are not polled
+    poll_s: float = 1800.0
+    silent_polls: int = 3
 
 
 @dataclass(frozen=True)
@@ -273,13 +286,21 @@ def consumable_spec(place: str, name: str, t: ConsumableTable) -> ConsumableSpec
 
 
 def watchdog_spec(place: str, t: WatchdogTable) -> WatchdogSpec:
-    try:
-        grace = parse_quantity(t.grace, "s")
-    except UnitError as e:
-        raise BadInput(f"{place}.grace", str(e)) from None
-    if not grace.m_as("s") >= 0:
-        raise BadInput(f"{place}.grace", f"{t.grace!r} is negative")
-    return WatchdogSpec(multiple=t.multiple, grace_s=float(grace.m_as("s")))
+    times: dict[str, float] = {}
+    for key, text in (("grace", t.grace), ("poll", t.poll)):
+        try:
+            seconds = float(parse_quantity(text, "s").m_as("s"))
+        except UnitError as e:
+            raise BadInput(f"{place}.{key}", str(e)) from None
+        if not seconds >= 0:
+            raise BadInput(f"{place}.{key}", f"{text!r} is negative")
+        times[key] = seconds
+    return WatchdogSpec(
+        multiple=t.multiple,
+        grace_s=times["grace"],
+        poll_s=times["poll"],
+        silent_polls=t.silent_polls,
+    )
 
 
 _SCHEDULER = re.compile(r"^(tcp|tls|inproc|ws|wss)://[^\s/:]+(:\d{1,5})?$")

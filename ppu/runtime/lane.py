@@ -10,9 +10,10 @@ The lane holds the clock until that plan is running.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from collections import deque
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -64,8 +65,15 @@ class Lane:
         #: why the lane must not start its next job: "operator" (held for maintenance),
         #: "pause" (the campaign is paused), "quarantine" (repeated instrument faults)
         self.holds: set[str] = set()
+        #: the roll call is asking the instrument's devices who they are: the next job
+        #: waits (zero lab time: the exchanges hold the clock), so a job's exchanges never
+        #: interleave with the poll's and a dry-run stays the same run after run
+        self.polling = False
         self.on_change: Callable[[Lane], None] | None = None
         self.busy_s = 0.0  # lab time spent running jobs
+        #: lab time the instrument was last heard from through a job (its end): the roll
+        #: call asks only instruments quiet for a whole poll
+        self.last_active = clock.now()
         self._busy_since: float | None = None
         self._wake: asyncio.Event | None = None
         self._thread: threading.Thread | None = None
@@ -98,6 +106,17 @@ class Lane:
     def _changed(self) -> None:
         if self.on_change is not None:
             self.on_change(self)
+
+    @contextlib.contextmanager
+    def polled(self) -> Iterator[None]:
+        """While the roll call asks this idle instrument's devices (no job starts)."""
+        self.polling = True
+        try:
+            yield
+        finally:
+            self.polling = False
+            if self._wake is not None:
+                self._wake.set()
 
     @property
     def backlog(self) -> int:
@@ -157,7 +176,7 @@ class Lane:
         assert self._wake is not None
         ready.set_result(None)
         while True:
-            if not self.queue or (self.holds and self.queue[0] is not _STOP):
+            if not self.queue or ((self.holds or self.polling) and self.queue[0] is not _STOP):
                 self._wake.clear()
                 # a bare Msg: bluesky's plan-stub wrappers capture a stack trace each time
                 yield Msg("wait_for", None, [self._wake.wait])
@@ -184,6 +203,7 @@ class Lane:
                     job.future.set_result(result)
             finally:
                 self.busy_s += self.clock.now() - self._busy_since
+                self.last_active = self.clock.now()
                 self._busy_since = None
                 self.current = None
                 self._changed()

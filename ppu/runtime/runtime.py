@@ -36,6 +36,7 @@ from ppu.runtime.compute import (
 )
 from ppu.runtime.context import KernelContext, LaunchFailed, LaunchHandle, SampleRef, sample_id
 from ppu.runtime.lane import Job, Lane
+from ppu.runtime.roll_call import RollCall
 from ppu.runtime.stockroom import Stockroom
 from ppu.runtime.watchdog import HOLD as WATCHDOG_HOLD
 from ppu.runtime.watchdog import Watchdog
@@ -105,9 +106,17 @@ class Runtime(LabAssembly):
             alarm=self._stalled,
         )
         self.stockroom = Stockroom(lab.consumables, store, self._stock_scope)
+        self.roll_call = RollCall(
+            lab.watchdog, clock, self.instruments, self.drivers, alarm=self._silent
+        )
+
+    async def open(self) -> None:
+        await super().open()
+        self.roll_call.start()
 
     async def close(self) -> None:
         self.watchdog.close()
+        await self.roll_call.close()
         await super().close()
         if self._own_compute and self._compute is not None:
             pool, self._compute = self._compute, None
@@ -583,6 +592,12 @@ class Runtime(LabAssembly):
     def _stalled(self, instrument: str, launch_id: int, message: str) -> None:
         """The watchdog's alarm: recorded with the launch, the instrument held."""
         self._fault(instrument, "", RuntimeError(message), kind="stalled")
+        if instrument in self.instruments:
+            self.hold(instrument, WATCHDOG_HOLD)
+
+    def _silent(self, instrument: str, device: str, message: str) -> None:
+        """The roll call's alarm: an idle instrument stopped answering; held like a stall."""
+        self._fault(instrument, device, RuntimeError(message), kind="silent")
         if instrument in self.instruments:
             self.hold(instrument, WATCHDOG_HOLD)
 

@@ -81,9 +81,9 @@ class Watchdog:
         if not running():
             return
         message = (
-            f"launch {launch_id} ({kernel}) on {instrument} has run {_dur(limit)}, "
-            f"{self.spec.multiple:g} × its expected {_dur(expected)}"
-            + (f" + {_dur(self.spec.grace_s)}" if self.spec.grace_s else "")
+            f"launch {launch_id} ({kernel}) on {instrument} has run {duration_text(limit)}, "
+            f"{self.spec.multiple:g} × its expected {duration_text(expected)}"
+            + (f" + {duration_text(self.spec.grace_s)}" if self.spec.grace_s else "")
             + f": stalled? {instrument} is held; check it, then release it or abort"
         )
         self.alarms.append((launch_id, message))
@@ -101,7 +101,8 @@ class Watchdog:
         self.timers.clear()
 
 
-def _dur(seconds: float) -> str:
+def duration_text(seconds: float) -> str:
+    """A duration the way a person reads it: 45.0 s, 12.5 min, 36.0 h."""
     if seconds >= 3600:
         return f"{seconds / 3600:.1f} h"
     if seconds >= 60:

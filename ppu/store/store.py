@@ -45,6 +45,8 @@ from ppu.store.models import (
 from ppu.store.urls import as_url, default_db_url, driver_url, shown_url
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+#: the kinds of fault that are alarms for a person: a stalled launch, a silent instrument
+ALARM_KINDS = ("stalled", "silent")
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -650,7 +652,7 @@ class Store:
         last_m = s.exec(select(Measurement).order_by(Measurement.id.desc()).limit(5)).all()  # type: ignore[union-attr]
         alarms = s.exec(
             select(FaultRecord)
-            .where(FaultRecord.kind == "stalled")
+            .where(col(FaultRecord.kind).in_(ALARM_KINDS))
             .order_by(col(FaultRecord.id).desc())
             .limit(10)
         ).all()
@@ -696,9 +698,10 @@ class Store:
                 }
                 for c in s.exec(select(Consumable).order_by(col(Consumable.scope))).all()
             ],
-            #: the stall watchdog's alarms, newest first
+            #: the watchdog's alarms (stalled launches, silent instruments), newest first
             "alarms": [
                 {
+                    "kind": f.kind,
                     "launch_id": f.launch_id,
                     "instrument": f.instrument,
                     "campaign_id": f.campaign_id,
