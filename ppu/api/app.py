@@ -179,6 +179,33 @@ def create_app(db_url: str, token: str | None = None, *, open_reads: bool = True
         """Objective values per experiment, best so far, and the Pareto front (≥ 2 objectives)."""
         return found(q.progress(s, campaign_id), f"campaign '{campaign_id}'")
 
+    @reads.get(
+        "/campaigns/{campaign_id}/experiments",
+        response_model=list[m.ExperimentRow],
+        tags=["campaigns"],
+    )
+    def get_experiments(campaign_id: CampaignId, s: DB) -> Any:
+        """The experiments table: conditions, the planner's phase and reasons, predicted vs
+        measured, failures, samples and isotherm launches; the best row marked."""
+        return found(q.experiments(s, campaign_id), f"campaign '{campaign_id}'")
+
+    @reads.get(
+        "/campaigns/{campaign_id}/utilisation", response_model=m.Utilisation, tags=["campaigns"]
+    )
+    def get_utilisation(campaign_id: CampaignId, s: DB) -> Any:
+        """Each instrument's share of lab time busy (whole campaign, last 24 h) and the
+        bottleneck."""
+        c = found(q.campaign(s, campaign_id), f"campaign '{campaign_id}'")
+        names = [i["name"] for i in q.instruments(s, c["id"])]
+        return q.utilisation(s, campaign_id, names)
+
+    @reads.get(
+        "/campaigns/{campaign_id}/queue", response_model=list[m.QueueGroup], tags=["campaigns"]
+    )
+    def get_queue(campaign_id: CampaignId, s: DB) -> Any:
+        """What is active, grouped by experiment, each launch with what it waits for."""
+        return found(q.queue(s, campaign_id), f"campaign '{campaign_id}'")
+
     @reads.get("/launches", response_model=list[m.LaunchOut], tags=["launches"])
     def list_launches(
         s: DB,

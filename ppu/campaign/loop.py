@@ -447,7 +447,7 @@ class CampaignRun:
             },
             launches=[h.id for h in c.launches.values()],
         )
-        self.store.update_campaign(self.id, virtual_t=self.clock.now())
+        self.store.update_campaign(self.id, virtual_t=self.clock.now(), clock_wall=time.time())
         self._wake.set()
         if self.on_progress:
             self.on_progress(self)
@@ -526,6 +526,9 @@ async def run_campaign(
                 seed=spec.seed,
                 dry_run=dry_run,
                 created_wall=time.time(),
+                virtual_t=clock.now(),
+                clock_wall=time.time(),
+                clock_rate=clock.rate,
                 config={
                     "campaign": spec.raw,
                     "campaign_path": str(Path(spec.path).resolve()),
@@ -536,11 +539,18 @@ async def run_campaign(
                         for o in spec.objectives
                     ],
                     "max_experiments": spec.max_experiments,
+                    "max_lab_time_s": spec.max_lab_time_s,
                 },
             )
         )
     else:  # as the stopped controller left it: paused stays paused, quarantined stays out
-        store.update_campaign(campaign_id, state="paused" if paused else "running")
+        store.update_campaign(
+            campaign_id,
+            state="paused" if paused else "running",
+            virtual_t=clock.now(),
+            clock_wall=time.time(),
+            clock_rate=clock.rate,
+        )
         if paused:
             rt.pause()
         for name in quarantined:
@@ -574,7 +584,9 @@ async def run_campaign(
     try:
         await run.run()
     except BaseException:
-        store.update_campaign(campaign_id, state="failed", virtual_t=clock.now())
+        store.update_campaign(
+            campaign_id, state="failed", virtual_t=clock.now(), clock_wall=time.time()
+        )
         raise
     finally:
         polling.cancel()
@@ -587,7 +599,9 @@ async def run_campaign(
         state = "aborted"
         summary["aborted_by"] = run.abort_requested
         summary["safe_states"] = run.safe_states
-    store.update_campaign(campaign_id, state=state, virtual_t=clock.now(), summary=summary)
+    store.update_campaign(
+        campaign_id, state=state, virtual_t=clock.now(), clock_wall=time.time(), summary=summary
+    )
     return summary
 
 

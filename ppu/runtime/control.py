@@ -72,7 +72,15 @@ class ControlDesk:
         now = time.time()
         if self.campaign_id is not None and now - self._last_beat >= HEARTBEAT_S:
             self._last_beat = now
-            self.store.update_campaign(self.campaign_id, heartbeat_wall=now)
+            clock = self.rt.clock
+            # where the lab clock stands, so a page moves "now" on between beats
+            self.store.update_campaign(
+                self.campaign_id,
+                heartbeat_wall=now,
+                virtual_t=clock.now(),
+                clock_wall=now,
+                clock_rate=clock.rate,
+            )
 
     def _is_mine(self, cmd: Command) -> bool:
         """Several controllers may poll one store: each takes its own campaign's commands;

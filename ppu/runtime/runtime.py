@@ -445,9 +445,12 @@ class Runtime(LabAssembly):
         def on_start() -> None:
             now = self.clock.now()
             md["virtual_t_start"] = now
-            self.store.journal(h.row, "running", now, instrument=inst.name, started_v=now)
+            expected = self.watchdog.expected_s(h.kernel, inst.name, values)
+            self.store.journal(
+                h.row, "running", now, instrument=inst.name, started_v=now, expected_s=expected
+            )
             self.watchdog.watch(
-                h.id, h.kernel, inst.name, values, running=lambda: h.row.state == "running"
+                h.id, h.kernel, inst.name, expected, running=lambda: h.row.state == "running"
             )
             if not h.started.done():
                 h.started.set_result(None)
@@ -620,6 +623,7 @@ class Runtime(LabAssembly):
         self.store.note_instrument(
             lane.name,
             state=lane.state,
+            holds=sorted(lane.holds),
             campaign_id=self.campaign_id,
             launch_id=h.id if h is not None else None,
             kernel=h.kernel.name if h is not None else None,
