@@ -363,6 +363,21 @@ class ResolveIn(BaseModel):
     )
 
 
+class LoginIn(BaseModel):
+    token: str = Field(min_length=1, max_length=500, description="the server's control token")
+    operator: str = Field(
+        min_length=1,
+        max_length=80,
+        pattern=r"^[^\x00-\x1f\x7f]+$",
+        description="your name, for the audit trail",
+    )
+
+
+class SignedIn(BaseModel):
+    signed_in: bool
+    operator: str | None
+
+
 class Problem(BaseModel):
     detail: str
 

@@ -26,6 +26,7 @@ from sqlalchemy.exc import (
 from sqlmodel import Session, SQLModel, col, create_engine, select
 
 from ppu.core.errors import BadInput, PpuError
+from ppu.store.bell import bell_for
 from ppu.store.models import (
     Campaign,
     Command,
@@ -149,6 +150,7 @@ class Store:
         #: a dry-run's simulated lab, pickled into every journal commit: (campaign, snapshot)
         self.lab_snapshot: tuple[str, Callable[[], bytes]] | None = None
         self._snapshot_failed = False
+        self._bell = bell_for(self.url)
 
     def close(self) -> None:
         self.flush_documents()
@@ -182,6 +184,7 @@ class Store:
         if self.session.in_transaction():
             # end the read snapshot so the next read sees this write
             self.session.rollback()
+        self._bell.ring()
         return results
 
     # -- campaigns ------------------------------------------------------------------

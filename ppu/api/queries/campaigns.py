@@ -116,12 +116,12 @@ def eta_v_s(now: float, finished: int, budget: dict[str, Any], state: str) -> fl
     if state not in ("running", "paused"):
         return None
     n, limit = budget.get("experiments"), budget.get("lab_time_s")
-    guess = None
-    if isinstance(n, int) and finished > 0 and now > 0:
-        guess = now + max(0, n - finished) * now / finished
-    if limit is not None:
-        guess = min(guess, limit) if guess is not None else limit
-    return guess
+    if not isinstance(n, int):
+        return limit  # a lab-time budget alone: it ends when that is spent
+    if finished == 0 or now <= 0:
+        return None  # nothing to go by yet
+    guess = now + max(0, n - finished) * now / finished
+    return min(guess, limit) if limit is not None else guess
 
 
 def campaigns(s: Session) -> list[dict[str, Any]]:
