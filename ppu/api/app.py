@@ -30,6 +30,7 @@ from sqlmodel import Session
 from ppu.api import models as m
 from ppu.api import queries as q
 from ppu.api.admission import Admission
+from ppu.api.read_cache import ReadCache
 from ppu.api.sessions import COOKIE, Sessions
 from ppu.core.errors import BadInput
 from ppu.runtime.holds import check_resolvable
@@ -153,6 +154,13 @@ def create_app(db_url: str, token: str | None = None, *, open_reads: bool = True
     app.state.token = token
     app.state.stopping = stopping
     app.add_middleware(Admission)
+    bell = bell_for(db_url)
+    cache = ReadCache(bell)
+    app.state.read_cache = cache
+
+    def read(key: tuple[Any, ...], compute: Callable[[], Any]) -> Any:
+        """One answer for every page asking the same, until the store changes."""
+        return cache.get(key, compute)
 
     @app.exception_handler(OperationalError)
     async def busy_store(_request: Request, exc: OperationalError) -> JSONResponse:
@@ -173,16 +181,22 @@ def create_app(db_url: str, token: str | None = None, *, open_reads: bool = True
     @reads.get("/campaigns", response_model=list[m.CampaignOut], tags=["campaigns"])
     def list_campaigns(s: DB) -> Any:
         """Every campaign in the store, newest first."""
-        return q.campaigns(s)
+        return read(("campaigns",), lambda: q.campaigns(s))
 
     @reads.get("/campaigns/{campaign_id}", response_model=m.CampaignOut, tags=["campaigns"])
     def get_campaign(campaign_id: CampaignId, s: DB) -> Any:
-        return found(q.campaign(s, campaign_id), f"campaign '{campaign_id}'")
+        return found(
+            read(("campaign", campaign_id), lambda: q.campaign(s, campaign_id)),
+            f"campaign '{campaign_id}'",
+        )
 
     @reads.get("/campaigns/{campaign_id}/timeline", response_model=m.Timeline, tags=["campaigns"])
     def get_timeline(campaign_id: CampaignId, s: DB) -> Any:
         """Kernels per instrument on the virtual clock (a Gantt chart's bars)."""
-        return found(q.timeline(s, campaign_id), f"campaign '{campaign_id}'")
+        return found(
+            read(("timeline", campaign_id), lambda: q.timeline(s, campaign_id)),
+            f"campaign '{campaign_id}'",
+        )
 
     @reads.get(
         "/campaigns/{campaign_id}/isotherms", response_model=list[m.Isotherm], tags=["campaigns"]
@@ -198,12 +212,19 @@ def create_app(db_url: str, token: str | None = None, *, open_reads: bool = True
     ) -> Any:
         """The latest isotherm launches and their points so far (pressure vs uptake), or the
         launches named (an experiment's)."""
-        return found(q.isotherms(s, campaign_id, latest, launch), f"campaign '{campaign_id}'")
+        key = ("isotherms", campaign_id, latest, tuple(launch or ()))
+        return found(
+            read(key, lambda: q.isotherms(s, campaign_id, latest, launch)),
+            f"campaign '{campaign_id}'",
+        )
 
     @reads.get("/campaigns/{campaign_id}/progress", response_model=m.Progress, tags=["campaigns"])
     def get_progress(campaign_id: CampaignId, s: DB) -> Any:
         """Objective values per experiment, best so far, and the Pareto front (≥ 2 objectives)."""
-        return found(q.progress(s, campaign_id), f"campaign '{campaign_id}'")
+        return found(
+            read(("progress", campaign_id), lambda: q.progress(s, campaign_id)),
+            f"campaign '{campaign_id}'",
+        )
 
     @reads.get(
         "/campaigns/{campaign_id}/experiments",
@@ -213,7 +234,10 @@ def create_app(db_url: str, token: str | None = None, *, open_reads: bool = True
     def get_experiments(campaign_id: CampaignId, s: DB) -> Any:
         """The experiments table: conditions, the planner's phase and reasons, predicted vs
         measured, failures, samples and isotherm launches; the best row marked."""
-        return found(q.experiments(s, campaign_id), f"campaign '{campaign_id}'")
+        return found(
+            read(("experiments", campaign_id), lambda: q.experiments(s, campaign_id)),
+            f"campaign '{campaign_id}'",
+        )
 
     @reads.get(
         "/campaigns/{campaign_id}/utilisation", response_model=m.Utilisation, tags=["campaigns"]
@@ -221,16 +245,24 @@ def create_app(db_url: str, token: str | None = None, *, open_reads: bool = True
     def get_utilisation(campaign_id: CampaignId, s: DB) -> Any:
         """Each instrument's share of lab time busy (whole campaign, last 24 h) and the
         bottleneck."""
-        c = found(q.campaign(s, campaign_id), f"campaign '{campaign_id}'")
-        names = [i["name"] for i in q.instruments(s, c["id"])]
-        return q.utilisation(s, campaign_id, names)
+
+        def use() -> Any:
+            if q.campaign(s, campaign_id) is None:
+                return None
+            names = [i["name"] for i in q.instruments(s, campaign_id)]
+            return q.utilisation(s, campaign_id, names)
+
+        return found(read(("utilisation", campaign_id), use), f"campaign '{campaign_id}'")
 
     @reads.get(
         "/campaigns/{campaign_id}/queue", response_model=list[m.QueueGroup], tags=["campaigns"]
     )
     def get_queue(campaign_id: CampaignId, s: DB) -> Any:
         """What is active, grouped by experiment, each launch with what it waits for."""
-        return found(q.queue(s, campaign_id), f"campaign '{campaign_id}'")
+        return found(
+            read(("queue", campaign_id), lambda: q.queue(s, campaign_id)),
+            f"campaign '{campaign_id}'",
+        )
 
     @reads.get("/launches", response_model=list[m.LaunchOut], tags=["launches"])
     def list_launches(
@@ -241,7 +273,8 @@ def create_app(db_url: str, token: str | None = None, *, open_reads: bool = True
         limit: Limit = 1000,
     ) -> Any:
         """Launches, oldest first (the newest `limit`); `state` may repeat."""
-        return q.launches(s, campaign, state or (), instrument, limit)
+        key = ("launches", campaign, tuple(state or ()), instrument, limit)
+        return read(key, lambda: q.launches(s, campaign, state or (), instrument, limit))
 
     @reads.get("/launches/{launch_id}", response_model=m.LaunchOut, tags=["launches"])
     def get_launch(launch_id: RowId, s: DB) -> Any:
@@ -250,7 +283,7 @@ def create_app(db_url: str, token: str | None = None, *, open_reads: bool = True
     @reads.get("/instruments", response_model=list[m.InstrumentOut], tags=["instruments"])
     def list_instruments(s: DB, campaign: CampaignFilter = None) -> Any:
         """Each instrument's live state as the runtime wrote it (else inferred from launches)."""
-        return q.instruments(s, campaign)
+        return read(("instruments", campaign), lambda: q.instruments(s, campaign))
 
     @reads.get("/consumables", response_model=list[m.ConsumableOut], tags=["instruments"])
     def list_consumables(s: DB, campaign: CampaignFilter = None) -> Any:
@@ -260,7 +293,7 @@ def create_app(db_url: str, token: str | None = None, *, open_reads: bool = True
     @reads.get("/samples", response_model=list[m.SampleOut], tags=["samples"])
     def list_samples(s: DB, campaign: CampaignFilter = None) -> Any:
         """Samples with their parents and children: the lineage graph's nodes and edges."""
-        return q.samples(s, campaign)
+        return read(("samples", campaign), lambda: q.samples(s, campaign))
 
     @reads.get("/samples/{sample_id}", response_model=m.SampleLineage, tags=["samples"])
     def get_sample(sample_id: Annotated[str, PathParam(max_length=200)], s: DB) -> Any:
@@ -295,7 +328,7 @@ def create_app(db_url: str, token: str | None = None, *, open_reads: bool = True
         ] = None,
     ) -> Any:
         """The planner's proposals (experiments) with provenance and outcome."""
-        return q.suggestions(s, campaign, status)
+        return read(("suggestions", campaign, status), lambda: q.suggestions(s, campaign, status))
 
     @reads.get("/suggestions/{experiment_id}", response_model=m.SuggestionOut, tags=["suggestions"])
     def get_suggestion(experiment_id: RowId, s: DB) -> Any:
@@ -310,12 +343,12 @@ def create_app(db_url: str, token: str | None = None, *, open_reads: bool = True
         ] = None,
     ) -> Any:
         """Manual steps kernels asked for, waiting or confirmed."""
-        return q.steps(s, campaign, state)
+        return read(("steps", campaign, state), lambda: q.steps(s, campaign, state))
 
     @reads.get("/audit", response_model=list[m.CommandOut], tags=["audit"])
     def get_audit(s: DB, campaign: CampaignFilter = None, limit: Limit = 200) -> Any:
         """Every control action, newest first: who, when, what, and what came of it."""
-        return q.audit(s, campaign, limit)
+        return read(("audit", campaign, limit), lambda: q.audit(s, campaign, limit))
 
     @reads.get("/commands/{command_id}", response_model=m.CommandOut, tags=["audit"])
     def get_command(command_id: RowId, s: DB) -> Any:
@@ -345,7 +378,9 @@ def create_app(db_url: str, token: str | None = None, *, open_reads: bool = True
     def command(
         s: Session, kind: str, target: str, who: str, cid: str | None, arg: str | None = None
     ) -> dict[str, Any]:
-        return q.add_command(s, kind, target, who, cid, arg)
+        out = q.add_command(s, kind, target, who, cid, arg)
+        bell.ring()  # a write of our own: answers kept from before it are stale
+        return out
 
     def campaign_action(kind: str) -> Callable[..., Any]:
         def act(campaign_id: CampaignId, who: Who, s: DB) -> Any:

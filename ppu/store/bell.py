@@ -18,6 +18,8 @@ class Bell:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._listeners: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()
+        #: how many times it has rung: what was read before a ring may be stale
+        self.rings = 0
 
     def listen(self) -> asyncio.Event:
         """An event on the running loop, set whenever the store commits (clear it, then
@@ -34,6 +36,7 @@ class Bell:
     def ring(self) -> None:
         """After a commit, from whichever thread wrote (cheap when nobody listens)."""
         with self._lock:
+            self.rings += 1
             listeners = list(self._listeners)
         for loop, event in listeners:
             if not loop.is_closed():
