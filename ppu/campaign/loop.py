@@ -35,6 +35,8 @@ from ppu.campaign.summary import summarize
 from ppu.core.clock import Clock
 from ppu.core.units import Q_
 from ppu.runtime.control import ControlDesk, RecordedOperator
+from ppu.runtime.holds import CampaignLock
+from ppu.runtime.lock_watch import LockWatch
 from ppu.runtime.runtime import LaunchHandle, Runtime
 from ppu.store import Store
 from ppu.store.models import Campaign, Experiment
@@ -513,10 +515,11 @@ async def run_campaign(
     resume: bool = False,
     paused: bool = False,
     quarantined: tuple[str, ...] = (),
+    lock: CampaignLock | None = None,
 ) -> dict[str, Any]:
     """Run a campaign to its end; with `resume`, carry on one an earlier controller left.
     The caller holds the campaign's lock (`ppu.runtime.holds.CampaignLock`) before it
-    opens the lab."""
+    opens the lab; given here, it is watched (a lost server lock holds the lab)."""
     wall0 = time.perf_counter()
     if not resume:
         store.add_campaign(
@@ -566,6 +569,7 @@ async def run_campaign(
         on_progress=on_progress,
         planner=saved_planner(store, campaign_id, spec) if resume else None,
     )
+    watch = LockWatch(lock) if lock is not None else None
     desk = ControlDesk(
         rt,
         store,
@@ -573,6 +577,7 @@ async def run_campaign(
         poll_s=control_poll_s(clock),
         on_abort=run.request_abort,
         on_command=run.wake,
+        lock_watch=watch,
     )
     rt.operator = RecordedOperator(rt.operator, desk, store, clock, campaign_id)
     if resume:
@@ -581,6 +586,8 @@ async def run_campaign(
         run.restored = run.restore(desk)
         desk.poll()  # resolutions given while the controller was down
     polling = asyncio.ensure_future(desk.run())
+    if watch is not None:
+        watch.start()
     try:
         await run.run()
     except BaseException:
@@ -591,6 +598,8 @@ async def run_campaign(
     finally:
         polling.cancel()
         await asyncio.gather(polling, return_exceptions=True)
+        if watch is not None:
+            watch.stop()
     summary = summarize(run, time.perf_counter() - wall0, db_label)
     if resume:
         summary["resumed"] = {**run.restored, "made_safe": run.safe_states}

@@ -275,6 +275,7 @@ def _drive_campaign(
                     dry_run=dry_run,
                     on_progress=on_progress,
                     resume=resume_id is not None,
+                    lock=lock,
                     **(kept or {}),
                 )
 

@@ -17,12 +17,15 @@ from collections.abc import Callable
 from typing import Any
 
 from ppu.runtime.holds import controller_alive
+from ppu.runtime.lock_watch import LockWatch
 from ppu.runtime.watchdog import HOLD as WATCHDOG_HOLD
 from ppu.store import Store
 from ppu.store.models import Command, OperatorStepRecord
 
 #: how often a running controller says it is alive (wall seconds)
 HEARTBEAT_S = 2.0
+#: the instruments' hold while the controller does not have its campaign's lock
+LOCK_HOLD = "lock"
 
 
 class ControlDesk:
@@ -35,6 +38,7 @@ class ControlDesk:
         poll_s: float,
         on_abort: Callable[[str], None] | None = None,
         on_command: Callable[[], None] | None = None,
+        lock_watch: LockWatch | None = None,
     ) -> None:
         self.rt = rt
         self.store = store
@@ -48,6 +52,9 @@ class ControlDesk:
         self.carried_out: list[Command] = []
         self._alive_asked: dict[str, tuple[float, bool]] = {}
         self._last_beat = 0.0
+        #: the campaign's lock on a server, watched: lost, nothing new starts
+        self.lock_watch = lock_watch
+        self._lock_lost_since: float | None = None
         self._beat()  # at once: a resumed campaign shows no stale word from its last run
 
     async def run(self) -> None:
@@ -57,6 +64,7 @@ class ControlDesk:
 
     def poll(self) -> None:
         self._beat()
+        self._mind_the_lock()
         for cmd in self.store.pending_commands():
             if not self._is_mine(cmd):
                 continue  # another controller's, on this store
@@ -80,6 +88,34 @@ class ControlDesk:
                 virtual_t=clock.now(),
                 clock_wall=now,
                 clock_rate=clock.rate,
+            )
+
+    def _mind_the_lock(self) -> None:
+        """Lost: hold every instrument (running kernels finish) and raise the alarm; taken
+        again: go on. Another controller that took the campaign meanwhile keeps it."""
+        w = self.lock_watch
+        if w is None:
+            return
+        lost, rt = w.lost, self.rt
+        if lost is not None and self._lock_lost_since is None:
+            self._lock_lost_since = time.time()
+            rt.hold_everything(LOCK_HOLD)
+            rt.alarm(
+                "controller",
+                f"campaign {self.campaign_id}: this controller lost its lock on the store "
+                f"({lost}); nothing new starts until it has the lock again, or stop it and "
+                "let the one that has it carry on",
+                kind="lock",
+            )
+        elif lost is None and self._lock_lost_since is not None:
+            away = time.time() - self._lock_lost_since
+            self._lock_lost_since = None
+            rt.release_everything(LOCK_HOLD)
+            rt.alarm(
+                "controller",
+                f"campaign {self.campaign_id}: the lock is this controller's again after "
+                f"{away:.0f} s; the campaign goes on",
+                kind="lock",
             )
 
     def _is_mine(self, cmd: Command) -> bool:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -43,6 +44,8 @@ from ppu.runtime.watchdog import Watchdog
 from ppu.store import Store
 from ppu.store.models import FaultRecord, Sample
 from ppu.store.models import Launch as LaunchRow
+
+log = logging.getLogger("ppu.runtime")
 
 
 class Runtime(LabAssembly):
@@ -512,12 +515,18 @@ class Runtime(LabAssembly):
 
     def pause(self) -> None:
         """Running kernels finish; nothing new starts anywhere until resumed."""
-        for inst in self.instruments.values():
-            inst.lane.hold("pause")
+        self.hold_everything("pause")
 
     def resume(self) -> None:
+        self.release_everything("pause")
+
+    def hold_everything(self, reason: str) -> None:
         for inst in self.instruments.values():
-            inst.lane.release("pause")
+            inst.lane.hold(reason)
+
+    def release_everything(self, reason: str) -> None:
+        for inst in self.instruments.values():
+            inst.lane.release(reason)
 
     async def abort(self, reason: str) -> dict[str, str]:
         """Stop every running kernel, cancel what waits, and drive every instrument to its
@@ -603,6 +612,12 @@ class Runtime(LabAssembly):
         self._fault(instrument, device, RuntimeError(message), kind="silent")
         if instrument in self.instruments:
             self.hold(instrument, WATCHDOG_HOLD)
+
+    def alarm(self, where: str, message: str, kind: str) -> None:
+        """An alarm for a person that no instrument's fault carries (the controller's own):
+        recorded as a fault of `kind` and logged."""
+        log.warning(message)
+        self._fault(where, "", RuntimeError(message), kind=kind)
 
     def quarantine(self, name: str, reason: str) -> None:
         """Take an instrument out of service: nothing more starts on it, and what waits for

@@ -46,8 +46,9 @@ from ppu.store.models import (
 from ppu.store.urls import as_url, default_db_url, driver_url, shown_url
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-#: the kinds of fault that are alarms for a person: a stalled launch, a silent instrument
-ALARM_KINDS = ("stalled", "silent")
+#: the kinds of fault that are alarms for a person: a stalled launch, a silent instrument,
+#: a controller without its campaign's lock
+ALARM_KINDS = ("stalled", "silent", "lock")
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

@@ -24,6 +24,7 @@ HOLD_WORDS = {
     "quarantine": "quarantined after repeated faults",
     "pause": "the campaign is paused",
     "abort": "the campaign is aborting",
+    "lock": "the controller lost its campaign lock",
 }
 
 
