@@ -27,6 +27,7 @@ from sqlmodel import Session
 
 from ppu.api import models as m
 from ppu.api import queries as q
+from ppu.api.step_answers import step_answers
 from ppu.core.errors import BadInput
 from ppu.runtime.holds import check_resolvable
 from ppu.store.models import Experiment, Launch, OperatorStepRecord
@@ -381,6 +382,7 @@ def create_app(db_url: str, token: str | None = None, *, open_reads: bool = True
 
     app.include_router(reads)
     app.include_router(control)
+    app.include_router(step_answers(DB, Who, CONTROL))  # POST /api/steps/{id}/could_not
 
     # -- the page ---------------------------------------------------------------------------
     @app.get("/", include_in_schema=False)

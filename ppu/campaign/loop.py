@@ -31,10 +31,12 @@ from ppu.campaign.file import (
 from ppu.campaign.params import params_from_json, params_to_json
 from ppu.campaign.planning import PlannerFailed, make_planner, saved_planner
 from ppu.campaign.screening import DigitalScreen, ScreenFailed
-from ppu.campaign.summary import summarize
+from ppu.campaign.summary import summarize, summary_line
 from ppu.core.clock import Clock
+from ppu.core.errors import describe_error
 from ppu.core.units import Q_
 from ppu.runtime.control import ControlDesk, RecordedOperator
+from ppu.runtime.notices import CampaignEnded
 from ppu.runtime.runtime import LaunchHandle, Runtime
 from ppu.store import Store
 from ppu.store.models import Campaign, Experiment
@@ -573,8 +575,9 @@ async def run_campaign(
     polling = asyncio.ensure_future(desk.run())
     try:
         await run.run()
-    except BaseException:
+    except BaseException as e:
         store.update_campaign(campaign_id, state="failed", virtual_t=clock.now())
+        rt.notify(CampaignEnded(campaign_id=campaign_id, state="failed", summary=describe_error(e)))
         raise
     finally:
         polling.cancel()
@@ -588,6 +591,10 @@ async def run_campaign(
         summary["aborted_by"] = run.abort_requested
         summary["safe_states"] = run.safe_states
     store.update_campaign(campaign_id, state=state, virtual_t=clock.now(), summary=summary)
+    line = summary_line(summary)
+    if state == "aborted":
+        line = f"aborted by {run.abort_requested}; {line}"
+    rt.notify(CampaignEnded(campaign_id=campaign_id, state=state, summary=line))
     return summary
 
 
