@@ -29,6 +29,7 @@ GROUPS = (
     "ppu.cli.serve",
     "ppu.cli.steer",
     "ppu.cli.sim",
+    "ppu.cli.mcp",
 )
 
 for _name in COMMANDS:

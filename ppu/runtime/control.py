@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ppu.core.errors import StepNotDone
+from ppu.core.errors import BadInput, StepNotDone
 from ppu.runtime.holds import controller_alive
 from ppu.runtime.notices import InstrumentHeld, StepWaiting
 from ppu.runtime.watchdog import HOLD as WATCHDOG_HOLD
@@ -45,6 +45,7 @@ class ControlDesk:
         poll_s: float,
         on_abort: Callable[[str], None] | None = None,
         on_command: Callable[[], None] | None = None,
+        on_propose: Callable[[str, str, int], str] | None = None,
     ) -> None:
         self.rt = rt
         self.store = store
@@ -52,6 +53,8 @@ class ControlDesk:
         self.poll_s = poll_s
         self.on_abort = on_abort
         self.on_command = on_command  # e.g. wake the campaign loop after a resume
+        #: a candidate from outside the planner: (parameters JSON, who, command id) → result
+        self.on_propose = on_propose
         self.approvals: dict[int, asyncio.Future[tuple[bool, str]]] = {}
         self.steps: dict[int, asyncio.Future[StepAnswer]] = {}
         self.resolutions: dict[int, asyncio.Future[tuple[str, str]]] = {}
@@ -99,7 +102,7 @@ class ControlDesk:
 
     def _about_this_lab(self, cmd: Command) -> bool:
         kind, target = cmd.kind, cmd.target
-        if kind in ("pause", "resume", "abort"):
+        if kind in ("pause", "resume", "abort", "propose"):
             return target == self.campaign_id
         if kind in ("hold", "release"):
             return target in self.rt.instruments
@@ -139,6 +142,13 @@ class ControlDesk:
             if self.on_abort is not None:
                 self.on_abort(cmd.who)
             return "done", "aborting: instruments to their safe state"
+        if kind == "propose":
+            if target != self.campaign_id or self.on_propose is None:
+                return "refused", f"campaign {target} is not the one running ({self.campaign_id})"
+            try:
+                return "done", self.on_propose(cmd.argument or "", cmd.who, cmd.id or 0)
+            except BadInput as e:
+                return "refused", str(e)
         if kind in ("hold", "release"):
             if target not in rt.instruments:
                 return "refused", f"no instrument '{target}'"
