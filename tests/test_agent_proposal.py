@@ -6,7 +6,6 @@ reject abandons it; the campaign goes on."""
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import json
 import threading
