@@ -203,6 +203,16 @@ def test_an_agent_over_stdio_reads_status_and_its_candidate_waits_for_a_person(
         audit = api.get("/api/audit", params={"campaign": cid}).json()
     (entry,) = [a for a in audit if a["kind"] == "propose"]
     assert (entry["who"], entry["state"]) == ("agent:test-agent", "done")
+    shown = subprocess.run(
+        [str(PPU), "audit", "--campaign", cid, "--who", "agent:", "--db", db, "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert shown.returncode == 0, shown.stderr
+    assert json.loads(shown.stdout.strip().splitlines()[-1])["audit"] == [entry]
 
     # a person approves it: it runs
     approved = subprocess.run(

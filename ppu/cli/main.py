@@ -30,6 +30,7 @@ GROUPS = (
     "ppu.cli.steer",
     "ppu.cli.sim",
     "ppu.cli.mcp",
+    "ppu.cli.audit",
 )
 
 for _name in COMMANDS:
