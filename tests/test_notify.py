@@ -217,6 +217,38 @@ def test_the_roll_calls_alarm_and_the_fault_burst_reach_the_webhook_of_ppu_notif
     assert {p for p, _ in receiver.received} == {"/alarms"}
 
 
+def test_a_persons_hold_and_a_quarantine_are_told_with_who_and_why(tmp_path: Path) -> None:
+    from ppu.runtime.control import ControlDesk
+    from ppu.store.models import Command as Cmd
+
+    lab = load_lab(BENCH_LAB)
+    clock = Clock.new_virtual()
+    store = Store(f"sqlite:///{tmp_path / 'ppu.sqlite'}")
+    seen: dict = {}
+
+    async def main() -> None:
+        async with running(lab, clock, store, dry_run=True, campaign_id="c9") as rt:
+            await asyncio.sleep(3600.0)
+            desk = ControlDesk(rt, store, campaign_id="c9", poll_s=1.0)
+            desk.carry_out(Cmd(kind="hold", target="metal_feed", who="Ada", created_wall=0.0))
+            rt.quarantine("linker_feed", "3 launches in a row failed on instrument faults")
+            seen["given"] = list(rt.notifier.given)
+
+    try:
+        clock.loop.run_until_complete(main())
+    finally:
+        store.close()
+        _close_checking_leaks(clock)
+    held, quarantined = seen["given"]
+    assert held.title == "ppu: metal_feed held by Ada"
+    assert (held.campaign_id, held.lab, held.lab_time_s) == ("c9", "bench", 3600.0)
+    assert "lab bench, campaign c9; lab time 1.0 h" in held.body
+    assert "ppu release metal_feed" in held.to_do
+    assert quarantined.title == "ppu: linker_feed quarantined"
+    assert "3 launches in a row failed on instrument faults" in quarantined.what
+    assert quarantined.severity == "failure"
+
+
 def test_a_notification_that_cannot_be_sent_is_a_warning_not_a_failed_launch(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -14,6 +14,7 @@ import os
 import queue
 import re
 import threading
+from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -45,8 +46,8 @@ class Notifier:
     """Notices in, Apprise messages out, on a worker thread started at the first notice."""
 
     urls: tuple[str, ...] = ()
-    #: every notice given, in order (what a test or `ppu status` may look at)
-    given: list[Notice] = field(default_factory=list)
+    #: the latest notices given, in order (what a test may look at)
+    given: deque[Notice] = field(default_factory=lambda: deque(maxlen=1000))
     sent: int = 0
     failed: int = 0
     _queue: queue.Queue[Notice | None] = field(default_factory=queue.Queue)
