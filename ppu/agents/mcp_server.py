@@ -342,7 +342,7 @@ def make_server(db_url: str, token: str | None, transport: Transport = "stdio") 
 
     desk = LabDesk(db_url)
     access = Access(token=token, transport=transport)
-    mcp = MCPServer("ppu", instructions=INSTRUCTIONS, version=__version__)
+    mcp = MCPServer("ppu", instructions=INSTRUCTIONS, version=__version__, log_level="WARNING")
     mcp.lab_desk = desk  # type: ignore[attr-defined]  # closed by the caller
 
     async def run(body: Callable[[], Any]) -> Any:
