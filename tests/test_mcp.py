@@ -61,12 +61,12 @@ def rows(db: str, model: Any) -> list[Any]:
 
 @pytest.fixture(scope="module")
 def controller(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    """A paced dry-run of the demo campaign (no approval asked, six experiments, one at a
-    time) in its own process; aborted at the end."""
+    """A paced dry-run of the demo campaign (no approval asked, eight experiments, one at a
+    time) in its own process; aborted at the end (the last test kills and resumes it)."""
     where = tmp_path_factory.mktemp("mcp")
     doc = tomllib.loads((ROOT / "protocols/demo/campaign.toml").read_text())
     doc["campaign"].update(name="agent", approval=False, batch_size=1)
-    doc["budget"] = {"experiments": 6}
+    doc["budget"] = {"experiments": 8}
     campaign = where / "campaign.toml"
     campaign.write_text(toml_text(doc))
     db = str(where / "ppu.sqlite")
@@ -167,7 +167,7 @@ def test_an_agent_over_stdio_reads_status_and_its_candidate_waits_for_a_person(
     }
     (listed,) = [c for c in seen["all"]["campaigns"] if c["campaign_id"] == cid]
     assert listed["state"] == "running" and listed["controller_alive"] is True
-    assert listed["budget"]["experiments"]["max"] == 6
+    assert listed["budget"]["experiments"]["max"] == 8
     one = seen["one"]
     assert one["search_space"]["temperature"] == {"low": "80 degC", "high": "180 degC"}
     assert [o["name"] for o in one["objectives"]] == ["co2_uptake"]
@@ -306,3 +306,70 @@ def test_over_streamable_http_the_bearer_token_is_needed_to_pause(
     paused = seen["paused"]["command"]
     assert (paused["kind"], paused["state"], paused["who"]) == ("pause", "done", "agent:http-agent")
     assert seen["resumed"]["command"]["state"] == "done"
+
+
+def test_a_candidate_still_waiting_when_its_controller_dies_waits_again_after_resume(
+    controller: dict[str, Any],
+) -> None:
+    db, cid, env, proc = (controller[k] for k in ("db", "campaign", "env", "proc"))
+    seen: dict[str, Any] = {}
+
+    async def agent() -> None:
+        async with _stdio_client(db, env, TOKEN) as c:
+            seen["proposed"] = _json(
+                await c.call_tool("propose_candidate", {"campaign": cid, "parameters": GOOD})
+            )
+
+    asyncio.run(asyncio.wait_for(agent(), 120))
+    made = seen["proposed"]["experiment"]
+    assert made["status"] == "awaiting_approval"
+    proc.kill()  # the controller dies (SIGKILL) while the candidate waits
+    proc.wait(30)
+
+    resumed = subprocess.Popen(
+        [str(PPU), "resume", cid, "--db", db, "--pace", str(PACE), "--json"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        cwd=ROOT,
+    )
+    killed_at = time.time()
+    try:
+        from ppu.store.models import Campaign
+
+        def beating() -> bool:
+            assert resumed.poll() is None, "ppu resume ended early"
+            (c,) = [x for x in rows(db, Campaign) if x.id == cid]
+            return (c.heartbeat_wall or 0.0) > killed_at
+
+        until("the resumed controller's heartbeat", beating, START_S)
+        time.sleep(3.0)  # hours of lab time at this pace; the simulated chemist takes 60 s
+        (row,) = [e for e in rows(db, Experiment) if e.id == made["id"]]
+        assert row.status == "awaiting_approval"  # approval: false, yet it still waits
+        rejected = subprocess.run(
+            [str(PPU), "reject", str(made["id"]), "--who", "Ada", "--db", db, "--wait"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert rejected.returncode == 0, rejected.stderr
+        (row,) = [e for e in rows(db, Experiment) if e.id == made["id"]]
+        assert row.status == "ABANDONED"
+        assert row.error == "agent:test-agent's proposal rejected by Ada"
+    finally:
+        if resumed.poll() is None:
+            subprocess.run(
+                [str(PPU), "abort", cid, "--db", db, "--wait", "--who", "test"],
+                env=env,
+                capture_output=True,
+                timeout=60,
+                check=False,
+            )
+        try:
+            resumed.wait(30)
+        except subprocess.TimeoutExpired:
+            resumed.kill()
+            resumed.wait(10)
