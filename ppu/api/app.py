@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Query, Request
+from fastapi import APIRouter, Body, Depends, FastAPI, Header, HTTPException, Query, Request
 from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -33,6 +33,7 @@ from ppu.api.admission import Admission
 from ppu.api.read_cache import ReadCache
 from ppu.api.sessions import COOKIE, Sessions
 from ppu.core.errors import BadInput
+from ppu.runtime.control import COULD_NOT
 from ppu.runtime.holds import check_resolvable
 from ppu.store.bell import bell_for
 from ppu.store.models import Experiment, Launch, OperatorStepRecord
@@ -452,6 +453,24 @@ def create_app(db_url: str, token: str | None = None, *, open_reads: bool = True
         return command(s, "confirm", str(step_id), who, st.campaign_id)
 
     @control.post(
+        "/steps/{step_id}/could_not",
+        response_model=m.CommandOut,
+        status_code=202,
+        tags=["operator steps"],
+        responses={400: {"model": m.Problem, "description": "the body is not JSON"}},
+    )
+    def step_could_not(
+        step_id: RowId, who: Who, s: DB, body: Annotated[m.CouldNotIn | None, Body()] = None
+    ) -> Any:
+        """Say a manual step could not be done: the kernel waiting on it fails (with who
+        and why) instead of going on."""
+        st = found(s.get(OperatorStepRecord, step_id), f"operator step {step_id}")
+        if st.state != "waiting":
+            raise HTTPException(409, f"operator step {step_id} is already {st.state}")
+        why = (body.why if body is not None else "").strip() or None
+        return command(s, COULD_NOT, str(step_id), who, st.campaign_id, why)
+
+    @control.post(
         "/launches/{launch_id}/resolve",
         response_model=m.CommandOut,
         status_code=202,
@@ -472,7 +491,10 @@ def create_app(db_url: str, token: str | None = None, *, open_reads: bool = True
         "/api/login",
         response_model=m.SignedIn,
         tags=["sign in"],
-        responses={401: {"model": m.Problem, "description": "wrong token"}},
+        responses={
+            400: {"model": m.Problem, "description": "the body is not JSON"},
+            401: {"model": m.Problem, "description": "wrong token"},
+        },
     )
     def login(body: m.LoginIn, response: Response) -> Any:
         """Trade the control token for a session cookie (HttpOnly, SameSite=Strict): the page

@@ -206,7 +206,7 @@ class StepOut(BaseModel):
     launch_id: int | None
     instrument: str | None
     text: str
-    state: str = Field(description="waiting | confirmed")
+    state: str = Field(description="waiting | confirmed | could_not")
     created_v_s: float
     created_wall_s: float
     confirmed_wall_s: float | None
@@ -361,6 +361,10 @@ class ResolveIn(BaseModel):
     outcome: Literal["done", "failed", "rerun"] = Field(
         description="what the operator found: the held launch did finish, failed, or may re-run"
     )
+
+
+class CouldNotIn(BaseModel):
+    why: str = Field("", max_length=500, description="what stood in the way (for the audit)")
 
 
 class LoginIn(BaseModel):

@@ -128,8 +128,9 @@ class Command(SQLModel, table=True):
 
     The runtime polls pending commands and marks each done or refused: pause | resume |
     abort (target: campaign id), hold | release (instrument name), approve | reject
-    (experiment id), confirm (operator step id), resolve (launch id; `argument`: done |
-    failed | rerun)."""
+    (experiment id), confirm | could_not (operator step id; `argument`: why not), resolve
+    (launch id; `argument`: done | failed | rerun), propose (campaign id; `argument`: the
+    candidate's parameters as JSON)."""
 
     id: int | None = Field(default=None, primary_key=True)
     campaign_id: str | None = Field(default=None, index=True)
@@ -166,7 +167,7 @@ class OperatorStepRecord(SQLModel, table=True):
     launch_id: int | None = Field(default=None, index=True)
     instrument: str | None = None
     text: str
-    state: str = "waiting"  # waiting | confirmed
+    state: str = "waiting"  # waiting | confirmed | could_not (`confirmed_by` could not)
     created_v: float = 0.0
     created_wall: float = 0.0
     confirmed_wall: float | None = None

@@ -613,11 +613,12 @@ class Store:
         self._write()
         return int(result.inserted_primary_key[0])
 
-    def confirm_step(self, step_id: int, who: str) -> None:
+    def confirm_step(self, step_id: int, who: str, state: str = "confirmed") -> None:
+        """A step answered: `confirmed` (done), or `could_not` (who could not do it)."""
         self._write(
             update(OperatorStepRecord)
             .where(OperatorStepRecord.id == step_id)
-            .values(state="confirmed", confirmed_by=who, confirmed_wall=time.time())
+            .values(state=state, confirmed_by=who, confirmed_wall=time.time())
         )
 
     def save_planner_state(

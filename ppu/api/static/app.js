@@ -754,7 +754,7 @@ const render = {
   async audit() {
     const box = $("#audit");
     const rows = await api(`/api/audit?limit=100`);
-    const VERB = { pause: "paused", resume: "resumed", abort: "aborted", hold: "held", release: "released", approve: "approved", reject: "rejected", confirm: "confirmed step", resolve: "settled launch" };
+    const VERB = { pause: "paused", resume: "resumed", abort: "aborted", hold: "held", release: "released", approve: "approved", reject: "rejected", confirm: "confirmed step", could_not: "could not do step", propose: "proposed a candidate for", resolve: "settled launch" };
     const STATE = { done: "carried out", refused: "refused", pending: "waiting for the controller" };
     box.replaceChildren(...(rows.length ? rows.map((c) => h("li", { "data-command": c.id }, [
       h("span", { class: "muted", text: wallClock(c.created_wall_s) }),
@@ -803,7 +803,7 @@ async function couldNot(st) {
     dlg.returnValue = "";
     dlg.showModal();
   });
-  if (ok) control(`/api/steps/${st.id}/fail`, `step ${st.id}: could not do it`, { reason: $("#reason-input").value.trim() });
+  if (ok) control(`/api/steps/${st.id}/could_not`, `step ${st.id}: could not do it`, { why: $("#reason-input").value.trim() });
 }
 
 // -- refreshing -------------------------------------------------------------------------------
