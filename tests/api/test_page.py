@@ -10,7 +10,7 @@ from sqlalchemy import insert, update
 
 from ppu.api.server import serve_in_thread
 from ppu.store import Store
-from ppu.store.models import Campaign, Launch, Measurement
+from ppu.store.models import Campaign, Launch, Measurement, OperatorStepRecord
 from tests.api.conftest import CHROMIUM, CHROMIUM_ARGS, TOKEN
 from tests.api.test_control import change, commands_in
 
@@ -116,6 +116,36 @@ def test_dashboard_shows_the_run_and_a_hold_reaches_the_audit(
         assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
         assert TOKEN not in page.evaluate("document.cookie + JSON.stringify(sessionStorage)")
         assert page.locator("#sign-in").inner_text() == "Playwright · sign out"
+
+        # a manual step that could not be done: said so with a reason, and audited
+        change(
+            store_copy,
+            insert(OperatorStepRecord).values(
+                campaign_id=demo_campaign,
+                instrument="oven",
+                text="Put the sample in the oven",
+                state="waiting",
+                created_v=timeline["now_v_s"],
+                created_wall=time.time(),
+            ),
+        )
+        step = page.locator("#steps li[data-step]").first
+        step.wait_for(timeout=LIVE_MS)
+        page.wait_for_function("() => document.title.startsWith('(1) ppu')")
+        step.locator("button[data-action=could-not]").click()
+        page.wait_for_selector("#reason-dialog[open]")
+        page.fill("#reason-input", "the oven door is jammed")
+        page.click("#reason-ok")
+        page.wait_for_function(
+            "() => document.querySelector('#audit li[data-command]').textContent"
+            ".includes('could not do step')"
+        )
+        last = commands_in(store_copy)[-1]
+        assert (last.kind, last.who, last.argument) == (
+            "could_not",
+            "Playwright",
+            "the oven door is jammed",
+        )
 
         # rows written now by another writer show up without a reload
         writer = Store(url, create=False)
