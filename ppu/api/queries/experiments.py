@@ -50,7 +50,8 @@ def reason(sug: dict[str, Any], unit: str) -> str:
     if sug.get("acquisition") is None:
         if engine in START_ENGINES:
             return f"{engine} point: fills the space before any model exists (no prediction)"
-        return f"proposed by {sug.get('proposed_by') or engine}"
+        why = str(sug.get("why") or "").strip()
+        return f"proposed by {sug.get('proposed_by') or engine}" + (f": {why}" if why else "")
     parts = [f"highest acquisition value among the candidates ({engine}: {sug['acquisition']:.3g})"]
     mean, sd = finite(sug.get("predicted_mean")), finite(sug.get("predicted_sd"))
     if mean is not None:
