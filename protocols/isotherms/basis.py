@@ -71,6 +71,8 @@ def normalized(iso: Any, source: str, stated: Stated | None = None) -> Normalize
 
     stated = stated or Stated()
     basis, scale, read_as, notes = _resolve(iso, source, stated)
+    if iso.pressure_mode.startswith("relative"):
+        _refuse_relative_without_p0(iso, source)
     raw = iso.data_raw
     loading_raw = raw[iso.loading_key].astype(float) * scale
     frame = pd.DataFrame({"pressure": raw[iso.pressure_key].astype(float), "loading": loading_raw})
@@ -219,6 +221,33 @@ def _resolve(iso: Any, source: str, stated: Stated) -> tuple[dict[str, Any], flo
         else f"{iso.pressure_mode} pressure"
     )
     return basis, scale, f"{shown}, {pressure}", notes
+
+
+def _refuse_relative_without_p0(iso: Any, source: str) -> None:
+    """Relative pressures are made absolute with the gas's vapour pressure at the isotherm's
+    temperature: there must be one (CoolProp extrapolates nonsense below the triple point)."""
+    from protocols.isotherms.checks import condensation_bar
+
+    gas, kelvin = gas_label(iso), float(iso.temperature)
+    found = condensation_bar(iso.adsorbate, kelvin)
+    if found is not None and not found[1]:
+        return
+    why = (
+        f"pyGAPS knows no vapour pressure of {gas}"
+        if found is None and _backend(iso) is None
+        else f"{gas} has no vapour pressure at {kelvin:g} K ("
+        + ("a solid there" if found is not None else "above its critical temperature")
+        + ")"
+    )
+    raise BadInput(source, f"pressures are relative (p/p0) but {why}: give absolute pressures")
+
+
+def _backend(iso: Any) -> Any:
+    try:
+        with pygaps_said():
+            return iso.adsorbate.backend
+    except Exception:
+        return None
 
 
 def _vapour_factor(iso: Any) -> float | None:

@@ -32,7 +32,14 @@ from protocols.isotherms.mixtures import (
     isosteric_heat,
     working_capacity,
 )
-from protocols.isotherms.reading import Read, branch_points, gas_label, short_reason, worth_telling
+from protocols.isotherms.reading import (
+    Read,
+    branch_points,
+    gas_label,
+    pygaps_said,
+    short_reason,
+    worth_telling,
+)
 
 CAPTURE_PRESSURES_BAR = (0.15, 1.0)
 
@@ -93,6 +100,15 @@ def _placed_warnings(m: dict[str, Any]) -> list[tuple[str, list[str]]]:
 
 
 def _one(read: Read, stated: Stated) -> dict[str, Any]:
+    """One isotherm's entry; what pyGAPS warns about meanwhile (a gas it does not know) is
+    among its warnings."""
+    with pygaps_said() as said:
+        e = _entry(read, stated)
+    e["warnings"] = list(dict.fromkeys(worth_telling(said) + e["warnings"]))
+    return e
+
+
+def _entry(read: Read, stated: Stated) -> dict[str, Any]:
     raw, source = read.isotherm, read.source
     e: dict[str, Any] = {
         "source": source,

@@ -14,7 +14,7 @@ CO2_G_PER_MOL = 44.0095
 #: p/p0 of an N2 77 K isotherm as an analyzer measures it for BET
 BET_X = [0.001, 0.003, 0.006, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.13, 0.16, 0.2, 0.25, 0.3, 0.4]
 #: a CO2 isotherm to 1 bar, 0.15 bar not among the points
-CAPTURE_BAR = [0.01, 0.03, 0.06, 0.1, 0.2, 0.3, 0.45, 0.6, 0.8, 0.95]
+CAPTURE_BAR = [0.01, 0.03, 0.06, 0.1, 0.2, 0.3, 0.45, 0.6, 0.8, 1.0]
 
 
 def bet_loading(x: float, n_m: float, c: float) -> float:
