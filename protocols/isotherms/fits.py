@@ -97,8 +97,10 @@ class Fit:
 
 
 def fit(iso: Any, *, max_pressure_bar: float | None = None, models: Sequence[str] = MODELS) -> Fit:
-    """Fit `models` in turn to the adsorption branch (normalized), the first that works wins;
-    a model is tried only on at least twice as many points as it has parameters.
+    """Fit `models` in turn to the adsorption branch (normalized), the first that describes
+    the points wins (RMSE within POOR_FIT_SHARE of the largest loading, or twice the typical
+    1σ); a model is tried only on at least twice as many points as it has parameters. When
+    none describes them, the closest is returned, marked `poor`.
 
     Points above `max_pressure_bar` are left out when at least MIN_FIT_POINTS remain. A DSL
     whose two sites come out the same (or one empty) is a Langmuir: Langmuir is taken."""
@@ -113,6 +115,8 @@ def fit(iso: Any, *, max_pressure_bar: float | None = None, models: Sequence[str
     if not p:
         return Fit(None, failed={m: "no points" for m in models})
     sub = None
+    poor: list[Fit] = []
+    tolerance = max(POOR_FIT_SHARE * max(abs(x) for x in n), 2 * _typical_sigma(iso), 0.005)
     for name in models:
         if len(p) < min_points(name):
             failed[name] = (
@@ -140,19 +144,21 @@ def fit(iso: Any, *, max_pressure_bar: float | None = None, models: Sequence[str
         if bad:
             failed[name] = bad
             continue
-        rmse = float(model.model.rmse)
-        tolerance = max(POOR_FIT_SHARE * max(abs(x) for x in n), 2 * _typical_sigma(iso), 0.005)
-        return Fit(
-            name,
-            params,
-            rmse,
-            len(p),
-            max(p),
-            failed,
-            model,
-            from_bar=min(p),
-            poor=not rmse <= tolerance,
-        )
+        # pyGAPS's own RMSE is a share of the loading range: this one is in mmol/g
+        with quiet():
+            fitted_n = [float(model.loading_at(a)) for a in p]
+        rmse = math.sqrt(sum((a - b) ** 2 for a, b in zip(fitted_n, n, strict=True)) / len(n))
+        found = Fit(name, params, rmse, len(p), max(p), failed, model, from_bar=min(p))
+        if rmse <= tolerance:
+            return found
+        # a poor fit (pyGAPS's optimiser stuck, or the wrong shape): the next model may do
+        failed[name] = f"does not describe the points (RMSE {rmse:.3g} mmol/g)"
+        poor.append(found)
+    if poor:
+        best = min(poor, key=lambda f: f.rmse if f.rmse is not None else math.inf)
+        del failed[best.model or ""]
+        best.poor = True
+        return best
     return Fit(None, points=len(p), up_to_bar=max(p), from_bar=min(p), failed=failed)
 
 
@@ -219,11 +225,14 @@ def uptake_at(iso: Any, pressure_bar: float, fitted: Fit | None) -> Uptake:
             return Uptake(pressure_bar, value, f"{fitted.model} fit, extrapolated {side}", True)
         return Uptake(pressure_bar, value, f"{fitted.model} fit")
     m = EXTRAPOLATION_MARGIN
-    if len(p) >= 2 and p[0] * (1 - m) <= pressure_bar <= p[-1] * (1 + m):
+    if len(p) >= 2 and pressure_bar <= p[-1] * (1 + m):
         import numpy as np
 
         why = "the fit is poor" if fitted is not None and fitted.model else "no model fits"
-        return Uptake(pressure_bar, float(np.interp(pressure_bar, p, n)), f"interpolated ({why})")
+        if pressure_bar < p[0] * (1 - m):  # every isotherm starts at the origin
+            why += "; below the first point, toward zero"
+        value = float(np.interp(pressure_bar, [0.0, *p], [0.0, *n]))
+        return Uptake(pressure_bar, value, f"interpolated ({why})")
     return Uptake(pressure_bar, None, "outside the measured points and no model describes them")
 
 

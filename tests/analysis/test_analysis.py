@@ -90,7 +90,8 @@ def test_dual_site_langmuir_failing_falls_back_to_langmuir() -> None:
     iso = isotherms.normalized(read.isotherm, read.source).isotherm
     f = isotherms.fit(iso)  # the whole branch, to 25 bar
     assert "DSLangmuir" in f.failed
-    assert f.model == "Langmuir" and f.rmse is not None and f.rmse < 0.1
+    # within 2 % of its 15 mmol/g plateau, in mmol/g (pyGAPS's own RMSE is a share of the range)
+    assert f.model == "Langmuir" and f.rmse is not None and f.rmse < 0.3 and not f.poor
 
 
 def test_iast_selectivity_of_two_langmuirs_is_the_ratio_of_their_constants() -> None:
@@ -238,9 +239,10 @@ def _seed(store: Store, sample: str, isotherms: dict[str, list[float]]) -> None:
                 provenance={
                     "kernel": "measure_isotherm",
                     "instrument": "analyzer_1",
-                    "ppu_version": "0.1.0",
+                    "software": "ppu 0.1.0",  # what the runtime records
                     "pressure_bar": p,
                     "sigma": 0.002 * (i + 1),
+                    "sigma_pressure_bar": 1e-4 * p,
                     "gas": gas,
                     "temperature_k": 298.15,
                     "branch": "adsorption",
@@ -296,7 +298,12 @@ def test_export_aif_reads_back_through_pygaps_with_the_same_points(tmp_path: Pat
     assert iso.data(branch="ads")["amount_sigma"].tolist() == pytest.approx(
         [0.002 * (i + 1) for i in range(len(PRESSURES))]
     )
+    assert iso.data(branch="ads")["pressure_sigma"].tolist() == pytest.approx(
+        [1e-4 * p for p in PRESSURES]
+    )
     meta = iso.to_dict()
+    assert meta["material_batch"] == "S1"  # AIF's _adsnt_sample_id: the sample, not a batch
+    assert meta["ppu_experiment"] == 1
     assert meta["material_mass"] == pytest.approx(0.0706)
     assert meta["activation_temperature"] == pytest.approx(453.15)
     assert meta["instrument"] == "analyzer_1"
@@ -307,6 +314,8 @@ def test_export_aif_reads_back_through_pygaps_with_the_same_points(tmp_path: Pat
         "calibration_manifold_volume '25 mL'",
         "calibration_free_space '11.9 mL'",
         "ppu_version '0.1.0'",
+        "_adsnt_sample_id 'S1'",
+        "_adsorp_pressure_sigma",
         "_adsnt_degas_time 12",
         "_units_time h",
         "raw_data",

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.analysis.cli import last_json, ppu
-from tests.analysis.isotherm_files import co2_aif, dsl, langmuir
+from tests.analysis.isotherm_files import CAPTURE_BAR, aif, co2_aif, dsl, langmuir
 
 R = 8.314462618e-3  # kJ/(mol K)
 Q_ADS = 28.0  # kJ/mol, the heat the temperature series is made with
@@ -151,3 +151,14 @@ def _iast_selectivity(
         lo, hi = (x1, hi) if diff > 0 else (lo, x1)
     x1 = (lo + hi) / 2
     return (x1 / (1 - x1)) / (y1 / y2)
+
+
+def test_a_fits_rmse_is_in_mmol_per_g(tmp_path: Path) -> None:
+    """pyGAPS's own RMSE is a share of the loading range; the report's is the loadings'."""
+    pts = [
+        (p, langmuir(p, 5.0, 3.0) + (0.01 if k % 2 else -0.01)) for k, p in enumerate(CAPTURE_BAR)
+    ]
+    f = aif(tmp_path / "co2.aif", pts, gas="CO2", kelvin=298.15)
+    (entry,) = report_of(f)["isotherms"]
+    assert entry["fit"]["rmse"]["unit"] == "mmol/g"
+    assert entry["fit"]["rmse"]["value"] == pytest.approx(0.01, rel=0.2)
