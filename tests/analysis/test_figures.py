@@ -162,3 +162,30 @@ def test_a_fits_rmse_is_in_mmol_per_g(tmp_path: Path) -> None:
     (entry,) = report_of(f)["isotherms"]
     assert entry["fit"]["rmse"]["unit"] == "mmol/g"
     assert entry["fit"]["rmse"]["value"] == pytest.approx(0.01, rel=0.2)
+
+
+def test_bet_uses_the_saturation_pressure_measured_with_the_points(tmp_path: Path) -> None:
+    """A bath 0.3 K colder than 77.35 K: p0 is 3.7 % lower. With the measured p0 beside each
+    point BET finds the true area; from pyGAPS's p0 at 77.35 K it would not."""
+    from tests.analysis.isotherm_files import BET_X, bet_area, bet_loading
+
+    p0 = 0.975  # bar, as a saturation-pressure cell would read it
+    rows = "".join(f"{x * p0:.8g} {p0} {bet_loading(x, 10.26, 120.0):.8g}\n" for x in BET_X)
+    head = (
+        "data_t\n_exptl_adsorptive N2\n_exptl_temperature 77.35\n_adsnt_material_id 'M'\n"
+        "_units_temperature K\n_units_pressure bar\n_units_mass g\n_units_loading 'mmol/g'\n\n"
+    )
+    with_p0 = tmp_path / "with_p0.aif"
+    with_p0.write_text(head + "loop_\n_adsorp_pressure\n_adsorp_p0\n_adsorp_amount\n" + rows)
+    (m,) = report_of(with_p0)["materials"]
+    assert m["bet_area"]["value"] == pytest.approx(bet_area(10.26), rel=0.005)
+    (entry,) = report_of(with_p0)["isotherms"]
+    assert entry["bet"]["p0"].startswith("measured")
+    without = tmp_path / "without_p0.aif"
+    without.write_text(
+        head
+        + "loop_\n_adsorp_pressure\n_adsorp_amount\n"
+        + "".join(" ".join(r.split()[::2]) + "\n" for r in rows.splitlines())
+    )
+    (m,) = report_of(without)["materials"]
+    assert abs(m["bet_area"]["value"] / bet_area(10.26) - 1) > 0.01
