@@ -84,15 +84,13 @@ def analyze(
         raise SampleFailed(
             f"no measurable uptake: CO2 {low['value']:.3g} mmol/g at 0.15 bar ({low['method']})"
         )
+    n2 = _n2_at_1bar(report, at, sid)
     missing = at.get("not_computed", {})
     for key in ("co2_uptake_0p15bar", "co2_uptake_1bar", "selectivity", "working_capacity"):
         if key not in at:
             raise ValueError(f"sample {sid}: {key.replace('_', ' ')}: {missing.get(key)}")
-    n2 = _n2_at_1bar(report, at)
-    if n2 is None:
-        raise ValueError(f"sample {sid} has no N2 isotherm at {kelvin:g} K: selectivity needs one")
     sel, wc = at["selectivity"], at["working_capacity"]
-    warnings = [w for w in report["warnings"]]
+    warnings = list(report["warnings"])
     common = {"sample": sid, "source_launches": [m.launch_id for m in measured]}
     outputs = {
         "co2_uptake": Q_(at["co2_uptake_0p15bar"]["value"], "mmol/g"),
@@ -101,7 +99,7 @@ def analyze(
         "selectivity": Q_(sel["value"], ""),
         "working_capacity": Q_(wc["value"], "mmol/g"),
     }
-    co2_fit = next((e.get("fit") for e in co2 if e.get("fit")), None)
+    co2_fit = next((e["fit"] for e in co2 if e["source"] in at["sources"] and "fit" in e), None)
     methods: dict[str, dict[str, Any]] = {
         "co2_uptake": _how(at["co2_uptake_0p15bar"], 0.15, co2_fit),
         "co2_uptake_1bar": _how(at["co2_uptake_1bar"], 1.0, co2_fit),
@@ -160,17 +158,19 @@ def _at(material: dict[str, Any], kelvin: float) -> dict[str, Any] | None:
     return min(near, key=lambda g: abs(g["temperature"]["value"] - kelvin), default=None)
 
 
-def _n2_at_1bar(report: dict[str, Any], at: dict[str, Any]) -> tuple[float, str] | None:
+def _n2_at_1bar(report: dict[str, Any], at: dict[str, Any], sid: str) -> tuple[float, str]:
+    """N2 uptake at 1 bar at that temperature; below detection, the largest loading measured."""
+    n2 = [e for e in report["isotherms"] if e["gas"] == "N2" and e["source"] in at["sources"]]
+    kelvin = at["temperature"]["value"]
+    if not n2:
+        raise ValueError(f"sample {sid} has no N2 isotherm at {kelvin:g} K: selectivity needs one")
     if "n2_uptake_1bar" in at:
         return at["n2_uptake_1bar"]["value"], at["n2_uptake_1bar"]["method"]
-    blank = [
-        e
-        for e in report["isotherms"]
-        if e["gas"] == "N2" and e["source"] in at["sources"] and e["status"] != "ok"
-    ]
+    blank = [e for e in n2 if e["status"] == "no measurable uptake"]
     if blank:
         return max(e["max_uptake"]["value"] for e in blank), "below detection"
-    return None
+    why = at.get("not_computed", {}).get("n2_uptake_1bar")
+    raise ValueError(f"sample {sid}: N2 uptake at 1 bar: {why}")
 
 
 def _how(figure: dict[str, Any], pressure_bar: float, fit: Any) -> dict[str, Any]:
