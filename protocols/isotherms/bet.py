@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from protocols.isotherms.reading import gas_label, quiet
+from protocols.isotherms.reading import gas_label, pygaps_said, quiet, worth_telling
 
 
 # -- BET --------------------------------------------------------------------------------------
@@ -26,7 +26,7 @@ def bet(normalized: Any) -> dict[str, Any]:
     from pygaps.utilities.pygaps_utilities import get_iso_loading_and_pressure_ordered
 
     iso, p0_from = _relative(normalized)
-    with quiet():
+    with pygaps_said() as said:  # its doubts about the range it chose ("not linear") matter
         x, n = get_iso_loading_and_pressure_ordered(
             iso,
             "ads",
@@ -47,6 +47,7 @@ def bet(normalized: Any) -> dict[str, Any]:
         "criteria": checks,
         "rouquerol": all(checks.values()),
         "p0": p0_from,
+        "said": [f"BET: {w}" for w in worth_telling(said)],
     }
     if result["rouquerol"]:
         return result

@@ -175,13 +175,17 @@ def _bet(iso: Any) -> dict[str, Any]:
         "rouquerol": b["rouquerol"],
         "criteria": b["criteria"],
         "p0": b["p0"],
-        "_warnings": bet_plausibility(b["area"]),
+        "_warnings": b["said"] + bet_plausibility(b["area"]),
     }
     if "rouquerol_area" in b:
-        out["rouquerol_area"] = (
-            None if b["rouquerol_area"] is None else to_json(Q_(b["rouquerol_area"], "m^2/g"))
-        )
+        alt = b["rouquerol_area"]
+        out["rouquerol_area"] = None if alt is None else to_json(Q_(alt, "m^2/g"))
         out["rouquerol_range_p_p0"] = list(b.get("rouquerol_range", ()))
+        failed = "; ".join(k for k, ok in b["criteria"].items() if not ok)
+        out["_warnings"].append(
+            f"BET range fails the Rouquerol criteria ({failed}): "
+            + (f"a range meeting them gives {alt:.4g} m2/g" if alt else "no range meets them")
+        )
     return out
 
 
