@@ -74,6 +74,7 @@ _PER_POINT = {
     "equilibration_s",
     "equilibrated",
     "relative_pressure",
+    "p0_bar",
     "temperature_k",
 }
 
@@ -99,7 +100,10 @@ def measured_isotherms(rows: Iterable[Any]) -> list[MeasuredIsotherm]:
                     "sigma": pv.get("sigma"),
                     "sigma_pressure_bar": pv.get("sigma_pressure_bar"),
                     "branch": pv.get("branch", "adsorption"),
-                    "p0_bar": float(pv["pressure_bar"]) / rel if rel else None,
+                    # the saturation pressure measured with the point, else the one the
+                    # kernel divided by
+                    "p0_bar": pv.get("p0_bar")
+                    or (float(pv["pressure_bar"]) / rel if rel else None),
                     "temperature_k": pv.get("temperature_k"),
                 }
             )
