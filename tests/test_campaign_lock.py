@@ -84,3 +84,115 @@ def test_a_postgresql_campaign_lock_holds_across_hosts_and_drops_with_a_killed_h
     finally:
         holder.kill()
         holder.wait(timeout=10)
+
+
+def _terminate_lock_session(admin_db: str, name: str) -> None:
+    """What a server restart or an administrator does to the lock holder's session."""
+    import psycopg
+
+    from ppu.store.server_lock import lock_key
+
+    key = lock_key(name)
+    with psycopg.connect(admin_db, autocommit=True) as conn:
+        conn.execute(
+            "select pg_terminate_backend(pid) from pg_locks where locktype = 'advisory'"
+            " and granted and ((classid::bigint << 32) | objid::bigint) = %s",
+            (key,),
+        )
+
+
+def test_a_controller_that_loses_its_server_lock_starts_nothing_until_it_has_it_again(
+    postgres_server: str, tmp_path: Path
+) -> None:
+    """The lock's session ends under a live controller and another process takes the
+    campaign meanwhile: the controller holds every instrument and says so; once the other
+    lets go it takes the lock back and the waiting dispense runs."""
+    import asyncio
+
+    from sqlmodel import Session, select
+
+    from ppu.core.clock import Clock
+    from ppu.lab.spec import load_lab
+    from ppu.runtime.control import LOCK_HOLD, ControlDesk
+    from ppu.runtime.lock_watch import LockWatch
+    from ppu.runtime.runtime import running
+    from ppu.store import Store
+    from ppu.store.models import FaultRecord
+    from protocols.dosing import dispense
+    from tests.conftest import BENCH_LAB, _close_checking_leaks
+
+    db = new_database(postgres_server)
+    lock = CampaignLock(db, "bench-1")
+    lock.acquire()
+    watch = LockWatch(lock)  # asked by hand here, as its thread asks every 2 s
+    clock = Clock.new_virtual()
+    store = Store(db)
+    seen: dict = {}
+
+    async def main() -> None:
+        async with running(load_lab(BENCH_LAB), clock, store, dry_run=True) as rt:
+            desk = ControlDesk(rt, store, campaign_id=None, poll_s=1.0, lock_watch=watch)
+            # the session ends, and another process takes the campaign before it is back
+            other = CampaignLock(db, "bench-1")
+            with clock.holding():
+                _terminate_lock_session(postgres_server, "campaign bench-1")
+                other.acquire()
+                watch.check()
+            seen["lost"] = watch.lost
+            desk.poll()
+            seen["holds"] = {n: set(i.lane.holds) for n, i in rt.instruments.items()}
+            nxt = rt.launch(dispense, instrument="metal_feed", volume="0.5 mL", rate="2 mL/min")
+            await asyncio.sleep(600.0)
+            seen["while_lost"] = nxt.row.state
+            with clock.holding():
+                watch.check()  # still the other's
+                seen["still_lost"] = watch.lost
+                other.release()
+                watch.check()
+            desk.poll()
+            await nxt
+            seen["after"] = (nxt.row.state, watch.losses, watch.retaken)
+
+    try:
+        clock.loop.run_until_complete(main())
+        with Session(store.engine) as s:
+            alarms = s.exec(select(FaultRecord).where(FaultRecord.kind == "lock")).all()
+        shown = [a["kind"] for a in store.status()["alarms"]]
+    finally:
+        lock.release()
+        store.close()
+        _close_checking_leaks(clock)
+
+    assert "it is being run by ppu pid" in (seen["lost"] or "")
+    assert all(LOCK_HOLD in h for h in seen["holds"].values()), seen["holds"]
+    assert seen["while_lost"] in ("queued", "waiting")
+    assert "it is being run by ppu pid" in (seen["still_lost"] or "")
+    assert seen["after"] == ("done", 1, 1)
+    lost, back = (a.message for a in alarms)
+    assert "this controller lost its lock on the store" in lost
+    assert "nothing new starts until it has the lock again" in lost
+    assert "the lock is this controller's again" in back
+    assert shown[:2] == ["lock", "lock"]
+
+
+def test_the_lock_watch_notices_a_dropped_session_and_takes_the_lock_back(
+    postgres_server: str,
+) -> None:
+    from ppu.runtime.lock_watch import LockWatch
+
+    db = new_database(postgres_server)
+    lock = CampaignLock(db, "bench-2")
+    lock.acquire()
+    watch = LockWatch(lock, check_s=0.1)
+    watch.start()
+    try:
+        _terminate_lock_session(postgres_server, "campaign bench-2")
+        deadline = time.monotonic() + 20
+        while watch.retaken == 0:
+            assert time.monotonic() < deadline, (watch.losses, watch.lost)
+            time.sleep(0.05)
+        assert (watch.losses, watch.lost) == (1, None)
+        assert f"pid {os.getpid()}" in (campaign_owner(db, "bench-2") or "")
+    finally:
+        watch.stop()
+        lock.release()

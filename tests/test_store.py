@@ -29,7 +29,7 @@ def test_migrations_build_exactly_the_models(any_store: Store) -> None:
         diff = compare_metadata(MigrationContext.configure(conn), SQLModel.metadata)
         version = conn.execute(text("select version_num from alembic_version")).scalar()
     assert diff == []
-    assert version == "0008"
+    assert version == "0009"
 
 
 def test_sqlite_runs_in_wal_with_a_busy_timeout(store: Store) -> None:

@@ -2,7 +2,8 @@
 
 The app only reads the store, except for one kind of write: a control action becomes a
 pending `Command` row, which the runtime (in this process or another) carries out and marks
-done or refused. Those rows are the audit trail. The stream follows the store by polling it,
+done or refused. Those rows are the audit trail. The stream pushes what changed as soon as a
+writer in this process commits, and looks at the store every POLL_S for writers elsewhere,
 so the app works the same beside the runtime and as `ppu serve --db` on another process's
 store.
 """
@@ -17,23 +18,31 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Query, Request
+from fastapi import APIRouter, Body, Depends, FastAPI, Header, HTTPException, Query, Request
 from fastapi import Path as PathParam
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.staticfiles import StaticFiles
+from pydantic import Field
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
 from ppu.api import models as m
 from ppu.api import queries as q
+from ppu.api.admission import Admission
+from ppu.api.read_cache import ReadCache
+from ppu.api.sessions import COOKIE, Sessions
 from ppu.core.errors import BadInput
+from ppu.runtime.control import COULD_NOT
 from ppu.runtime.holds import check_resolvable
+from ppu.store.bell import bell_for
 from ppu.store.models import Experiment, Launch, OperatorStepRecord
 from ppu.store.store import make_engine
 
 STATIC = Path(__file__).parent / "static"
-POLL_S = 0.4  # the stream looks at the store this often: well inside the 2 s promise
+POLL_S = 0.4  # without a bell (another process writes) the stream looks this often
+COALESCE_S = 0.015  # after a bell, wait this long for the rest of a burst of commits
+MIN_GAP_S = 0.1  # and look no more often than this
 MAX_ID = 2**53  # ids beyond what a JavaScript number holds exactly are not ours
 LOOPBACK = {"127.0.0.1", "::1", "localhost", "testclient"}
 
@@ -87,36 +96,47 @@ def create_app(db_url: str, token: str | None = None, *, open_reads: bool = True
         with Session(engine) as s:
             yield s
 
-    def token_ok(creds: HTTPAuthorizationCredentials | None, query_token: str | None) -> bool:
-        given = creds.credentials if creds is not None else query_token
+    sessions = Sessions()
+
+    def token_ok(given: str | None) -> bool:
         return given is not None and hmac.compare_digest(given.encode(), token.encode())
 
     def unauthorized() -> HTTPException:
         return HTTPException(
-            401, "control needs the bearer token", headers={"WWW-Authenticate": "Bearer"}
+            401,
+            "control needs the bearer token, or signing in on the page",
+            headers={"WWW-Authenticate": "Bearer"},
         )
+
+    def signed_in(request: Request) -> str | None:
+        return sessions.operator(request.cookies.get(COOKIE))
 
     def may_read(request: Request) -> None:
         # not declared as security in the spec: on loopback (the default) reads are open
         if open_reads and (request.client is None or request.client.host in LOOPBACK):
             return
         scheme, _, given = request.headers.get("authorization", "").partition(" ")
-        creds = (
-            HTTPAuthorizationCredentials(scheme=scheme, credentials=given.strip())
-            if scheme.lower() == "bearer" and given.strip()
-            else None
-        )
-        if not token_ok(creds, request.query_params.get("token")):
+        if scheme.lower() == "bearer" and token_ok(given.strip()):
+            return
+        if signed_in(request) is None:
             raise unauthorized()
 
     def who_acts(
+        request: Request,
         creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
         operator: Operator = None,
     ) -> str:
-        if not token_ok(creds, None):
+        if creds is not None and token_ok(creds.credentials):
+            name = (operator or "").strip()
+            return name if name.isprintable() and name else "token holder"
+        person = signed_in(request)
+        if person is None:
             raise unauthorized()
-        name = (operator or "").strip()
-        return name if name.isprintable() and name else "token holder"
+        # a cookie rides along with any request to this host: refuse another site's page
+        origin = request.headers.get("origin")
+        if origin is not None and origin.split("://", 1)[-1] != request.headers.get("host"):
+            raise HTTPException(403, f"control from another site ({origin}) is refused")
+        return person
 
     DB = Annotated[Session, Depends(session)]
     Who = Annotated[str, Depends(who_acts)]
@@ -134,6 +154,14 @@ def create_app(db_url: str, token: str | None = None, *, open_reads: bool = True
     app.state.engine = engine
     app.state.token = token
     app.state.stopping = stopping
+    app.add_middleware(Admission)
+    bell = bell_for(db_url)
+    cache = ReadCache(bell)
+    app.state.read_cache = cache
+
+    def read(key: tuple[Any, ...], compute: Callable[[], Any]) -> Any:
+        """One answer for every page asking the same, until the store changes."""
+        return cache.get(key, compute)
 
     @app.exception_handler(OperationalError)
     async def busy_store(_request: Request, exc: OperationalError) -> JSONResponse:
@@ -154,30 +182,88 @@ def create_app(db_url: str, token: str | None = None, *, open_reads: bool = True
     @reads.get("/campaigns", response_model=list[m.CampaignOut], tags=["campaigns"])
     def list_campaigns(s: DB) -> Any:
         """Every campaign in the store, newest first."""
-        return q.campaigns(s)
+        return read(("campaigns",), lambda: q.campaigns(s))
 
     @reads.get("/campaigns/{campaign_id}", response_model=m.CampaignOut, tags=["campaigns"])
     def get_campaign(campaign_id: CampaignId, s: DB) -> Any:
-        return found(q.campaign(s, campaign_id), f"campaign '{campaign_id}'")
+        return found(
+            read(("campaign", campaign_id), lambda: q.campaign(s, campaign_id)),
+            f"campaign '{campaign_id}'",
+        )
 
     @reads.get("/campaigns/{campaign_id}/timeline", response_model=m.Timeline, tags=["campaigns"])
     def get_timeline(campaign_id: CampaignId, s: DB) -> Any:
         """Kernels per instrument on the virtual clock (a Gantt chart's bars)."""
-        return found(q.timeline(s, campaign_id), f"campaign '{campaign_id}'")
+        return found(
+            read(("timeline", campaign_id), lambda: q.timeline(s, campaign_id)),
+            f"campaign '{campaign_id}'",
+        )
 
     @reads.get(
         "/campaigns/{campaign_id}/isotherms", response_model=list[m.Isotherm], tags=["campaigns"]
     )
     def get_isotherms(
-        campaign_id: CampaignId, s: DB, latest: Annotated[int, Query(ge=1, le=100)] = 4
+        campaign_id: CampaignId,
+        s: DB,
+        latest: Annotated[int, Query(ge=1, le=100)] = 4,
+        launch: Annotated[
+            list[Annotated[int, Field(ge=1, le=MAX_ID)]] | None,
+            Query(max_length=50, description="these isotherm launches instead of the latest"),
+        ] = None,
     ) -> Any:
-        """The latest isotherm launches and their points so far (pressure vs uptake)."""
-        return found(q.isotherms(s, campaign_id, latest), f"campaign '{campaign_id}'")
+        """The latest isotherm launches and their points so far (pressure vs uptake), or the
+        launches named (an experiment's)."""
+        key = ("isotherms", campaign_id, latest, tuple(launch or ()))
+        return found(
+            read(key, lambda: q.isotherms(s, campaign_id, latest, launch)),
+            f"campaign '{campaign_id}'",
+        )
 
     @reads.get("/campaigns/{campaign_id}/progress", response_model=m.Progress, tags=["campaigns"])
     def get_progress(campaign_id: CampaignId, s: DB) -> Any:
         """Objective values per experiment, best so far, and the Pareto front (≥ 2 objectives)."""
-        return found(q.progress(s, campaign_id), f"campaign '{campaign_id}'")
+        return found(
+            read(("progress", campaign_id), lambda: q.progress(s, campaign_id)),
+            f"campaign '{campaign_id}'",
+        )
+
+    @reads.get(
+        "/campaigns/{campaign_id}/experiments",
+        response_model=list[m.ExperimentRow],
+        tags=["campaigns"],
+    )
+    def get_experiments(campaign_id: CampaignId, s: DB) -> Any:
+        """The experiments table: conditions, the planner's phase and reasons, predicted vs
+        measured, failures, samples and isotherm launches; the best row marked."""
+        return found(
+            read(("experiments", campaign_id), lambda: q.experiments(s, campaign_id)),
+            f"campaign '{campaign_id}'",
+        )
+
+    @reads.get(
+        "/campaigns/{campaign_id}/utilisation", response_model=m.Utilisation, tags=["campaigns"]
+    )
+    def get_utilisation(campaign_id: CampaignId, s: DB) -> Any:
+        """Each instrument's share of lab time busy (whole campaign, last 24 h) and the
+        bottleneck."""
+
+        def use() -> Any:
+            if q.campaign(s, campaign_id) is None:
+                return None
+            names = [i["name"] for i in q.instruments(s, campaign_id)]
+            return q.utilisation(s, campaign_id, names)
+
+        return found(read(("utilisation", campaign_id), use), f"campaign '{campaign_id}'")
+
+    @reads.get(
+        "/campaigns/{campaign_id}/queue", response_model=list[m.QueueGroup], tags=["campaigns"]
+    )
+    def get_queue(campaign_id: CampaignId, s: DB) -> Any:
+        """What is active, grouped by experiment, each launch with what it waits for."""
+        return found(
+            read(("queue", campaign_id), lambda: q.queue(s, campaign_id)),
+            f"campaign '{campaign_id}'",
+        )
 
     @reads.get("/launches", response_model=list[m.LaunchOut], tags=["launches"])
     def list_launches(
@@ -188,7 +274,8 @@ def create_app(db_url: str, token: str | None = None, *, open_reads: bool = True
         limit: Limit = 1000,
     ) -> Any:
         """Launches, oldest first (the newest `limit`); `state` may repeat."""
-        return q.launches(s, campaign, state or (), instrument, limit)
+        key = ("launches", campaign, tuple(state or ()), instrument, limit)
+        return read(key, lambda: q.launches(s, campaign, state or (), instrument, limit))
 
     @reads.get("/launches/{launch_id}", response_model=m.LaunchOut, tags=["launches"])
     def get_launch(launch_id: RowId, s: DB) -> Any:
@@ -197,7 +284,7 @@ def create_app(db_url: str, token: str | None = None, *, open_reads: bool = True
     @reads.get("/instruments", response_model=list[m.InstrumentOut], tags=["instruments"])
     def list_instruments(s: DB, campaign: CampaignFilter = None) -> Any:
         """Each instrument's live state as the runtime wrote it (else inferred from launches)."""
-        return q.instruments(s, campaign)
+        return read(("instruments", campaign), lambda: q.instruments(s, campaign))
 
     @reads.get("/consumables", response_model=list[m.ConsumableOut], tags=["instruments"])
     def list_consumables(s: DB, campaign: CampaignFilter = None) -> Any:
@@ -207,7 +294,7 @@ def create_app(db_url: str, token: str | None = None, *, open_reads: bool = True
     @reads.get("/samples", response_model=list[m.SampleOut], tags=["samples"])
     def list_samples(s: DB, campaign: CampaignFilter = None) -> Any:
         """Samples with their parents and children: the lineage graph's nodes and edges."""
-        return q.samples(s, campaign)
+        return read(("samples", campaign), lambda: q.samples(s, campaign))
 
     @reads.get("/samples/{sample_id}", response_model=m.SampleLineage, tags=["samples"])
     def get_sample(sample_id: Annotated[str, PathParam(max_length=200)], s: DB) -> Any:
@@ -242,7 +329,7 @@ def create_app(db_url: str, token: str | None = None, *, open_reads: bool = True
         ] = None,
     ) -> Any:
         """The planner's proposals (experiments) with provenance and outcome."""
-        return q.suggestions(s, campaign, status)
+        return read(("suggestions", campaign, status), lambda: q.suggestions(s, campaign, status))
 
     @reads.get("/suggestions/{experiment_id}", response_model=m.SuggestionOut, tags=["suggestions"])
     def get_suggestion(experiment_id: RowId, s: DB) -> Any:
@@ -257,12 +344,12 @@ def create_app(db_url: str, token: str | None = None, *, open_reads: bool = True
         ] = None,
     ) -> Any:
         """Manual steps kernels asked for, waiting or confirmed."""
-        return q.steps(s, campaign, state)
+        return read(("steps", campaign, state), lambda: q.steps(s, campaign, state))
 
     @reads.get("/audit", response_model=list[m.CommandOut], tags=["audit"])
     def get_audit(s: DB, campaign: CampaignFilter = None, limit: Limit = 200) -> Any:
         """Every control action, newest first: who, when, what, and what came of it."""
-        return q.audit(s, campaign, limit)
+        return read(("audit", campaign, limit), lambda: q.audit(s, campaign, limit))
 
     @reads.get("/commands/{command_id}", response_model=m.CommandOut, tags=["audit"])
     def get_command(command_id: RowId, s: DB) -> Any:
@@ -280,8 +367,8 @@ def create_app(db_url: str, token: str | None = None, *, open_reads: bool = True
     )
     async def stream(request: Request, campaign: CampaignFilter = None) -> Any:
         """Server-sent events: `launch` (journal entries), `measurement`, `experiment`,
-        `command`, `step`, `instrument`, `campaign`; first a `hello`. Follows the store by
-        polling it every 0.4 s."""
+        `command`, `step`, `instrument`, `campaign`; first a `hello`. Pushed as soon as a
+        writer in this process commits; a writer elsewhere is seen within 0.4 s."""
         from sse_starlette.sse import EventSourceResponse
 
         return EventSourceResponse(
@@ -292,7 +379,9 @@ def create_app(db_url: str, token: str | None = None, *, open_reads: bool = True
     def command(
         s: Session, kind: str, target: str, who: str, cid: str | None, arg: str | None = None
     ) -> dict[str, Any]:
-        return q.add_command(s, kind, target, who, cid, arg)
+        out = q.add_command(s, kind, target, who, cid, arg)
+        bell.ring()  # a write of our own: answers kept from before it are stale
+        return out
 
     def campaign_action(kind: str) -> Callable[..., Any]:
         def act(campaign_id: CampaignId, who: Who, s: DB) -> Any:
@@ -364,6 +453,24 @@ def create_app(db_url: str, token: str | None = None, *, open_reads: bool = True
         return command(s, "confirm", str(step_id), who, st.campaign_id)
 
     @control.post(
+        "/steps/{step_id}/could_not",
+        response_model=m.CommandOut,
+        status_code=202,
+        tags=["operator steps"],
+        responses={400: {"model": m.Problem, "description": "the body is not JSON"}},
+    )
+    def step_could_not(
+        step_id: RowId, who: Who, s: DB, body: Annotated[m.CouldNotIn | None, Body()] = None
+    ) -> Any:
+        """Say a manual step could not be done: the kernel waiting on it fails (with who
+        and why) instead of going on."""
+        st = found(s.get(OperatorStepRecord, step_id), f"operator step {step_id}")
+        if st.state != "waiting":
+            raise HTTPException(409, f"operator step {step_id} is already {st.state}")
+        why = (body.why if body is not None else "").strip() or None
+        return command(s, COULD_NOT, str(step_id), who, st.campaign_id, why)
+
+    @control.post(
         "/launches/{launch_id}/resolve",
         response_model=m.CommandOut,
         status_code=202,
@@ -378,6 +485,40 @@ def create_app(db_url: str, token: str | None = None, *, open_reads: bool = True
         except BadInput as e:
             raise HTTPException(409, str(e)) from None
         return command(s, "resolve", str(launch_id), who, x.campaign_id, body.outcome)
+
+    # -- signing in -------------------------------------------------------------------------
+    @app.post(
+        "/api/login",
+        response_model=m.SignedIn,
+        tags=["sign in"],
+        responses={
+            400: {"model": m.Problem, "description": "the body is not JSON"},
+            401: {"model": m.Problem, "description": "wrong token"},
+        },
+    )
+    def login(body: m.LoginIn, response: Response) -> Any:
+        """Trade the control token for a session cookie (HttpOnly, SameSite=Strict): the page
+        then acts as this person, and the token is in no URL or page storage."""
+        if not token_ok(body.token):
+            raise HTTPException(401, "that is not the token this server printed")
+        name = body.operator.strip()
+        sid = sessions.open(name)
+        response.set_cookie(
+            COOKIE, sid, httponly=True, samesite="strict", path="/", max_age=7 * 24 * 3600
+        )
+        return {"signed_in": True, "operator": name}
+
+    @app.post("/api/logout", response_model=m.SignedIn, tags=["sign in"])
+    def logout(request: Request, response: Response) -> Any:
+        sessions.close(request.cookies.get(COOKIE))
+        response.delete_cookie(COOKIE, path="/")
+        return {"signed_in": False, "operator": None}
+
+    @app.get("/api/whoami", response_model=m.SignedIn, tags=["sign in"])
+    def whoami(request: Request) -> Any:
+        """Whether this browser is signed in, and as whom."""
+        person = signed_in(request)
+        return {"signed_in": person is not None, "operator": person}
 
     app.include_router(reads)
     app.include_router(control)
@@ -394,7 +535,8 @@ def create_app(db_url: str, token: str | None = None, *, open_reads: bool = True
 async def _events(
     request: Request, engine: Any, campaign_id: str | None, stopping: threading.Event
 ) -> AsyncIterator[dict[str, Any]]:
-    """The live stream: what changed in the store since the last look, every POLL_S."""
+    """The live stream: what changed in the store, told as soon as a writer in this process
+    commits (its bell), else within POLL_S (a writer in another process)."""
 
     def start() -> q.Follower:
         with Session(engine) as s:
@@ -404,13 +546,32 @@ async def _events(
         with Session(engine) as s:
             return f.poll(s)
 
-    follower = await asyncio.to_thread(start)
-    yield {"event": "hello", "data": json.dumps({"campaign": campaign_id, "poll_s": POLL_S})}
-    while not stopping.is_set() and not await request.is_disconnected():
-        try:
-            batch = await asyncio.to_thread(poll, follower)
-        except OperationalError:
-            batch = []  # the writer is busy: look again next time
-        for name, data in batch:
-            yield {"event": name, "data": json.dumps(data, default=str)}
-        await asyncio.sleep(POLL_S)
+    bell = bell_for(engine.url.render_as_string(hide_password=False))
+    rung = bell.listen()
+    try:
+        follower = await asyncio.to_thread(start)
+        yield {
+            "event": "hello",
+            "data": json.dumps({"campaign": campaign_id, "poll_s": POLL_S, "push": True}),
+        }
+        last = 0.0
+        while not stopping.is_set() and not await request.is_disconnected():
+            try:
+                await asyncio.wait_for(rung.wait(), POLL_S)
+            except TimeoutError:
+                pass
+            else:
+                # a burst of commits lands together; a busy writer is looked at no more
+                # often than every MIN_GAP_S, so the stream never competes with it
+                loop = asyncio.get_running_loop()
+                await asyncio.sleep(max(COALESCE_S, last + MIN_GAP_S - loop.time()))
+            rung.clear()
+            last = asyncio.get_running_loop().time()
+            try:
+                batch = await asyncio.to_thread(poll, follower)
+            except OperationalError:
+                batch = []  # the writer is busy: look again next time
+            for name, data in batch:
+                yield {"event": name, "data": json.dumps(data, default=str)}
+    finally:
+        bell.forget(rung)

@@ -25,6 +25,13 @@ class CampaignOut(BaseModel):
     dry_run: bool
     created_wall_s: float
     virtual_t_s: float = Field(description="virtual lab time reached so far")
+    clock: ClockOut
+    budget: BudgetOut
+    eta_v_s: float | None = Field(
+        None,
+        description="lab time the campaign should end at: the experiments left at the pace "
+        "of those finished, capped by the lab-time budget (null when over, or none finished)",
+    )
     objectives: list[ObjectiveOut]
     experiments: dict[str, int] = Field(description="experiments by status")
     launches: dict[str, int] = Field(description="launches by state")
@@ -39,6 +46,24 @@ class CampaignOut(BaseModel):
         description="seconds since the running controller last said it is alive (every 2 s "
         "while its loop turns): large means hung; null without a controller",
     )
+
+
+class ClockOut(BaseModel):
+    """Where the lab clock stood at a wall time, and how fast it runs: a reader moves 'now'
+    on as virtual_t_s + (time - wall_s) × rate between the controller's writes."""
+
+    virtual_t_s: float
+    wall_s: float | None = Field(description="Unix time of that reading")
+    rate: float | None = Field(
+        description="lab seconds per wall second: 1 on a real run, the pace of a paced "
+        "dry-run, null when a dry-run jumps from event to event"
+    )
+    origin_wall_s: float = Field(description="Unix time that lab time 0 stands for")
+
+
+class BudgetOut(BaseModel):
+    experiments: int | None
+    lab_time_s: float | None
 
 
 class ObjectiveOut(BaseModel):
@@ -63,6 +88,9 @@ class LaunchOut(BaseModel):
     queued_v_s: float
     started_v_s: float | None
     ended_v_s: float | None
+    expected_s: float | None = Field(
+        None, description="how long it should take on its instrument (lab seconds)"
+    )
     awaits_decision: bool = Field(
         description="held, or will be held on resume (not safe to repeat, controller gone): "
         "resolve it as done, failed or rerun"
@@ -72,7 +100,12 @@ class LaunchOut(BaseModel):
 class InstrumentOut(BaseModel):
     name: str
     roles: list[str]
-    state: str = Field(description="ready | busy | held | quarantined | offline | unknown")
+    state: str = Field(description="ready | busy | held | quarantined | paused | offline | unknown")
+    holds: list[str] = Field(
+        default_factory=list,
+        description="why nothing new starts on it: operator | watchdog | quarantine | pause "
+        "| abort (a person may release operator and watchdog holds)",
+    )
     source: Literal["runtime", "launches"] = Field(
         description="runtime: the state the runtime last wrote; launches: inferred from launches"
     )
@@ -173,7 +206,7 @@ class StepOut(BaseModel):
     launch_id: int | None
     instrument: str | None
     text: str
-    state: str = Field(description="waiting | confirmed")
+    state: str = Field(description="waiting | confirmed | could_not")
     created_v_s: float
     created_wall_s: float
     confirmed_wall_s: float | None
@@ -245,10 +278,108 @@ class Progress(BaseModel):
     pareto: list[int] = Field(description="experiment numbers on the Pareto front")
 
 
+class ExperimentLaunch(BaseModel):
+    id: int
+    kernel: str
+    instrument: str | None
+    state: str
+    gas: str | None
+
+
+class FailureOut(BaseModel):
+    launch_id: int
+    kernel: str
+    kind: str | None = Field(description="chemistry | instrument | software | interrupted")
+    error: str | None
+
+
+class ExperimentRow(BaseModel):
+    """One row of the experiments table: the planner's reasons, the lab's launches, samples
+    and isotherms, and the outcome."""
+
+    id: int
+    number: int
+    status: str
+    params: dict[str, Any] | None
+    objectives: dict[str, Any] | None
+    phase: str = Field(description="'start design 3 of 10', 'model-guided', 'proposed by …'")
+    engine: str | None
+    reason: str = Field(description="why the planner chose this point, in words")
+    acquisition: float | None
+    predicted_vs_measured: list[PointOut]
+    best: bool = Field(description="the best COMPLETED experiment on the first objective")
+    failure: FailureOut | None
+    error: str | None
+    samples: list[str] = Field(description="samples its launches made")
+    launches: list[ExperimentLaunch]
+    suggested_v_s: float
+    ended_v_s: float | None
+
+
+class InstrumentUse(BaseModel):
+    name: str
+    busy_s: float
+    whole: float = Field(description="fraction of the campaign's lab time it ran kernels")
+    last_24h: float = Field(description="fraction of the last 24 h of lab time")
+    launches: int
+    waited_s: float = Field(description="lab time launches spent queued for it")
+
+
+class Bottleneck(BaseModel):
+    name: str
+    why: str
+
+
+class Utilisation(BaseModel):
+    campaign_id: str
+    now_v_s: float
+    instruments: list[InstrumentUse]
+    bottleneck: Bottleneck | None
+    idle: list[str] = Field(description="instruments that ran nothing in this campaign")
+
+
+class QueuedLaunch(BaseModel):
+    id: int
+    kernel: str
+    instrument: str | None
+    state: str
+    queued_v_s: float
+    started_v_s: float | None
+    expected_s: float | None
+    waiting_for: str = Field(description="what it waits for, in words")
+
+
+class QueueGroup(BaseModel):
+    experiment: int | None = Field(description="experiment number; null: launched by hand")
+    experiment_id: int | None
+    status: str | None
+    waiting_for: str | None
+    launches: list[QueuedLaunch]
+
+
 class ResolveIn(BaseModel):
     outcome: Literal["done", "failed", "rerun"] = Field(
         description="what the operator found: the held launch did finish, failed, or may re-run"
     )
+
+
+class CouldNotIn(BaseModel):
+    why: str = Field("", max_length=500, description="what stood in the way (for the audit)")
+
+
+class LoginIn(BaseModel):
+    token: str = Field(min_length=1, max_length=500, description="the server's control token")
+    operator: str = Field(
+        min_length=1,
+        max_length=80,
+        pattern=r"^[^\x00-\x1f\x7f]+$",
+        description="your name, for the audit trail",
+    )
+
+
+class SignedIn(BaseModel):
+    signed_in: bool
+    operator: str | None
 
 
 class Problem(BaseModel):

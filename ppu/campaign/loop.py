@@ -12,6 +12,7 @@ for more, with the candidates still in flight as pending points.
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import time
 from collections.abc import Callable
@@ -30,11 +31,16 @@ from ppu.campaign.file import (
 )
 from ppu.campaign.params import params_from_json, params_to_json
 from ppu.campaign.planning import PlannerFailed, make_planner, saved_planner
+from ppu.campaign.proposal import check_proposal
 from ppu.campaign.screening import DigitalScreen, ScreenFailed
-from ppu.campaign.summary import summarize
+from ppu.campaign.summary import summarize, summary_line
 from ppu.core.clock import Clock
+from ppu.core.errors import BadInput, describe_error
 from ppu.core.units import Q_
 from ppu.runtime.control import ControlDesk, RecordedOperator
+from ppu.runtime.holds import CampaignLock
+from ppu.runtime.lock_watch import LockWatch
+from ppu.runtime.notices import CampaignEnded
 from ppu.runtime.runtime import LaunchHandle, Runtime
 from ppu.store import Store
 from ppu.store.models import Campaign, Experiment
@@ -69,6 +75,8 @@ class Candidate:
     #: a person settled one of its launches as done after a crash: nothing was read, so a
     #: failure downstream says nothing about the chemistry
     settled_by_person: bool = False
+    #: who proposed it from outside the planner (an agent): it waits for a person's approval
+    proposed_by: str | None = None
 
     @property
     def waiting_for_first_step(self) -> bool:
@@ -147,6 +155,7 @@ class CampaignRun:
         for row in rows:
             params = params_from_json(self.spec, row.params or {})
             c = Candidate(row.number, params, row.suggestion, row)
+            c.proposed_by = (row.suggestion or {}).get("proposed_by")
             self.candidates.append(c)
             if row.status in STATUSES:
                 c.status, c.error = row.status, row.error
@@ -282,6 +291,44 @@ class CampaignRun:
             self.candidates.append(c)
             c.task = asyncio.ensure_future(self._run_candidate(c))
 
+    def propose(self, argument: str, who: str, command_id: int = 0) -> str:
+        """A candidate proposed from outside the planner (an agent's `propose` command):
+        checked against the search space, stored as an experiment awaiting a person's
+        approval (whatever the campaign's `approval`), and run once approved. Returns what
+        the command's audit says; BadInput says why not."""
+        place = f"proposal by {who}"
+        try:
+            given = json.loads(argument or "{}")
+        except ValueError:
+            raise BadInput(place, "the parameters are not JSON") from None
+        if not isinstance(given, dict) or not isinstance(given.get("params"), dict):
+            raise BadInput(place, 'expected {"params": {name: value with its unit}}')
+        stored = check_proposal(self.spec.params, given["params"], place)
+        if self.abort_requested is not None:
+            raise BadInput(place, f"campaign {self.id} is being aborted")
+        if self._budget_left() == 0:
+            n = self.spec.max_experiments
+            raise BadInput(place, f"campaign {self.id} has no budget left ({n} experiments)")
+        why = str(given.get("why") or "")[:500]
+        row = Experiment(
+            campaign_id=self.id,
+            number=len(self.candidates) + 1,
+            params=stored,
+            suggestion={"engine": "agent", "proposed_by": who, "why": why, "command": command_id},
+            suggested_v=self.clock.now(),
+            status="awaiting_approval",
+        )
+        self.store.add_experiments([row], planner=self._planner_state())
+        c = Candidate(row.number, params_from_json(self.spec, stored), None, row)
+        c.proposed_by = who
+        self.candidates.append(c)
+        c.task = asyncio.ensure_future(self._run_candidate(c))
+        self._wake.set()
+        return (
+            f"experiment {row.number} (id {row.id}) proposed by {who}: waits for a person's "
+            f"approval (`ppu approve {row.id}`)"
+        )
+
     def _planner_state(self) -> tuple[int, dict[str, Any], float]:
         return len(self.finished), self.planner.to_state(), self.clock.now()
 
@@ -289,7 +336,15 @@ class CampaignRun:
         self, c: Candidate, existing: dict[str, LaunchRow] | None = None
     ) -> None:
         existing = existing or {}
-        if self.spec.approval and not existing:
+        if c.proposed_by is not None and not existing:
+            self.store.update_experiment(c.row, status="awaiting_approval")
+            accepted, who = await self._person_approves(c)
+            self.store.update_experiment(c.row, status="running")
+            if not accepted:
+                c.status, c.error = "ABANDONED", f"{c.proposed_by}'s proposal rejected by {who}"
+                self._finish(c)
+                return
+        elif self.spec.approval and not existing:
             self.store.update_experiment(c.row, status="awaiting_approval")
             accepted = await self.rt.operator.approve(
                 {
@@ -390,7 +445,7 @@ class CampaignRun:
             step.kernel, instrument=step.instrument, after=after, note=note, **inputs
         )
 
-    async def _await_decision(self, fut: asyncio.Future[tuple[str, str]]) -> tuple[str, str]:
+    async def _await_decision(self, fut: asyncio.Future[Any]) -> Any:
         """A person answers in wall time. In a dry-run, lab time stands still meanwhile (or
         the simulated lab would run days ahead in the seconds a person takes), and the desk
         is asked every half second of wall time."""
@@ -401,6 +456,21 @@ class CampaignRun:
                 await self.clock.loop.run_in_executor(None, time.sleep, 0.5)
             self.desk.poll()
         return fut.result()
+
+    async def _person_approves(self, c: Candidate) -> tuple[bool, str]:
+        """A person's approve or reject of an agent's candidate (never the run's own
+        operator: a simulated chemist does not stand in for a person here). In an unpaced
+        dry-run lab time stands still meanwhile, as for a held launch; a paced or real lab
+        goes on with its other work."""
+        if self.desk is None:
+            raise PlannerFailed(f"experiment {c.number}: no control desk to ask a person")
+        fut = self.desk.expect_approval(c.row.id)  # type: ignore[arg-type]
+        try:
+            if self.clock.virtual and not getattr(self.clock.loop, "pace", None):
+                return await self._await_decision(fut)
+            return await fut
+        finally:
+            self.desk.approvals.pop(c.row.id, None)  # type: ignore[arg-type]
 
     def _close_untaken(self, c: Candidate, why: str) -> None:
         """Launches an earlier controller made for steps this run never reached: closed,
@@ -447,7 +517,7 @@ class CampaignRun:
             },
             launches=[h.id for h in c.launches.values()],
         )
-        self.store.update_campaign(self.id, virtual_t=self.clock.now())
+        self.store.update_campaign(self.id, virtual_t=self.clock.now(), clock_wall=time.time())
         self._wake.set()
         if self.on_progress:
             self.on_progress(self)
@@ -513,10 +583,11 @@ async def run_campaign(
     resume: bool = False,
     paused: bool = False,
     quarantined: tuple[str, ...] = (),
+    lock: CampaignLock | None = None,
 ) -> dict[str, Any]:
     """Run a campaign to its end; with `resume`, carry on one an earlier controller left.
     The caller holds the campaign's lock (`ppu.runtime.holds.CampaignLock`) before it
-    opens the lab."""
+    opens the lab; given here, it is watched (a lost server lock holds the lab)."""
     wall0 = time.perf_counter()
     if not resume:
         store.add_campaign(
@@ -526,6 +597,9 @@ async def run_campaign(
                 seed=spec.seed,
                 dry_run=dry_run,
                 created_wall=time.time(),
+                virtual_t=clock.now(),
+                clock_wall=time.time(),
+                clock_rate=clock.rate,
                 config={
                     "campaign": spec.raw,
                     "campaign_path": str(Path(spec.path).resolve()),
@@ -536,11 +610,18 @@ async def run_campaign(
                         for o in spec.objectives
                     ],
                     "max_experiments": spec.max_experiments,
+                    "max_lab_time_s": spec.max_lab_time_s,
                 },
             )
         )
     else:  # as the stopped controller left it: paused stays paused, quarantined stays out
-        store.update_campaign(campaign_id, state="paused" if paused else "running")
+        store.update_campaign(
+            campaign_id,
+            state="paused" if paused else "running",
+            virtual_t=clock.now(),
+            clock_wall=time.time(),
+            clock_rate=clock.rate,
+        )
         if paused:
             rt.pause()
         for name in quarantined:
@@ -556,6 +637,7 @@ async def run_campaign(
         on_progress=on_progress,
         planner=saved_planner(store, campaign_id, spec) if resume else None,
     )
+    watch = LockWatch(lock) if lock is not None else None
     desk = ControlDesk(
         rt,
         store,
@@ -563,7 +645,10 @@ async def run_campaign(
         poll_s=control_poll_s(clock),
         on_abort=run.request_abort,
         on_command=run.wake,
+        lock_watch=watch,
+        on_propose=run.propose,
     )
+    run.desk = desk
     rt.operator = RecordedOperator(rt.operator, desk, store, clock, campaign_id)
     if resume:
         # the lab as the stopped controller left it: running pumps, heaters at setpoint
@@ -571,14 +656,21 @@ async def run_campaign(
         run.restored = run.restore(desk)
         desk.poll()  # resolutions given while the controller was down
     polling = asyncio.ensure_future(desk.run())
+    if watch is not None:
+        watch.start()
     try:
         await run.run()
-    except BaseException:
-        store.update_campaign(campaign_id, state="failed", virtual_t=clock.now())
+    except BaseException as e:
+        store.update_campaign(
+            campaign_id, state="failed", virtual_t=clock.now(), clock_wall=time.time()
+        )
+        rt.notify(CampaignEnded(campaign_id=campaign_id, state="failed", summary=describe_error(e)))
         raise
     finally:
         polling.cancel()
         await asyncio.gather(polling, return_exceptions=True)
+        if watch is not None:
+            watch.stop()
     summary = summarize(run, time.perf_counter() - wall0, db_label)
     if resume:
         summary["resumed"] = {**run.restored, "made_safe": run.safe_states}
@@ -587,7 +679,13 @@ async def run_campaign(
         state = "aborted"
         summary["aborted_by"] = run.abort_requested
         summary["safe_states"] = run.safe_states
-    store.update_campaign(campaign_id, state=state, virtual_t=clock.now(), summary=summary)
+    store.update_campaign(
+        campaign_id, state=state, virtual_t=clock.now(), clock_wall=time.time(), summary=summary
+    )
+    line = summary_line(summary)
+    if state == "aborted":
+        line = f"aborted by {run.abort_requested}; {line}"
+    rt.notify(CampaignEnded(campaign_id=campaign_id, state=state, summary=line))
     return summary
 
 

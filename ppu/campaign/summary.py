@@ -103,3 +103,18 @@ def fidelity_summary(run: CampaignRun) -> dict[str, Any]:
             "spearman": None if rho != rho else round(rho, 4),
         },
     }
+
+
+def summary_line(summary: dict[str, Any]) -> str:
+    """The summary in one line, as a notification or a log says it."""
+    text = (
+        f"{summary['experiments']} experiments: {summary['completed']} completed, "
+        f"{summary['failed']} failed, {summary['abandoned']} abandoned"
+    )
+    best = summary.get("best")
+    if best:
+        objs = ", ".join(
+            f"{k} {v['value']:.3g} {v['unit']}".rstrip() for k, v in best["objectives"].items()
+        )
+        text += f"; best: experiment {best['experiment']} ({objs})"
+    return text + f"; {summary['virtual_duration_h']:.1f} h of lab time"

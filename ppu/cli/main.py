@@ -29,6 +29,8 @@ GROUPS = (
     "ppu.cli.serve",
     "ppu.cli.steer",
     "ppu.cli.sim",
+    "ppu.cli.mcp",
+    "ppu.cli.audit",
 )
 
 for _name in COMMANDS:

@@ -198,6 +198,7 @@ def _resume(
         delay_s,
         resume_id=campaign_id,
         start_v=start_v,
+        keep_serving=True,  # as `ppu run --serve`: the page shows how it ended
         lab_state=lab_state,
         kept=kept,
     )

@@ -28,6 +28,14 @@ ServeOption = Annotated[
     bool, typer.Option("--serve", help="Serve the dashboard on 127.0.0.1 while it runs.")
 ]
 PortOption = Annotated[int, typer.Option("--port", help="Dashboard port (with --serve).")]
+KeepServingOption = Annotated[
+    bool,
+    typer.Option(
+        "--keep-serving/--exit-when-done",
+        help="With --serve: the dashboard stays up after the campaign ends, showing how it "
+        "ended, until Ctrl-C (or SIGTERM); or stop it with the campaign.",
+    ),
+]
 PaceOption = Annotated[
     float | None,
     typer.Option("--pace", help="Dry-run: lab seconds per real second, so a person can watch."),
@@ -53,6 +61,7 @@ def run_cmd(
     db: DbOption = None,
     serve: ServeOption = False,
     port: PortOption = 8765,
+    keep_serving: KeepServingOption = True,
     pace: PaceOption = None,
     operator_delay: OperatorDelayOption = "60 s",
     as_json: JsonOption = False,
@@ -72,6 +81,7 @@ def run_cmd(
             port=port,
             pace=pace,
             operator_delay=operator_delay,
+            keep_serving=keep_serving,
         ),
     )
 
@@ -87,6 +97,7 @@ def demo_cmd(
     db: DbOption = None,
     serve: ServeOption = False,
     port: PortOption = 8765,
+    keep_serving: KeepServingOption = True,
     pace: PaceOption = None,
     operator_delay: OperatorDelayOption = "60 s",
     twin: Annotated[
@@ -115,6 +126,7 @@ def demo_cmd(
             port=port,
             pace=pace,
             operator_delay=operator_delay,
+            keep_serving=keep_serving,
         ),
     )
 
@@ -132,6 +144,7 @@ def _run_campaign(
     port=8765,
     pace=None,
     operator_delay="60 s",
+    keep_serving=True,
 ) -> int:
     import dataclasses
 
@@ -158,7 +171,17 @@ def _run_campaign(
     from ppu.store import Store
 
     return _drive_campaign(
-        spec, spec_lab, Store(store_url(db)), db, dry_run, as_json, serve, port, pace, delay_s
+        spec,
+        spec_lab,
+        Store(store_url(db)),
+        db,
+        dry_run,
+        as_json,
+        serve,
+        port,
+        pace,
+        delay_s,
+        keep_serving=keep_serving,
     )
 
 
@@ -178,6 +201,7 @@ def _drive_campaign(
     start_v: float = 0.0,
     lab_state: bytes | None = None,
     kept: dict[str, Any] | None = None,
+    keep_serving: bool = False,
 ) -> int:
     """Run (or resume) a campaign with a progress bar, the summary at the end."""
     from ppu.campaign.loop import campaign_id_for, run_campaign
@@ -251,14 +275,17 @@ def _drive_campaign(
                     dry_run=dry_run,
                     on_progress=on_progress,
                     resume=resume_id is not None,
+                    lock=lock,
                     **(kept or {}),
                 )
 
     try:
         clock.loop.run_until_complete(main())
-    finally:
+    except BaseException:
         if dashboard is not None:
             dashboard.stop()
+        raise
+    finally:
         store.close()
         clock.close()
         lock.release()
@@ -267,10 +294,38 @@ def _drive_campaign(
         emit_json(summary)
     else:
         _print_summary(summary)
+    code = 0
     if summary.get("aborted_by"):
         err.print(f"aborted by {summary['aborted_by']}; instruments: {summary['safe_states']}")
-        return 3
-    return 0
+        code = 3
+    if dashboard is not None:
+        if keep_serving:
+            ended = "aborted" if code == 3 else "over"
+            err.print(
+                f"campaign {ended}; the dashboard stays at {dashboard.url} until Ctrl-C",
+                highlight=False,
+            )
+            until_interrupted()
+        dashboard.stop()
+    return code
+
+
+def until_interrupted() -> None:
+    """Wait for Ctrl-C or SIGTERM (a service manager's stop), whichever comes first."""
+    import signal
+    import sys
+    import threading
+
+    stop = threading.Event()
+    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    sys.stdout.flush()
+    try:
+        while not stop.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _print_summary(s: dict[str, Any]) -> None:

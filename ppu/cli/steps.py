@@ -92,3 +92,38 @@ def steps_confirm_cmd(
             out.print(f"step {step}: confirmation sent (command {cid})")
 
     guard(as_json, body)
+
+
+@steps_app.command("could-not")
+def steps_could_not_cmd(
+    step: Annotated[int, typer.Argument(help="Step id (see `ppu steps`).")],
+    why: Annotated[str, typer.Option("--why", help="What stood in the way, for the audit.")] = "",
+    who: Annotated[str, typer.Option("--who", help="Your name, for the audit.")] = "console",
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Say a manual step could not be done: the kernel waiting on it fails, naming you and
+    why, instead of going on."""
+
+    def body() -> None:
+        from ppu.runtime.control import COULD_NOT
+        from ppu.store.models import OperatorStepRecord
+
+        store = open_existing_store(db)
+        try:
+            row = store.session.get(OperatorStepRecord, step)
+            if row is None:
+                raise BadInput(f"step {step}", "no such step")
+            if row.state != "waiting":
+                raise BadInput(f"step {step}", f"is already {row.state}")
+            cid = store.add_command(
+                COULD_NOT, str(step), who=who, campaign_id=row.campaign_id, argument=why or None
+            )
+        finally:
+            store.close()
+        if as_json:
+            emit_json({"command": cid, "step": step, "who": who, "why": why})
+        else:
+            out.print(f"step {step}: 'could not do it' sent (command {cid})")
+
+    guard(as_json, body)

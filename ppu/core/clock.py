@@ -93,6 +93,14 @@ class Clock:
         """Lab time on the wall clock, from `start` (where a resumed campaign's journal ended)."""
         return cls(asyncio.new_event_loop(), start)
 
+    @property
+    def rate(self) -> float | None:
+        """Lab seconds per wall second: 1 on the wall clock, the pace of a paced dry-run,
+        None when a dry-run jumps from one event to the next."""
+        if not self.virtual:
+            return 1.0
+        return getattr(self.loop, "pace", None) or None
+
     def now(self) -> float:
         """Seconds since this clock started (virtual in a dry-run)."""
         return self.loop.time() - self._origin

@@ -36,6 +36,11 @@ class SampleFailed(Exception):
     experiment is FAILED, which the planner learns from, not ABANDONED."""
 
 
+class StepNotDone(PpuError):
+    """A person answered a manual step "could not do it" (no gloves, the dewar is empty):
+    the kernel waiting on it fails, naming who and why."""
+
+
 class InstrumentError(PpuError):
     """Something went wrong with an instrument (a port, a reply, a device): exit 1.
 

@@ -136,6 +136,21 @@ class ConsumableTable(FileModel):
     )
 
 
+class NotifyTable(FileModel):
+    """Where a person is told what needs them: Apprise URLs (mail, Slack, ntfy, webhooks),
+    and how many instrument faults within how much lab time make a burst worth telling."""
+
+    urls: list[Name] = Field(
+        default_factory=list,
+        description="Apprise URLs, e.g. 'mailto://user:pass@example.org', "
+        "'slack://T/B/C', 'ntfys://ntfy.sh/lab', 'json://host:8080/hook'; $PPU_NOTIFY adds more",
+    )
+    burst: Annotated[int, Field(ge=2)] = Field(
+        5, description="instrument faults within `window` that are told as a burst"
+    )
+    window: QuantityText = Field("10 min", description="the lab time a burst is counted over")
+
+
 class LabFile(FileModel):
     """A lab: its instruments and the plugin modules that define what they are."""
 
@@ -150,6 +165,7 @@ class LabFile(FileModel):
     consumables: dict[str, ConsumableTable] = Field(
         default_factory=dict, description="stocks the kernels draw on, with their levels"
     )
+    notify: NotifyTable = NotifyTable()
 
 
 # -- what the runtime gets ----------------------------------------------------------------
@@ -213,6 +229,13 @@ class ConsumableSpec:
 
 
 @dataclass(frozen=True)
+class NotifySpec:
+    urls: tuple[str, ...] = ()
+    burst: int = 5
+    window_s: float = 600.0
+
+
+@dataclass(frozen=True)
 class LabSpec:
     name: str
     path: str
@@ -222,6 +245,7 @@ class LabSpec:
     compute: ComputeSpec = ComputeSpec()
     watchdog: WatchdogSpec = WatchdogSpec()
     consumables: dict[str, ConsumableSpec] = field(default_factory=dict)
+    notify: NotifySpec = NotifySpec()
 
     def with_role(self, role: str) -> list[InstrumentSpec]:
         return [i for i in self.instruments.values() if role in i.roles]
@@ -259,6 +283,7 @@ def load_lab(path: str | Path) -> LabSpec:
             name: consumable_spec(f"{f}: consumables.{name}", name, t)
             for name, t in lab.consumables.items()
         },
+        notify=notify_spec(f"{f}: notify", lab.notify),
     )
 
 
@@ -301,6 +326,45 @@ def watchdog_spec(place: str, t: WatchdogTable) -> WatchdogSpec:
         poll_s=times["poll"],
         silent_polls=t.silent_polls,
     )
+
+
+def notify_spec(place: str, t: NotifyTable) -> NotifySpec:
+    """A `[notify]` table checked: each URL one Apprise understands, the window a time."""
+    for i, url in enumerate(t.urls):
+        problem = notification_url_problem(url)
+        if problem is not None:
+            raise BadInput(f"{place}.urls[{i}]", problem)
+    try:
+        window = float(parse_quantity(t.window, "s").m_as("s"))
+    except UnitError as e:
+        raise BadInput(f"{place}.window", str(e)) from None
+    if not window > 0:
+        raise BadInput(f"{place}.window", f"{t.window!r} is not a positive time")
+    return NotifySpec(urls=tuple(t.urls), burst=t.burst, window_s=window)
+
+
+def notification_url_problem(url: str) -> str | None:
+    """Why Apprise cannot send to `url` (an unknown scheme, a malformed address), or None.
+    The URL itself is not repeated in full: it may carry a password."""
+    import apprise
+
+    if apprise.Apprise.instantiate(url) is not None:
+        return None
+    scheme = url.split("://", 1)[0] if "://" in url else ""
+    if not scheme:
+        return (
+            f"{_redacted(url)!r} is not a notification URL (write e.g. mailto://…, "
+            "slack://…, ntfys://ntfy.sh/TOPIC, json://host:port/path)"
+        )
+    return (
+        f"{_redacted(url)!r} is not a notification URL Apprise can send to (an unknown "
+        f"scheme '{scheme}://' or a malformed address; see the Apprise URL list)"
+    )
+
+
+def _redacted(url: str) -> str:
+    """A URL with any password between '://user:' and '@' hidden."""
+    return re.sub(r"(://[^/:@]*:)[^@/]*@", r"\1***@", url)
 
 
 _SCHEDULER = re.compile(r"^(tcp|tls|inproc|ws|wss)://[^\s/:]+(:\d{1,5})?$")

@@ -57,7 +57,8 @@ class LaunchHandle:
         #: resolves when the launch starts running on its instrument (or compute worker)
         self.started: asyncio.Future[None] = future.get_loop().create_future()
         #: why it failed: "chemistry" (the sample failed), "instrument" (a device or driver
-        #: fault) or "software"; None while it has not failed
+        #: fault), "operator" (a person could not do a manual step) or "software"; None
+        #: while it has not failed
         self.failure: str | None = None
 
     @property

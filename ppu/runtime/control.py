@@ -6,7 +6,9 @@ or refused with a reason. The rows are the audit trail: who, when, what, and wha
 
 Manual steps and approvals are recorded in the store too, and complete by whichever comes
 first: a person's `confirm` / `approve` command, or the operator the run already has (the
-simulated chemist of a dry-run after its delay, or a person at the console).
+simulated chemist of a dry-run after its delay, or a person at the console). A person may
+also answer a step `could_not`: the kernel waiting on it then fails, naming who and why.
+A step starting to wait, and a person's hold, are told (`ppu.runtime.notices`).
 """
 
 from __future__ import annotations
@@ -16,13 +18,24 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from ppu.core.errors import BadInput, StepNotDone
 from ppu.runtime.holds import controller_alive
+from ppu.runtime.lock_watch import LockWatch
+from ppu.runtime.notices import InstrumentHeld, StepWaiting
 from ppu.runtime.watchdog import HOLD as WATCHDOG_HOLD
 from ppu.store import Store
 from ppu.store.models import Command, OperatorStepRecord
 
 #: how often a running controller says it is alive (wall seconds)
 HEARTBEAT_S = 2.0
+#: the instruments' hold while the controller does not have its campaign's lock
+LOCK_HOLD = "lock"
+#: the step state a person's "could not do it" leaves
+COULD_NOT = "could_not"
+
+
+#: a person's answer to a manual step: (done, who, why not)
+StepAnswer = tuple[bool, str, str]
 
 
 class ControlDesk:
@@ -35,6 +48,8 @@ class ControlDesk:
         poll_s: float,
         on_abort: Callable[[str], None] | None = None,
         on_command: Callable[[], None] | None = None,
+        lock_watch: LockWatch | None = None,
+        on_propose: Callable[[str, str, int], str] | None = None,
     ) -> None:
         self.rt = rt
         self.store = store
@@ -42,12 +57,17 @@ class ControlDesk:
         self.poll_s = poll_s
         self.on_abort = on_abort
         self.on_command = on_command  # e.g. wake the campaign loop after a resume
+        #: a candidate from outside the planner: (parameters JSON, who, command id) → result
+        self.on_propose = on_propose
         self.approvals: dict[int, asyncio.Future[tuple[bool, str]]] = {}
-        self.steps: dict[int, asyncio.Future[str]] = {}
+        self.steps: dict[int, asyncio.Future[StepAnswer]] = {}
         self.resolutions: dict[int, asyncio.Future[tuple[str, str]]] = {}
         self.carried_out: list[Command] = []
         self._alive_asked: dict[str, tuple[float, bool]] = {}
         self._last_beat = 0.0
+        #: the campaign's lock on a server, watched: lost, nothing new starts
+        self.lock_watch = lock_watch
+        self._lock_lost_since: float | None = None
         self._beat()  # at once: a resumed campaign shows no stale word from its last run
 
     async def run(self) -> None:
@@ -57,6 +77,7 @@ class ControlDesk:
 
     def poll(self) -> None:
         self._beat()
+        self._mind_the_lock()
         for cmd in self.store.pending_commands():
             if not self._is_mine(cmd):
                 continue  # another controller's, on this store
@@ -72,7 +93,43 @@ class ControlDesk:
         now = time.time()
         if self.campaign_id is not None and now - self._last_beat >= HEARTBEAT_S:
             self._last_beat = now
-            self.store.update_campaign(self.campaign_id, heartbeat_wall=now)
+            clock = self.rt.clock
+            # where the lab clock stands, so a page moves "now" on between beats
+            self.store.update_campaign(
+                self.campaign_id,
+                heartbeat_wall=now,
+                virtual_t=clock.now(),
+                clock_wall=now,
+                clock_rate=clock.rate,
+            )
+
+    def _mind_the_lock(self) -> None:
+        """Lost: hold every instrument (running kernels finish) and raise the alarm; taken
+        again: go on. Another controller that took the campaign meanwhile keeps it."""
+        w = self.lock_watch
+        if w is None:
+            return
+        lost, rt = w.lost, self.rt
+        if lost is not None and self._lock_lost_since is None:
+            self._lock_lost_since = time.time()
+            rt.hold_everything(LOCK_HOLD)
+            rt.alarm(
+                "controller",
+                f"campaign {self.campaign_id}: this controller lost its lock on the store "
+                f"({lost}); nothing new starts until it has the lock again, or stop it and "
+                "let the one that has it carry on",
+                kind="lock",
+            )
+        elif lost is None and self._lock_lost_since is not None:
+            away = time.time() - self._lock_lost_since
+            self._lock_lost_since = None
+            rt.release_everything(LOCK_HOLD)
+            rt.alarm(
+                "controller",
+                f"campaign {self.campaign_id}: the lock is this controller's again after "
+                f"{away:.0f} s; the campaign goes on",
+                kind="lock",
+            )
 
     def _is_mine(self, cmd: Command) -> bool:
         """Several controllers may poll one store: each takes its own campaign's commands;
@@ -81,7 +138,7 @@ class ControlDesk:
         if cmd.campaign_id == self.campaign_id:
             return True
         about_this_lab = self._about_this_lab(cmd)
-        if cmd.campaign_id is None or cmd.kind == "confirm":
+        if cmd.campaign_id is None or cmd.kind in ("confirm", COULD_NOT):
             return about_this_lab
         if cmd.kind in ("hold", "release"):
             return about_this_lab and not self._controller_alive(cmd.campaign_id)
@@ -89,7 +146,7 @@ class ControlDesk:
 
     def _about_this_lab(self, cmd: Command) -> bool:
         kind, target = cmd.kind, cmd.target
-        if kind in ("pause", "resume", "abort"):
+        if kind in ("pause", "resume", "abort", "propose"):
             return target == self.campaign_id
         if kind in ("hold", "release"):
             return target in self.rt.instruments
@@ -97,6 +154,7 @@ class ControlDesk:
             "approve": self.approvals,
             "reject": self.approvals,
             "confirm": self.steps,
+            COULD_NOT: self.steps,
             "resolve": self.resolutions,
         }.get(kind)
         if waiting is None:
@@ -128,11 +186,19 @@ class ControlDesk:
             if self.on_abort is not None:
                 self.on_abort(cmd.who)
             return "done", "aborting: instruments to their safe state"
+        if kind == "propose":
+            if target != self.campaign_id or self.on_propose is None:
+                return "refused", f"campaign {target} is not the one running ({self.campaign_id})"
+            try:
+                return "done", self.on_propose(cmd.argument or "", cmd.who, cmd.id or 0)
+            except BadInput as e:
+                return "refused", str(e)
         if kind in ("hold", "release"):
             if target not in rt.instruments:
                 return "refused", f"no instrument '{target}'"
             if kind == "hold":
                 rt.hold(target)
+                rt.notify(InstrumentHeld(instrument=target, by=cmd.who, reason=""))
             else:  # a person's word also lifts the stall watchdog's hold (checked it)
                 rt.release(target)
                 rt.release(target, WATCHDOG_HOLD)
@@ -148,8 +214,17 @@ class ControlDesk:
             fut = self.steps.get(int(target)) if target.isdigit() else None
             if fut is None or fut.done():
                 return "refused", f"step {target} is not waiting"
-            fut.set_result(cmd.who)
+            fut.set_result((True, cmd.who, ""))
             return "done", f"step {target} confirmed by {cmd.who}"
+        if kind == COULD_NOT:
+            fut = self.steps.get(int(target)) if target.isdigit() else None
+            if fut is None or fut.done():
+                return "refused", f"step {target} is not waiting"
+            why = (cmd.argument or "").strip()
+            fut.set_result((False, cmd.who, why))
+            return "done", f"step {target}: {cmd.who} could not do it" + (
+                f" ({why})" if why else ""
+            )
         if kind == "resolve":
             fut = self.resolutions.get(int(target)) if target.isdigit() else None
             if fut is None or fut.done():
@@ -170,7 +245,7 @@ class ControlDesk:
         self.approvals[experiment_id] = fut
         return fut
 
-    def expect_step(self, step_id: int) -> asyncio.Future[str]:
+    def expect_step(self, step_id: int) -> asyncio.Future[StepAnswer]:
         fut = self.rt.clock.loop.create_future()
         self.steps[step_id] = fut
         return fut
@@ -204,15 +279,30 @@ class RecordedOperator:
         )
         step_id = self.store.add_step(record)
         person = self.desk.expect_step(step_id)
+        self.desk.rt.notify(
+            StepWaiting(
+                step_id=step_id,
+                text=step.text,
+                instrument=step.instrument,
+                launch_id=step.launch_id,
+                campaign_id=self.campaign_id,
+            )
+        )
         machine = asyncio.ensure_future(self.inner.perform(step))
         try:
             await asyncio.wait([person, machine], return_when=asyncio.FIRST_COMPLETED)
             if person.done():
                 machine.cancel()
                 await asyncio.gather(machine, return_exceptions=True)
+                done, who, why = person.result()
+                if not done:
+                    self.store.confirm_step(step_id, who, state=COULD_NOT)
+                    raise StepNotDone(
+                        f"step {step_id} ({step.text}): {who} could not do it"
+                        + (f": {why}" if why else "")
+                    )
                 if hasattr(self.inner, "perform_now"):
                     await self.inner.perform_now(step)  # the physical move still happens
-                who = person.result()
             else:
                 machine.result()
                 who = getattr(self.inner, "name", "operator")

@@ -65,6 +65,17 @@ class CampaignLock:
     def release(self) -> None:
         self._lock.release()
 
+    @property
+    def watchable(self) -> bool:
+        """A server's lock can be lost while this process lives; a lock file cannot."""
+        return isinstance(self._lock, ServerLock)
+
+    def still_held(self) -> bool:
+        return self._lock.still_held() if isinstance(self._lock, ServerLock) else True
+
+    def try_again(self) -> str | None:
+        return self._lock.try_again() if isinstance(self._lock, ServerLock) else None
+
 
 def campaign_owner(db_url: str, campaign_id: str) -> str | None:
     """Who runs the campaign now ("ppu pid 41 on lab-pc-2 (from 10.0.0.2)"), or None."""

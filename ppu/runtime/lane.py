@@ -86,12 +86,15 @@ class Lane:
 
     @property
     def state(self) -> str:
-        """ready | busy | held | quarantined (a running kernel finishes before a hold bites)."""
+        """ready | busy | held | quarantined | paused (a running kernel finishes before a hold
+        bites). Paused: nothing but the campaign's pause stops it, so nothing to release."""
         if self.current is not None:
             return "busy"
         if "quarantine" in self.holds:
             return "quarantined"
-        return "held" if self.holds else "ready"
+        if self.holds - {"pause"}:
+            return "held"
+        return "paused" if self.holds else "ready"
 
     def hold(self, reason: str) -> None:
         self.holds.add(reason)

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import logging
 import time
+from collections import Counter, deque
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -36,6 +39,8 @@ from ppu.runtime.compute import (
 )
 from ppu.runtime.context import KernelContext, LaunchFailed, LaunchHandle, SampleRef, sample_id
 from ppu.runtime.lane import Job, Lane
+from ppu.runtime.notices import FaultBurst, InstrumentHeld, Notice, Quarantined
+from ppu.runtime.notifier import Notifier
 from ppu.runtime.roll_call import RollCall
 from ppu.runtime.stockroom import Stockroom
 from ppu.runtime.watchdog import HOLD as WATCHDOG_HOLD
@@ -43,6 +48,8 @@ from ppu.runtime.watchdog import Watchdog
 from ppu.store import Store
 from ppu.store.models import FaultRecord, Sample
 from ppu.store.models import Launch as LaunchRow
+
+log = logging.getLogger("ppu.runtime")
 
 
 class Runtime(LabAssembly):
@@ -109,6 +116,10 @@ class Runtime(LabAssembly):
         self.roll_call = RollCall(
             lab.watchdog, clock, self.instruments, self.drivers, alarm=self._silent
         )
+        #: what a person is told (the lab file's [notify] URLs and $PPU_NOTIFY)
+        self.notifier = Notifier.for_lab(lab.notify)
+        #: recent wire faults (lab time, instrument, message), for telling a burst
+        self._recent_faults: deque[tuple[float, str, str]] = deque()
 
     async def open(self) -> None:
         await super().open()
@@ -118,6 +129,8 @@ class Runtime(LabAssembly):
         self.watchdog.close()
         await self.roll_call.close()
         await super().close()
+        with self.clock.holding():  # notices still on their way go out, in wall time
+            await self.clock.loop.run_in_executor(None, self.notifier.close)
         if self._own_compute and self._compute is not None:
             pool, self._compute = self._compute, None
             with self.clock.holding():  # a Dask client says goodbye in wall time
@@ -445,9 +458,12 @@ class Runtime(LabAssembly):
         def on_start() -> None:
             now = self.clock.now()
             md["virtual_t_start"] = now
-            self.store.journal(h.row, "running", now, instrument=inst.name, started_v=now)
+            expected = self.watchdog.expected_s(h.kernel, inst.name, values)
+            self.store.journal(
+                h.row, "running", now, instrument=inst.name, started_v=now, expected_s=expected
+            )
             self.watchdog.watch(
-                h.id, h.kernel, inst.name, values, running=lambda: h.row.state == "running"
+                h.id, h.kernel, inst.name, expected, running=lambda: h.row.state == "running"
             )
             if not h.started.done():
                 h.started.set_result(None)
@@ -509,12 +525,18 @@ class Runtime(LabAssembly):
 
     def pause(self) -> None:
         """Running kernels finish; nothing new starts anywhere until resumed."""
-        for inst in self.instruments.values():
-            inst.lane.hold("pause")
+        self.hold_everything("pause")
 
     def resume(self) -> None:
+        self.release_everything("pause")
+
+    def hold_everything(self, reason: str) -> None:
         for inst in self.instruments.values():
-            inst.lane.release("pause")
+            inst.lane.hold(reason)
+
+    def release_everything(self, reason: str) -> None:
+        for inst in self.instruments.values():
+            inst.lane.release(reason)
 
     async def abort(self, reason: str) -> dict[str, str]:
         """Stop every running kernel, cancel what waits, and drive every instrument to its
@@ -552,6 +574,8 @@ class Runtime(LabAssembly):
         job = lane.current if lane is not None else None
         if job is not None and job.tag is not None:
             self._faults_by_launch[job.tag.id] = self._faults_by_launch.get(job.tag.id, 0) + 1
+        if kind is None:  # a fault on the wire (alarms and quarantines are told themselves)
+            self._count_burst(f"{instrument}.{device}" if device else instrument, str(e)[:200])
         if self.store is None:
             return
         self.store.add_fault(
@@ -566,6 +590,40 @@ class Runtime(LabAssembly):
                 wall_t=time.time(),
             )
         )
+
+    def notify(self, notice: Notice) -> None:
+        """Tell a person (queued; sent from the notifier's thread), with where and when."""
+        self.notifier.send(
+            dataclasses.replace(
+                notice,
+                lab=notice.lab or self.lab.name,
+                campaign_id=notice.campaign_id or self.campaign_id,
+                lab_time_s=notice.lab_time_s or self.clock.now(),
+                wall=notice.wall or time.time(),
+            )
+        )
+
+    def _count_burst(self, instrument: str, message: str) -> None:
+        """Wire faults within the lab file's window: `burst` of them are told once, and
+        counting starts afresh."""
+        spec = self.lab.notify
+        now = self.clock.now()
+        recent = self._recent_faults
+        recent.append((now, instrument, message))
+        while recent and recent[0][0] < now - spec.window_s:
+            recent.popleft()
+        if len(recent) < spec.burst:
+            return
+        by = Counter(name for _, name, _ in recent)
+        self.notify(
+            FaultBurst(
+                count=len(recent),
+                window_s=spec.window_s,
+                instruments=tuple(by.most_common()),
+                last=f"{instrument}: {message}",
+            )
+        )
+        recent.clear()
 
     def _count_outcome(self, h: LaunchHandle) -> None:
         """Instrument failures in a row quarantine the instrument; a success clears them."""
@@ -594,12 +652,20 @@ class Runtime(LabAssembly):
         self._fault(instrument, "", RuntimeError(message), kind="stalled")
         if instrument in self.instruments:
             self.hold(instrument, WATCHDOG_HOLD)
+        self.notify(InstrumentHeld(instrument=instrument, by="stall watchdog", reason=message))
 
     def _silent(self, instrument: str, device: str, message: str) -> None:
         """The roll call's alarm: an idle instrument stopped answering; held like a stall."""
         self._fault(instrument, device, RuntimeError(message), kind="silent")
         if instrument in self.instruments:
             self.hold(instrument, WATCHDOG_HOLD)
+        self.notify(InstrumentHeld(instrument=instrument, by="roll call", reason=message))
+
+    def alarm(self, where: str, message: str, kind: str) -> None:
+        """An alarm for a person that no instrument's fault carries (the controller's own):
+        recorded as a fault of `kind` and logged."""
+        log.warning(message)
+        self._fault(where, "", RuntimeError(message), kind=kind)
 
     def quarantine(self, name: str, reason: str) -> None:
         """Take an instrument out of service: nothing more starts on it, and what waits for
@@ -607,6 +673,7 @@ class Runtime(LabAssembly):
         lane = self.instruments[name].lane
         lane.hold("quarantine")
         self._fault(name, "", RuntimeError(reason), kind="quarantine")
+        self.notify(Quarantined(instrument=name, reason=reason))
         while lane.queue:
             job = lane.queue.popleft()
             if hasattr(job, "future") and not job.future.done():
@@ -620,6 +687,7 @@ class Runtime(LabAssembly):
         self.store.note_instrument(
             lane.name,
             state=lane.state,
+            holds=sorted(lane.holds),
             campaign_id=self.campaign_id,
             launch_id=h.id if h is not None else None,
             kernel=h.kernel.name if h is not None else None,
@@ -635,12 +703,14 @@ class Runtime(LabAssembly):
 
 def _failure_kind(e: BaseException) -> str:
     from devices.errors import DriverError, LimitError
-    from ppu.core.errors import InstrumentUnavailable, SampleFailed
+    from ppu.core.errors import InstrumentUnavailable, SampleFailed, StepNotDone
 
     seen: BaseException | None = e
     while seen is not None:
         if isinstance(seen, SampleFailed):
             return "chemistry"
+        if isinstance(seen, StepNotDone):
+            return "operator"
         if isinstance(seen, DriverError | LimitError | TimeoutError | InstrumentUnavailable):
             return "instrument"
         seen = seen.__cause__ or seen.__context__

@@ -56,11 +56,11 @@ class Watchdog:
         return self.spec.multiple * expected_s + self.spec.grace_s
 
     def watch(
-        self, launch_id: int, kernel: Any, instrument: str, values: Mapping[str, Any],
+        self, launch_id: int, kernel: Any, instrument: str, expected: float | None,
         running: Callable[[], bool],
     ) -> None:  # fmt: skip
-        """Start the launch's timer (on the lab clock: a dry-run's virtual time)."""
-        expected = self.expected_s(kernel, instrument, values)
+        """Start the launch's timer (on the lab clock: a dry-run's virtual time), from its
+        `expected_s`."""
         if expected is None:
             key = f"{kernel.name} on {instrument}"
             if key not in self._unwatched:

@@ -25,6 +25,11 @@ class Campaign(SQLModel, table=True):
     #: wall time of the controller's last word (every few seconds while its loop turns): a
     #: controller that holds its lock but has gone quiet is hung, not gone
     heartbeat_wall: float | None = None
+    #: the wall time at which the lab clock stood at `virtual_t`, and how many lab seconds
+    #: pass per wall second (1 on a real run, the pace of a paced dry-run, None when a
+    #: dry-run jumps): a reader moves "now" on between the controller's writes
+    clock_wall: float | None = None
+    clock_rate: float | None = None
 
 
 #: states a launch is left in when its controller stops under it
@@ -47,6 +52,9 @@ class Launch(SQLModel, table=True):
     started_v: float | None = None
     ended_v: float | None = None
     created_wall: float = 0.0
+    #: how long it should take on its instrument (the kernel's estimate, else the median of
+    #: its finished launches there): a running launch's progress and the stall limit
+    expected_s: float | None = None
 
 
 class LaunchEvent(SQLModel, table=True):
@@ -120,8 +128,9 @@ class Command(SQLModel, table=True):
 
     The runtime polls pending commands and marks each done or refused: pause | resume |
     abort (target: campaign id), hold | release (instrument name), approve | reject
-    (experiment id), confirm (operator step id), resolve (launch id; `argument`: done |
-    failed | rerun)."""
+    (experiment id), confirm | could_not (operator step id; `argument`: why not), resolve
+    (launch id; `argument`: done | failed | rerun), propose (campaign id; `argument`: the
+    candidate's parameters as JSON)."""
 
     id: int | None = Field(default=None, primary_key=True)
     campaign_id: str | None = Field(default=None, index=True)
@@ -158,7 +167,7 @@ class OperatorStepRecord(SQLModel, table=True):
     launch_id: int | None = Field(default=None, index=True)
     instrument: str | None = None
     text: str
-    state: str = "waiting"  # waiting | confirmed
+    state: str = "waiting"  # waiting | confirmed | could_not (`confirmed_by` could not)
     created_v: float = 0.0
     created_wall: float = 0.0
     confirmed_wall: float | None = None
@@ -170,7 +179,9 @@ class InstrumentStatus(SQLModel, table=True):
 
     name: str = Field(primary_key=True)
     campaign_id: str | None = None
-    state: str = "ready"  # ready | busy | held | quarantined | offline
+    state: str = "ready"  # ready | busy | held | quarantined | paused | offline
+    #: why nothing new starts on it: operator | watchdog | quarantine | pause | abort
+    holds: list[str] | None = _json()
     launch_id: int | None = None
     kernel: str | None = None
     busy_s: float = 0.0

@@ -42,6 +42,17 @@ def _conninfo(url: str) -> str:
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
+#: this side's view of a vanished server: unacknowledged data fails the connection after
+#: 5 s, an idle one is probed after 5 s, every 2 s, given up after 2 unanswered probes
+_CLIENT_TCP = {
+    "tcp_user_timeout": 5000,
+    "keepalives": 1,
+    "keepalives_idle": 5,
+    "keepalives_interval": 2,
+    "keepalives_count": 2,
+}
+
+
 def _connect(url: str, application_name: str = "ppu") -> Any:
     import psycopg
 
@@ -53,6 +64,7 @@ def _connect(url: str, application_name: str = "ppu") -> Any:
             autocommit=True,
             connect_timeout=10,
             application_name=application_name[:63],
+            **_CLIENT_TCP,
         )
     except psycopg.OperationalError as e:
         reason = str(e).strip().splitlines()[0]
@@ -139,6 +151,31 @@ class ServerLock:
             conn.close()
             raise
         self._conn = conn
+
+    def still_held(self) -> bool:
+        """Whether the lock's session still lives on the server (a dead link fails within
+        seconds: the connection's client-side TCP timeouts)."""
+        conn = self._conn
+        if conn is None:
+            return False
+        try:
+            conn.execute("select 1")
+        except Exception:
+            with contextlib.suppress(Exception):
+                conn.close()
+            self._conn = None
+            return False
+        return True
+
+    def try_again(self) -> str | None:
+        """Take the lock again after losing it: None if taken, else why not (who has it)."""
+        from ppu.core.errors import PpuError
+
+        try:
+            self.acquire()
+        except PpuError as e:
+            return str(e)
+        return None
 
     def release(self) -> None:
         if self._conn is not None:

@@ -26,6 +26,7 @@ from sqlalchemy.exc import (
 from sqlmodel import Session, SQLModel, col, create_engine, select
 
 from ppu.core.errors import BadInput, PpuError
+from ppu.store.bell import bell_for
 from ppu.store.models import (
     Campaign,
     Command,
@@ -45,8 +46,9 @@ from ppu.store.models import (
 from ppu.store.urls import as_url, default_db_url, driver_url, shown_url
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-#: the kinds of fault that are alarms for a person: a stalled launch, a silent instrument
-ALARM_KINDS = ("stalled", "silent")
+#: the kinds of fault that are alarms for a person: a stalled launch, a silent instrument,
+#: a controller without its campaign's lock
+ALARM_KINDS = ("stalled", "silent", "lock")
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -149,6 +151,7 @@ class Store:
         #: a dry-run's simulated lab, pickled into every journal commit: (campaign, snapshot)
         self.lab_snapshot: tuple[str, Callable[[], bytes]] | None = None
         self._snapshot_failed = False
+        self._bell = bell_for(self.url)
 
     def close(self) -> None:
         self.flush_documents()
@@ -182,6 +185,7 @@ class Store:
         if self.session.in_transaction():
             # end the read snapshot so the next read sees this write
             self.session.rollback()
+        self._bell.ring()
         return results
 
     # -- campaigns ------------------------------------------------------------------
@@ -609,11 +613,12 @@ class Store:
         self._write()
         return int(result.inserted_primary_key[0])
 
-    def confirm_step(self, step_id: int, who: str) -> None:
+    def confirm_step(self, step_id: int, who: str, state: str = "confirmed") -> None:
+        """A step answered: `confirmed` (done), or `could_not` (who could not do it)."""
         self._write(
             update(OperatorStepRecord)
             .where(OperatorStepRecord.id == step_id)
-            .values(state="confirmed", confirmed_by=who, confirmed_wall=time.time())
+            .values(state=state, confirmed_by=who, confirmed_wall=time.time())
         )
 
     def save_planner_state(

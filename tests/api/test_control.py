@@ -9,7 +9,7 @@ from sqlmodel import Session, select
 
 from ppu.store.models import Command, Experiment, Launch, OperatorStepRecord
 from ppu.store.store import make_engine
-from tests.api.conftest import auth
+from tests.api.conftest import TOKEN, auth
 
 
 def commands_in(db: str) -> list[Command]:
@@ -162,3 +162,18 @@ def test_a_launch_whose_controller_is_gone_awaits_a_decision_and_can_be_resolved
     assert r.status_code == 202
     again = client.post("/api/launches/1/resolve", headers=auth(), json={"outcome": "done"})
     assert again.status_code == 409 and "already resolved as failed" in again.json()["detail"]
+
+
+def test_a_signed_in_page_holds_as_the_person_with_no_token_sent(client, store_copy):
+    assert client.post("/api/login", json={"token": "nope", "operator": "Ada"}).status_code == 401
+    assert client.post("/api/instruments/oven/hold").status_code == 401
+    client.post("/api/login", json={"token": TOKEN, "operator": "Ada Lovelace"})
+    r = client.post("/api/instruments/oven/hold")
+    assert r.status_code == 202 and r.json()["who"] == "Ada Lovelace"
+    # the name comes from the session, not from a header another script could set
+    r = client.post("/api/instruments/oven/release", headers={"X-Operator": "Mallory"})
+    assert r.status_code == 202 and r.json()["who"] == "Ada Lovelace"
+    assert [(c.kind, c.who) for c in commands_in(store_copy)] == [
+        ("hold", "Ada Lovelace"),
+        ("release", "Ada Lovelace"),
+    ]

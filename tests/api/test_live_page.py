@@ -1,8 +1,12 @@
-"""The dashboard during a live, paced dry-run (a real `ppu run --serve` process), in chromium.
+"""The dashboard during a live, paced dry-run (a real `ppu run --serve` process), in chromium,
+followed to the campaign's end and after it.
 
-A person watches the timeline and the isotherm plot grow, pauses and resumes the campaign,
-approves the planner's proposal and confirms the manual steps before the simulated
-chemist would: every action goes through the page, and the runtime's own records say so.
+A person signs in, approves the planner's proposal (the card says why the planner chose it),
+pauses and resumes the campaign, confirms the manual steps before the simulated chemist
+would, watches the lab clock and a running launch's progress move between the store's
+events, follows an experiment from its table row to its isotherms, zooms the timeline, and
+sees the campaign end: the page says so, shows the summary, and turns its controls off,
+while the server stays up. Every action goes through the page; the runtime's records say so.
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ PACE = 5000.0
 OPERATOR_DELAY = "30 h"
 START_S = 30.0  # the process up and its dashboard answering
 POINTS_S = 40.0  # from the resume to the CO2 isotherm's points, steps confirmed by the test
-MORE_POINTS_S = 25.0  # then to the N2 isotherm's
+END_S = 120.0  # then to the campaign's end
 STOP_S = 5.0
 LIVE_MS = 5000
 
@@ -148,24 +152,39 @@ def browser_page():
             browser.close()
 
 
-def bars_of(page: Any) -> list[str]:
-    """What the timeline shows: each bar's launch, state and width."""
-    return page.locator("#timeline rect.bar").evaluate_all(
-        "els => els.map(e => `${e.dataset.launch} ${e.getAttribute('class')}"
-        " ${Math.round(e.getAttribute('width'))}`)"
-    )
+def bars_on(page: Any) -> int:
+    return int(page.locator("#timeline").get_attribute("data-bars") or 0)
 
 
 def points_on(page: Any) -> int:
-    return page.locator("#isotherms .isotherm circle.pt").count()
+    return int(page.locator("#isotherms").get_attribute("data-points") or 0)
 
 
-def test_a_person_steers_a_paced_dry_run_from_the_page(
+def lab_hours(page: Any) -> float:
+    """The header's lab time: 'lab time 12.3 h · Mon 14:00'."""
+    hit = re.match(r"lab time ([0-9.]+) h", page.locator("#lab-now").inner_text())
+    return float(hit.group(1)) if hit else -1.0
+
+
+def events_seen(page: Any) -> int:
+    return int(page.evaluate("Number(document.body.dataset.events || 0)"))
+
+
+def shoot(page: Any, where: Path, name: str, shots: list[Path]) -> None:
+    path = where / f"{len(shots) + 1:02d}-{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    assert path.stat().st_size > 10_000
+    shots.append(path)
+
+
+@pytest.mark.timeout(300)
+def test_a_person_follows_and_steers_a_paced_dry_run_to_its_end(
     live_run: dict[str, Any], browser_page: Any, tmp_path: Path
 ) -> None:
     import httpx
 
     page, errors = browser_page
+    shots: list[Path] = []
     t0 = time.monotonic()
     marks: dict[str, float] = {}
     api = httpx.Client(base_url=live_run["url"], timeout=5)
@@ -186,32 +205,44 @@ def test_a_person_steers_a_paced_dry_run_from_the_page(
     )
     assert page.locator("#campaign option").first.inner_text().endswith(" · live")
 
-    # the planner's proposal waits for a person; approving it asks for the token once
-    approve = page.locator("#approvals li[data-experiment] button[data-action=approve]").first
-    approve.wait_for(timeout=20_000)
-    experiment = approve.evaluate("b => b.closest('li').dataset.experiment")
-    assert bars_of(page) == []  # nothing has started before the approval
-    approve.click()
-    page.wait_for_selector("#token-dialog[open]")
-    page.fill("#token-input", TOKEN)
-    page.fill("#operator-input", OPERATOR)
-    page.click("#token-ok")
+    # sign in first: a session cookie, the token in no URL
+    page.click("#sign-in")
+    page.wait_for_selector("#login-dialog[open]")
+    page.fill("#login-token", TOKEN)
+    page.fill("#login-name", OPERATOR)
+    page.click("#login-ok")
+    page.wait_for_function(
+        f"() => document.querySelector('#sign-in').textContent.startsWith('{OPERATOR}')"
+    )
+
+    # the planner's proposal waits for a person; its card says why it was chosen
+    card = page.locator("#approvals li[data-experiment]").first
+    card.wait_for(timeout=20_000)
+    assert "start design 1 of" in card.inner_text()
+    assert "why: sobol point: fills the space before any model exists" in card.inner_text()
+    assert page.title().startswith("(1) ppu · live page")  # the tab counts what waits
+    experiment = card.get_attribute("data-experiment")
+    assert bars_on(page) == 0  # nothing has started before the approval
+    card.locator("button[data-action=approve]").click()
     done = until("the approve command carried out", lambda: command("approve", experiment), 10)
     assert (done["state"], done["who"]) == ("done", OPERATOR), done
     assert done["result"] == f"experiment {experiment} approved by {OPERATOR}"
     marks["approved"] = time.monotonic() - t0
 
-    # the synthesis starts: a running bar appears on the timeline
-    page.wait_for_selector("#timeline rect.bar.running", timeout=LIVE_MS)
-    first_bars = bars_of(page)
+    # the synthesis starts: a bar on the timeline, a progress bar in the Now panel
+    page.wait_for_function("() => Number(document.querySelector('#timeline').dataset.bars) > 0")
+    page.locator("#now [data-progress]").first.wait_for(timeout=LIVE_MS)
+    shoot(page, tmp_path, "synthesis-running", shots)
 
-    # pause, seen through the API once the runtime has carried the command out, then resume
+    # pause: controls follow the state; then resume
     page.click("header button[data-scope=campaign][data-action=pause]")
     done = until("the pause command carried out", lambda: command("pause", cid), 10)
     assert (done["state"], done["who"]) == ("done", OPERATOR), done
     assert api.get(f"/api/campaigns/{cid}").json()["state"] == "paused"
     page.wait_for_function(
         "() => document.querySelector('#campaign-state').textContent == 'paused'"
+        " && document.querySelector('header button[data-action=pause]').disabled"
+        " && !document.querySelector('header button[data-action=resume]').disabled"
     )
     page.click("header button[data-scope=campaign][data-action=resume]")
     done = until("the resume command carried out", lambda: command("resume", cid), 10)
@@ -219,10 +250,38 @@ def test_a_person_steers_a_paced_dry_run_from_the_page(
     assert api.get(f"/api/campaigns/{cid}").json()["state"] == "running"
     marks["paused and resumed"] = time.monotonic() - t0
 
-    # confirm each manual step as it shows up, until the isotherm plot has points, then more
-    # (a launch's measurements reach the store when it ends: CO2's points first, then N2's)
+    # between the store's events the lab clock moves on, and so does a running launch's
+    # progress: two looks a second apart with no stream event between them
+    moved: dict[str, Any] = {}
+
+    def clock_moves_alone() -> bool:
+        confirm_fresh_steps()
+        before = (events_seen(page), lab_hours(page), progress_texts(page))
+        page.wait_for_timeout(1200)
+        after = (events_seen(page), lab_hours(page), progress_texts(page))
+        if before[0] == after[0] and after[1] > before[1] >= 0:
+            moved["clock"] = (before[1], after[1])
+            common = set(before[2]) & set(after[2])
+            for lid in common:
+                if before[2][lid] != after[2][lid]:
+                    moved["progress"] = (before[2][lid], after[2][lid])
+        return "clock" in moved and "progress" in moved
+
     confirmed: list[str] = []
 
+    def confirm_fresh_steps() -> None:
+        waiting = page.locator("#steps li[data-step]").evaluate_all(
+            "els => els.map(e => e.dataset.step)"
+        )
+        for sid in [s for s in waiting if s not in confirmed][:1]:
+            page.locator(f"#steps li[data-step='{sid}'] button[data-action=confirm]").click()
+            confirmed.append(sid)
+            marks.setdefault("first step confirmed", time.monotonic() - t0)
+
+    until("the clock and a progress bar moving between events", clock_moves_alone, 60, 0.01)
+    marks["clock moved alone"] = time.monotonic() - t0
+
+    # confirm each manual step as it shows up, until isotherm points are on the plot
     def confirm_steps_until(what: str, seen: Callable[[], bool], timeout_s: float) -> None:
         deadline = time.monotonic() + timeout_s
         while not seen():
@@ -230,50 +289,98 @@ def test_a_person_steers_a_paced_dry_run_from_the_page(
                 f"{what}: not within {timeout_s:.0f} s; steps confirmed {confirmed};"
                 f" steps {api.get('/api/steps').json()}"
             )
-            waiting = page.locator("#steps li[data-step]").evaluate_all(
-                "els => els.map(e => e.dataset.step)"
-            )
-            fresh = [s for s in waiting if s not in confirmed]
-            if fresh:
-                button = f"#steps li[data-step='{fresh[0]}'] button[data-action=confirm]"
-                page.locator(button).click()
-                confirmed.append(fresh[0])
-                marks.setdefault("first step confirmed", time.monotonic() - t0)
-            else:
+            before = len(confirmed)
+            confirm_fresh_steps()
+            if len(confirmed) == before:
                 page.wait_for_timeout(100)
 
     confirm_steps_until("isotherm points on the plot", lambda: points_on(page) > 0, POINTS_S)
     marks["isotherm points"] = time.monotonic() - t0
-    first_points = points_on(page)
-    confirm_steps_until(
-        "more isotherm points", lambda: points_on(page) > first_points, MORE_POINTS_S
+    shoot(page, tmp_path, "isotherm-points", shots)
+
+    # the experiments table links to the experiment's isotherms
+    row = page.locator(f"#experiments tr[data-experiment='{experiment}']")
+    row.locator(".iso-link").first.click()
+    page.wait_for_function(
+        f"() => document.querySelector('#isotherms-what').textContent == 'experiment {experiment}'"
     )
-    marks["more points"] = time.monotonic() - t0
-    assert page.locator("#isotherms .isotherm").count() == 2  # CO2, then N2
+    assert "selected" in (row.get_attribute("class") or "")
+    iso_ids = {x["id"] for e in api.get(f"/api/campaigns/{cid}/experiments").json()
+               if str(e["id"]) == experiment for x in e["launches"]
+               if x["kernel"] == "measure_isotherm"}  # fmt: skip
+    page.wait_for_function("() => document.querySelector('#isotherms').dataset.launches")
+    shown = page.locator("#isotherms").get_attribute("data-launches") or ""
+    assert {int(i) for i in shown.split(",") if i} <= iso_ids and shown
+
+    # zoom the timeline with the mouse: the axis range narrows, and stays through refreshes
+    plot = page.locator("#timeline .nsewdrag").first
+    box = plot.bounding_box()
+    assert box is not None
+    full = page.evaluate("() => document.querySelector('#timeline').layout.xaxis.range.slice()")
+    y = box["y"] + box["height"] / 2
+    page.mouse.move(box["x"] + box["width"] * 0.2, y)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.5, y, steps=8)
+    page.mouse.up()
+    page.wait_for_function(
+        "w => { const r = document.querySelector('#timeline').layout.xaxis.range;"
+        " return r[1] - r[0] < 0.6 * w; }",
+        arg=full[1] - full[0],
+    )
+    zoomed = page.evaluate("() => document.querySelector('#timeline').layout.xaxis.range.slice()")
+    shoot(page, tmp_path, "timeline-zoomed", shots)
+
+    # on to the end: steps confirmed as they come, the second proposal approved
+    approved = {experiment}
+
+    def ended() -> bool:
+        confirm_fresh_steps()
+        for li in page.locator("#approvals li[data-experiment]").all():
+            eid = li.get_attribute("data-experiment")
+            if eid not in approved:
+                approved.add(eid)
+                li.locator("button[data-action=approve]").click()
+        return api.get(f"/api/campaigns/{cid}").json()["state"] == "done"
+
+    until("the campaign's end", ended, END_S, 0.2)
+    marks["campaign done"] = time.monotonic() - t0
+    # the timeline kept its zoom through every refresh since
+    assert page.evaluate("() => document.querySelector('#timeline').layout.xaxis.range") == zoomed
+
+    # after the end: said so, the summary, controls off; the server still answers
+    page.wait_for_function(
+        "() => document.querySelector('#campaign-state').textContent.startsWith('done at ')"
+    )
+    page.wait_for_selector("#summary")
+    assert "is done" in page.locator("#banner").inner_text()
+    assert "how it ended: done after" in page.locator("#summary").inner_text()
+    for b in page.locator("header button[data-scope=campaign]").all():
+        assert b.is_disabled()
+    assert page.locator("#instruments button[data-action]").count() == 0
+    assert page.locator("#eta").inner_text() == ""
+    time.sleep(1.0)
+    assert live_run["proc"].poll() is None, "the server stays up after the campaign"
+    page.reload()
+    page.wait_for_selector("#summary")
+    shoot(page, tmp_path, "campaign-done", shots)
 
     # the steps were done by the person who clicked, not by the simulated chemist
     steps = {str(s["id"]): s for s in api.get(f"/api/steps?campaign={cid}").json()}
-    reactor = next(s for s in steps.values() if s["text"].startswith("Empty the reactor"))
-    assert (reactor["state"], reactor["confirmed_by"]) == ("confirmed", OPERATOR), reactor
     for sid in confirmed:
         assert steps[sid]["confirmed_by"] == OPERATOR, steps[sid]
-        cmd = command("confirm", sid)
-        assert cmd and cmd["state"] == "done", cmd
     assert len(confirmed) >= 6  # reactor, oven in and out, pan on and off, analyzer cell
     assert "simulated operator" not in {s["confirmed_by"] for s in steps.values()}
-
-    # the timeline moved on: more bars, and the synthesis bar no longer running
-    page.wait_for_function(
-        "n => document.querySelectorAll('#timeline rect.bar').length > n", arg=len(first_bars)
-    )
-    synthesis = first_bars[0].split()[0]
-    assert first_bars[0].startswith(f"{synthesis} bar running running ")
-    assert bars_of(page)[0].startswith(f"{synthesis} bar done ")
-
-    shot = tmp_path / "live-dashboard.png"
-    page.screenshot(path=str(shot), full_page=True)
-    assert shot.stat().st_size > 10_000
-    assert live_run["proc"].poll() is None  # still running: the fixture stops it
+    assert moved["clock"][1] > moved["clock"][0]
     assert errors == []
-    print(f"screenshot: {shot}")
+    print("screenshots: " + ", ".join(str(p) for p in shots))
+    (h0, h1), (p0, p1) = moved["clock"], moved["progress"]
+    print(f"clock between events: {h0:.2f} h -> {h1:.2f} h; progress {p0!r} -> {p1!r}")
     print("timings (s from page open): " + ", ".join(f"{k} {v:.1f}" for k, v in marks.items()))
+
+
+def progress_texts(page: Any) -> dict[str, str]:
+    return dict(
+        page.locator("#now [data-progress]").evaluate_all(
+            "els => els.map(e => [e.dataset.progress, e.textContent])"
+        )
+    )

@@ -150,14 +150,44 @@ def test_reads_need_the_token_when_not_on_loopback(demo_db):
         assert c.get("/api/campaigns").status_code == 401
         assert c.get("/api/campaigns", headers={"Authorization": "Bearer wrong"}).status_code == 401
         assert c.get("/api/campaigns", headers={"Authorization": f"Bearer {TOKEN}"}).is_success
-        assert c.get(f"/api/campaigns?token={TOKEN}").is_success  # EventSource sends no headers
-        assert c.get("/").is_success  # the page itself, so one can type the token in
+        # a token in a URL ends up in logs and histories: it is not taken
+        assert c.get(f"/api/campaigns?token={TOKEN}").status_code == 401
+        assert c.get(f"/api/stream?token={TOKEN}").status_code == 401
+        assert c.get("/").is_success  # the page itself, so one can sign in
+
+
+def test_signing_in_sets_a_strict_http_only_cookie_that_reads_and_acts_as_the_person(
+    demo_db, tmp_path
+):
+    from fastapi.testclient import TestClient
+
+    from ppu.api.app import create_app
+
+    with TestClient(create_app(demo_db, TOKEN, open_reads=False)) as c:
+        wrong = c.post("/api/login", json={"token": "guess", "operator": "Eve"})
+        assert wrong.status_code == 401 and "ppu_session" not in wrong.cookies
+        assert c.get("/api/whoami").json() == {"signed_in": False, "operator": None}
+        r = c.post("/api/login", json={"token": TOKEN, "operator": "Ada"})
+        assert r.json() == {"signed_in": True, "operator": "Ada"}
+        cookie = r.headers["set-cookie"]
+        assert cookie.startswith("ppu_session=")
+        assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Path=/" in cookie
+        assert TOKEN not in cookie
+        assert c.get("/api/whoami").json() == {"signed_in": True, "operator": "Ada"}
+        assert c.get("/api/campaigns").is_success  # reads with the cookie alone
+        (cid,) = [x["id"] for x in c.get("/api/campaigns").json()][:1]
+        # control from another site's page, riding on the cookie, is refused
+        other = c.post(f"/api/campaigns/{cid}/pause", headers={"Origin": "http://evil.example"})
+        assert other.status_code == 403, other.text
+        c.post("/api/logout")
+        assert c.get("/api/campaigns").status_code == 401
+        assert c.get("/api/whoami").json()["signed_in"] is False
 
 
 def test_the_page_and_its_files_are_served_locally(read_client):
     html = read_client.get("/").text
-    assert "/static/app.js" in html and "/static/svg.js" in html
-    for name in ("app.js", "svg.js", "style.css"):
+    assert "/static/app.js" in html and "/static/vendor/plotly-basic.min.js" in html
+    for name in ("app.js", "style.css", "vendor/plotly-basic.min.js"):
         r = read_client.get(f"/static/{name}")
         assert r.status_code == 200 and len(r.text) > 500
     assert "http" not in html.replace("http-equiv", "")  # nothing from a CDN

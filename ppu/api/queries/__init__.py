@@ -13,6 +13,7 @@ from __future__ import annotations
 from ppu.api.queries.campaigns import campaign, campaigns, latest_campaign_id, objectives_of
 from ppu.api.queries.consumables import consumables
 from ppu.api.queries.control import add_command, audit, command_out, step_out, steps
+from ppu.api.queries.experiments import experiments
 from ppu.api.queries.instruments import (
     instrument_campaign,
     instrument_names,
@@ -21,9 +22,11 @@ from ppu.api.queries.instruments import (
 )
 from ppu.api.queries.launches import launch, launch_out, launches
 from ppu.api.queries.measurements import measurement_out, measurements
+from ppu.api.queries.queue import queue
 from ppu.api.queries.samples import sample_lineage, samples
 from ppu.api.queries.stream import Follower
 from ppu.api.queries.suggestions import suggestion, suggestion_out, suggestions
+from ppu.api.queries.utilisation import utilisation
 from ppu.api.queries.values import ISOTHERM_POINTS, TERMINAL_CAMPAIGN, clean, finite, quantity
 from ppu.api.queries.views import isotherms, pareto_front, progress, timeline
 
@@ -38,6 +41,7 @@ __all__ = [
     "clean",
     "command_out",
     "consumables",
+    "experiments",
     "finite",
     "instrument_campaign",
     "instrument_names",
@@ -54,6 +58,7 @@ __all__ = [
     "pareto_front",
     "progress",
     "quantity",
+    "queue",
     "sample_lineage",
     "samples",
     "step_out",
@@ -62,4 +67,5 @@ __all__ = [
     "suggestion_out",
     "suggestions",
     "timeline",
+    "utilisation",
 ]

@@ -18,6 +18,9 @@ from ppu.store.models import (
 
 # -- campaigns ------------------------------------------------------------------------------
 
+#: experiment statuses that are over
+FINISHED = ("COMPLETED", "FAILED", "ABANDONED")
+
 
 def latest_campaign_id(s: Session) -> str | None:
     return s.exec(
@@ -65,6 +68,13 @@ def _campaign(s: Session, c: Campaign, owner: str | None) -> dict[str, Any]:
             .group_by(Launch.state)
         ).all()
     )
+    config = c.config if isinstance(c.config, dict) else {}
+    budget = {
+        "experiments": config.get("max_experiments"),
+        "lab_time_s": finite(config.get("max_lab_time_s")),
+    }
+    now = finite(c.virtual_t) or 0.0
+    finished = sum(v for k, v in exps.items() if k in FINISHED)
     return {
         "id": c.id,
         "name": c.name,
@@ -72,7 +82,21 @@ def _campaign(s: Session, c: Campaign, owner: str | None) -> dict[str, Any]:
         "seed": c.seed,
         "dry_run": c.dry_run,
         "created_wall_s": finite(c.created_wall) or 0.0,
-        "virtual_t_s": finite(c.virtual_t) or 0.0,
+        "virtual_t_s": now,
+        "clock": {
+            "virtual_t_s": now,
+            "wall_s": finite(c.clock_wall),
+            "rate": finite(c.clock_rate),
+            # lab time 0 on the calendar: a dry-run's lab starts when its campaign does; a
+            # real run's lab time follows the wall clock from its last reading
+            "origin_wall_s": (
+                finite(c.clock_wall) - now
+                if not c.dry_run and c.clock_wall is not None
+                else finite(c.created_wall) or 0.0
+            ),
+        },
+        "budget": budget,
+        "eta_v_s": eta_v_s(now, finished, budget, c.state),
         "objectives": objectives_of(c, s),
         "experiments": exps,
         "launches": launches,
@@ -84,6 +108,20 @@ def _campaign(s: Session, c: Campaign, owner: str | None) -> dict[str, Any]:
             else None
         ),
     }
+
+
+def eta_v_s(now: float, finished: int, budget: dict[str, Any], state: str) -> float | None:
+    """When the campaign should end, in lab time: the experiments left at the pace of those
+    finished so far, capped by the lab-time budget; None until one has finished."""
+    if state not in ("running", "paused"):
+        return None
+    n, limit = budget.get("experiments"), budget.get("lab_time_s")
+    if not isinstance(n, int):
+        return limit  # a lab-time budget alone: it ends when that is spent
+    if finished == 0 or now <= 0:
+        return None  # nothing to go by yet
+    guess = now + max(0, n - finished) * now / finished
+    return min(guess, limit) if limit is not None else guess
 
 
 def campaigns(s: Session) -> list[dict[str, Any]]:

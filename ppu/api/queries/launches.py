@@ -29,6 +29,7 @@ def launch_out(x: Launch, awaits_decision: bool = False) -> dict[str, Any]:
         "queued_v_s": finite(x.queued_v) or 0.0,
         "started_v_s": finite(x.started_v),
         "ended_v_s": finite(x.ended_v),
+        "expected_s": finite(x.expected_s),
         "awaits_decision": awaits_decision,
     }
 

@@ -19,6 +19,9 @@ from ppu.store.models import (
 
 # -- views for the page ---------------------------------------------------------------------
 
+#: the timeline's lane for launches that need no instrument
+COMPUTE_LANE = "compute"
+
 
 def timeline(s: Session, campaign_id: str) -> dict[str, Any] | None:
     """Kernels per instrument on the virtual clock: one bar per launch that has started."""
@@ -34,7 +37,7 @@ def timeline(s: Session, campaign_id: str) -> dict[str, Any] | None:
     bars = []
     for x in rows:
         start = finite(x.started_v)
-        if start is None or not x.instrument:
+        if start is None:
             continue
         end = finite(x.ended_v)
         running = end is None
@@ -45,7 +48,8 @@ def timeline(s: Session, campaign_id: str) -> dict[str, Any] | None:
             {
                 "launch_id": x.id,
                 "kernel": x.kernel,
-                "instrument": x.instrument,
+                # compute kernels (analysis, a twin) run off the instruments: their own lane
+                "instrument": x.instrument or COMPUTE_LANE,
                 "state": x.state,
                 "start_v_s": start,
                 "end_v_s": end,
@@ -53,6 +57,8 @@ def timeline(s: Session, campaign_id: str) -> dict[str, Any] | None:
             }
         )
     names = [i["name"] for i in instruments(s, campaign_id)]
+    if any(b["instrument"] == COMPUTE_LANE for b in bars):
+        names.append(COMPUTE_LANE)
     return {"campaign_id": campaign_id, "now_v_s": now, "instruments": names, "bars": bars}
 
 
@@ -70,10 +76,15 @@ def _pressure(m: Measurement) -> float | None:
     return p
 
 
-def isotherms(s: Session, campaign_id: str, latest: int = 4) -> list[dict[str, Any]] | None:
-    """The latest isotherm launches (running ones too) and their points so far."""
+def isotherms(
+    s: Session, campaign_id: str, latest: int = 4, launch_ids: list[int] | None = None
+) -> list[dict[str, Any]] | None:
+    """The latest isotherm launches (running ones too) and their points so far; or the
+    launches named (an experiment's isotherms)."""
     if s.get(Campaign, campaign_id) is None:
         return None
+    if launch_ids:
+        return [iso for lid in sorted(set(launch_ids)) for iso in _isotherm(s, campaign_id, lid)]
     with_points = s.exec(
         select(Measurement.launch_id)
         .join(Launch, col(Launch.id) == col(Measurement.launch_id))
@@ -91,60 +102,62 @@ def isotherms(s: Session, campaign_id: str, latest: int = 4) -> list[dict[str, A
         )
     ).all()
     ids = sorted({i for i in [*with_points, *running] if i is not None}, reverse=True)[:latest]
-    out = []
-    for lid in sorted(ids):
-        x = s.get(Launch, lid)
-        if x is None:
-            continue
-        inputs = x.inputs or {}
-        temp = inputs.get("temperature")
-        points = []
-        for m in s.exec(
-            select(Measurement)
-            .where(
-                Measurement.launch_id == lid,
-                _isotherm_point(),
-            )
-            .order_by(col(Measurement.id))
-        ).all():
-            prov = m.provenance or {}
-            point = prov.get("point")
-            points.append(
-                {
-                    "measurement_id": m.id,
-                    "pressure": quantity(_pressure(m), "bar"),
-                    "uptake": quantity(m.value, m.unit),
-                    "point": point if isinstance(point, int) else None,
-                    "branch": (
-                        prov["branch"]
-                        if isinstance(prov.get("branch"), str)
-                        else "desorption"
-                        if m.name.startswith("uptake_des@")
-                        else "adsorption"
-                    ),
-                }
-            )
-        sample = inputs.get("sample")
-        sample_id = None
-        if points:
-            first = s.get(Measurement, points[0]["measurement_id"])
-            sample_id = first.sample_id if first else None
-        out.append(
+    return [iso for lid in sorted(ids) for iso in _isotherm(s, campaign_id, lid)]
+
+
+def _isotherm(s: Session, campaign_id: str, lid: int) -> list[dict[str, Any]]:
+    """One isotherm launch and its points ([] if it is not one of the campaign's)."""
+    x = s.get(Launch, lid)
+    if x is None or x.campaign_id != campaign_id:
+        return []
+    inputs = x.inputs or {}
+    temp = inputs.get("temperature")
+    points = []
+    for m in s.exec(
+        select(Measurement)
+        .where(
+            Measurement.launch_id == lid,
+            _isotherm_point(),
+        )
+        .order_by(col(Measurement.id))
+    ).all():
+        prov = m.provenance or {}
+        point = prov.get("point")
+        points.append(
             {
-                "launch_id": lid,
-                "sample_id": sample_id or (sample if isinstance(sample, str) else None),
-                "instrument": x.instrument,
-                "gas": inputs.get("gas") if isinstance(inputs.get("gas"), str) else None,
-                "temperature": (
-                    quantity(temp.get("value"), temp.get("unit"))
-                    if isinstance(temp, dict) and "value" in temp
-                    else None
+                "measurement_id": m.id,
+                "pressure": quantity(_pressure(m), "bar"),
+                "uptake": quantity(m.value, m.unit),
+                "point": point if isinstance(point, int) else None,
+                "branch": (
+                    prov["branch"]
+                    if isinstance(prov.get("branch"), str)
+                    else "desorption"
+                    if m.name.startswith("uptake_des@")
+                    else "adsorption"
                 ),
-                "state": x.state,
-                "points": points,
             }
         )
-    return out
+    sample = inputs.get("sample")
+    sample_id = None
+    if points:
+        first = s.get(Measurement, points[0]["measurement_id"])
+        sample_id = first.sample_id if first else None
+    return [
+        {
+            "launch_id": lid,
+            "sample_id": sample_id or (sample if isinstance(sample, str) else None),
+            "instrument": x.instrument,
+            "gas": inputs.get("gas") if isinstance(inputs.get("gas"), str) else None,
+            "temperature": (
+                quantity(temp.get("value"), temp.get("unit"))
+                if isinstance(temp, dict) and "value" in temp
+                else None
+            ),
+            "state": x.state,
+            "points": points,
+        }
+    ]
 
 
 def progress(s: Session, campaign_id: str) -> dict[str, Any] | None:

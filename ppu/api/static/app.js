@@ -1,32 +1,48 @@
 // The dashboard page: reads the JSON API, follows /api/stream, and re-reads what changed.
-// Every section redraws from the API on its own, so rows appearing live (or missed stream
+// Each section redraws from the API on its own, so rows appearing live (or missed stream
 // events) never leave the page inconsistent: an event only says which sections to re-read.
+// Between events a one-second ticker moves the lab clock and running launches' progress on,
+// from where the controller last said the clock stood and how fast it runs.
 "use strict";
 
 const page = {
-  campaign: null,
-  token: sessionStorage.getItem("ppu-token") || "",
-  operator: sessionStorage.getItem("ppu-operator") || "",
+  campaign: null,        // the campaign shown
+  current: null,         // its row from /api/campaigns
+  pinned: false,         // picked by hand: do not follow a newer campaign
+  selected: null,        // the experiment number followed in every panel
+  experiments: [],       // rows of the experiments table
+  launchExperiment: {},  // launch id -> experiment number
+  running: [],           // running launches (for the ticker)
+  signedIn: false,
+  operator: "",
+  serverOk: true,
+  serverLostAt: null,
   stream: null,
   dirty: new Set(),
   timer: null,
   busy: false,
-  pinned: false,
+  waiting: 0,            // approvals and steps waiting for a person
   kernelColours: {},
-  gasColours: { CO2: "#c62828", N2: "#1565c0" },
 };
 
-const SECTIONS = ["header", "instruments", "pending", "timeline", "isotherms", "progress", "queue", "samples", "audit"];
+const SECTIONS = ["header", "now", "pending", "instruments", "experiments", "timeline",
+  "isotherms", "progress", "queue", "samples", "audit"];
 // which sections each stream event makes stale
 const STALE = {
-  launch: ["header", "instruments", "timeline", "queue", "samples"],
+  launch: ["header", "now", "instruments", "timeline", "queue", "samples", "experiments"],
   measurement: ["isotherms"],
-  experiment: ["header", "progress", "pending"],
-  command: ["audit", "header", "instruments"],
-  step: ["pending"],
-  instrument: ["instruments"],
-  campaign: ["header", "timeline"],
+  experiment: ["header", "now", "progress", "pending", "experiments", "queue"],
+  command: ["audit", "header", "instruments", "pending"],
+  step: ["pending", "queue", "now"],
+  instrument: ["instruments", "now"],
+  campaign: ["header", "now", "timeline"],
 };
+const OVER = ["done", "aborted", "failed", "abandoned"];
+const PALETTE = ["#1565c0", "#2e7d32", "#ef6c00", "#6a1b9a", "#00838f", "#ad1457", "#5d4037",
+  "#827717", "#283593", "#c62828"];
+const GAS = { CO2: "#c62828", N2: "#1565c0", He: "#6a1b9a" };
+const PLOT_CONFIG = { displaylogo: false, responsive: true, modeBarButtonsToRemove: ["select2d", "lasso2d", "autoScale2d"] };
+const FONT = { family: "system-ui, -apple-system, Segoe UI, Roboto, sans-serif", size: 12, color: "#1d2330" };
 
 // -- small helpers ---------------------------------------------------------------------------
 function $(sel) { return document.querySelector(sel); }
@@ -40,33 +56,64 @@ function h(tag, attrs, children) {
     else e.setAttribute(k, v === true ? "" : String(v));
   }
   for (const c of children || []) {
-    if (c === null || c === undefined) continue;
+    if (c === null || c === undefined || c === false) continue;
     e.appendChild(typeof c === "string" ? document.createTextNode(c) : c);
   }
   return e;
 }
 
-function badge(state) { return h("span", { class: `badge ${state}`, text: state }); }
-
+const WORDS = {
+  COMPLETED: "completed", FAILED: "failed (chemistry)", ABANDONED: "abandoned (instrument)",
+  awaiting_approval: "awaiting approval", running: "running", queued: "queued",
+  waiting: "waiting", interrupted: "interrupted", held: "held", done: "done",
+  cancelled: "cancelled", replaced: "replaced", pending: "pending", refused: "refused",
+  confirmed: "confirmed", failed: "failed", ready: "ready", busy: "busy",
+  quarantined: "quarantined", paused: "paused", offline: "offline", aborted: "aborted",
+};
+function word(state) { return WORDS[state] || String(state).replace(/_/g, " ").toLowerCase(); }
+function badge(state, text) { return h("span", { class: `badge ${state}`, text: text || word(state) }); }
 function empty(text) { return h("div", { class: "empty", text }); }
 
+function fmtNum(x, digits) {
+  if (x === null || x === undefined || Number.isNaN(x)) return "–";
+  if (typeof x !== "number") return String(x);
+  const a = Math.abs(x);
+  if (a !== 0 && (a < 1e-3 || a >= 1e5)) return x.toExponential(2);
+  return String(Number(x.toPrecision(digits || 4)));
+}
 function fmtQ(q) {
   if (q === null || q === undefined) return "–";
   if (typeof q !== "object") return String(q);
   if (!("value" in q)) return JSON.stringify(q);
   return `${fmtNum(q.value)}${q.unit ? " " + q.unit : ""}`;
 }
-
 function hours(s) { return s === null || s === undefined ? "–" : `${(s / 3600).toFixed(1)} h`; }
-
-function clock(wall) {
+function duration(s) {
+  if (s === null || s === undefined) return "–";
+  if (s >= 3600) return `${(s / 3600).toFixed(1)} h`;
+  if (s >= 60) return `${(s / 60).toFixed(1)} min`;
+  return `${s.toFixed(0)} s`;
+}
+function wallClock(wall) {
   if (!wall) return "–";
   return new Date(wall * 1000).toLocaleTimeString([], { hour12: false });
 }
-
+// a lab time as a calendar moment: "Tue 14:00"
+function labDate(t) {
+  const c = page.current && page.current.clock;
+  if (!c || t === null || t === undefined) return "–";
+  const d = new Date((c.origin_wall_s + t) * 1000);
+  return d.toLocaleString([], { weekday: "short", hour: "2-digit", minute: "2-digit", hour12: false });
+}
 function params(obj) {
   if (!obj) return "";
   return Object.entries(obj).map(([k, v]) => `${k} ${fmtQ(v)}`).join(", ");
+}
+function colourFor(key) {
+  if (!(key in page.kernelColours)) {
+    page.kernelColours[key] = PALETTE[Object.keys(page.kernelColours).length % PALETTE.length];
+  }
+  return page.kernelColours[key];
 }
 
 function toast(text, bad) {
@@ -74,336 +121,616 @@ function toast(text, bad) {
   t.textContent = text;
   t.className = "show" + (bad ? " bad" : "");
   clearTimeout(toast.timer);
-  toast.timer = setTimeout(() => { t.className = ""; }, 3500);
+  toast.timer = setTimeout(() => { t.className = ""; }, bad ? 9000 : 3500);
 }
 
-function authHeaders() {
-  const hd = {};
-  if (page.token) hd.Authorization = `Bearer ${page.token}`;
-  if (page.operator) hd["X-Operator"] = page.operator;
-  return hd;
+// -- talking to the server -------------------------------------------------------------------
+function serverLost(err) {
+  if (page.serverOk) {
+    page.serverOk = false;
+    page.serverLostAt = Date.now() / 1000;
+  }
+  showBanner();
+  applyControls();
+  throw err;
+}
+function serverBack() {
+  if (!page.serverOk) {
+    page.serverOk = true;
+    page.serverLostAt = null;
+    showBanner();
+    applyControls();
+    markStale(SECTIONS);
+  }
 }
 
 async function api(path) {
-  const r = await fetch(path, { headers: authHeaders(), cache: "no-store" });
-  if (r.status === 401) throw new Error("reading needs the token (press Token)");
+  let r;
+  try {
+    r = await fetch(path, { cache: "no-store", credentials: "same-origin" });
+  } catch (e) {
+    serverLost(new Error(`the server does not answer (${path})`));
+  }
+  serverBack();
+  if (r.status === 401) throw new Error("reading needs signing in (press Sign in)");
+  if (r.status === 503) throw new Error("the server is busy; trying again shortly");
   if (!r.ok) throw new Error(`${path}: ${r.status}`);
   return r.json();
 }
 
 function cq() { return page.campaign ? `campaign=${encodeURIComponent(page.campaign)}` : ""; }
+function cpath(rest) { return `/api/campaigns/${encodeURIComponent(page.campaign)}${rest}`; }
 
-// -- the token ------------------------------------------------------------------------------
-function askToken(why) {
-  const dlg = $("#token-dialog");
-  $("#token-input").value = page.token;
-  $("#operator-input").value = page.operator;
-  if (why) $("#token-why").textContent = why;
+// -- signing in -------------------------------------------------------------------------------
+async function whoami() {
+  try {
+    const w = await api("/api/whoami");
+    page.signedIn = w.signed_in;
+    page.operator = w.operator || "";
+  } catch (_) { /* the banner says so */ }
+  showSignIn();
+}
+
+function showSignIn() {
+  const b = $("#sign-in");
+  b.textContent = page.signedIn ? `${page.operator} · sign out` : "Sign in";
+  b.title = page.signedIn ? "sign out of this browser" : "control needs the token the server printed";
+}
+
+function signIn(why) {
+  const dlg = $("#login-dialog");
+  $("#login-name").value = page.operator;
+  $("#login-token").value = "";
+  $("#login-error").hidden = true;
+  if (why) $("#login-why").textContent = why;
   return new Promise((resolve) => {
-    dlg.onclose = () => {
-      if (dlg.returnValue === "ok" && $("#token-input").value.trim()) {
-        page.token = $("#token-input").value.trim();
-        page.operator = $("#operator-input").value.trim();
-        sessionStorage.setItem("ppu-token", page.token);
-        sessionStorage.setItem("ppu-operator", page.operator);
-        showToken();
-        resolve(true);
-      } else {
-        resolve(false);
+    const form = $("#login-form");
+    const submit = async (ev) => {
+      if (ev.submitter && ev.submitter.value === "cancel") { dlg.close(); return; }
+      ev.preventDefault();
+      const body = { token: $("#login-token").value.trim(), operator: $("#login-name").value.trim() };
+      let r;
+      try {
+        r = await fetch("/api/login", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body), credentials: "same-origin" });
+      } catch (_) {
+        $("#login-error").textContent = "the server does not answer";
+        $("#login-error").hidden = false;
+        return;
       }
+      if (!r.ok) {
+        const d = await r.json().catch(() => ({}));
+        $("#login-error").textContent = typeof d.detail === "string" ? d.detail : `refused (${r.status})`;
+        $("#login-error").hidden = false;
+        return;
+      }
+      const w = await r.json();
+      page.signedIn = true;
+      page.operator = w.operator;
+      showSignIn();
+      dlg.close("ok");
     };
-    dlg.returnValue = "";
+    form.onsubmit = submit;
+    dlg.onclose = () => { form.onsubmit = null; resolve(page.signedIn); };
     dlg.showModal();
   });
 }
 
-function showToken() {
-  $("#token-button").textContent = page.token ? `Token ✓${page.operator ? " (" + page.operator + ")" : ""}` : "Token";
+async function signOut() {
+  await fetch("/api/logout", { method: "POST", credentials: "same-origin" }).catch(() => {});
+  page.signedIn = false;
+  showSignIn();
+  toast("signed out");
 }
 
 // -- control: every action is a Command row the runtime carries out -------------------------
 async function control(path, label, body) {
-  if (!page.token && !(await askToken())) return;
+  if (!page.serverOk) { toast(`${label}: the server does not answer; nothing was sent`, true); return; }
+  if (!page.signedIn && !(await signIn())) return;
   for (let attempt = 0; attempt < 2; attempt++) {
-    const headers = Object.assign({ "Content-Type": "application/json" }, authHeaders());
-    const r = await fetch(path, { method: "POST", headers, body: body ? JSON.stringify(body) : undefined });
+    let r;
+    try {
+      r = await fetch(path, {
+        method: "POST", credentials: "same-origin",
+        headers: { "Content-Type": "application/json" }, body: body ? JSON.stringify(body) : undefined,
+      });
+    } catch (_) {
+      toast(`${label}: the server does not answer; nothing was sent`, true);
+      return;
+    }
     if (r.status === 401) {
-      page.token = "";
-      sessionStorage.removeItem("ppu-token");
-      showToken();
-      if (!(await askToken("That token was refused. Enter the token the server printed."))) return;
+      page.signedIn = false;
+      showSignIn();
+      if (!(await signIn("Your session has ended (the server restarted?). Sign in again."))) return;
       continue;
     }
     const data = await r.json().catch(() => ({}));
     if (r.ok) {
-      toast(`${label}: queued as command ${data.id}, the runtime will act on it`);
+      toast(`${label}: sent (command ${data.id}); the controller will act on it`);
+      followCommand(data.id, label);
     } else {
-      toast(`${label}: ${typeof data.detail === "string" ? data.detail : r.status}`, true);
+      const why = typeof data.detail === "string" ? data.detail : `refused (${r.status})`;
+      toast(`${label}: ${why}`, true);
     }
-    markStale(["audit", "header", "instruments", "pending"]);
+    markStale(["audit", "header", "instruments", "pending", "now"]);
     return data;
   }
 }
 
-function actionButton(label, path, cls, body) {
+// a command is done or refused by the controller a moment later: say which
+async function followCommand(id, label) {
+  for (let i = 0; i < 40; i++) {
+    await new Promise((res) => setTimeout(res, 500));
+    let c;
+    try { c = await api(`/api/commands/${id}`); } catch (_) { return; }
+    if (c.state === "refused") { toast(`${label}: refused: ${c.result || "no reason given"}`, true); return; }
+    if (c.state === "done") { return; }
+  }
+  toast(`${label}: no controller has acted on it yet (is the campaign's controller running?)`, true);
+}
+
+function actionButton(label, path, cls, body, text) {
   return h("button", {
     class: cls || "small",
     "data-action": path.split("/").pop(),
     onclick: (ev) => { ev.preventDefault(); control(path, label, body); },
-  }, [label.split(" ")[0]]);
+  }, [text || label.split(" ")[0]]);
 }
 
-// -- sections -------------------------------------------------------------------------------
+function campaignOver() { return !page.current || OVER.includes(page.current.state); }
+
+function applyControls() {
+  const c = page.current;
+  const live = page.serverOk && c && !OVER.includes(c.state);
+  for (const b of document.querySelectorAll("header button[data-scope=campaign]")) {
+    const kind = b.dataset.action;
+    const ok = live && (kind === "pause" ? c.state === "running" : kind === "resume" ? c.state === "paused" : true);
+    b.disabled = !ok;
+    b.title = !page.serverOk ? "the server does not answer" : !c ? "no campaign"
+      : OVER.includes(c.state) ? `the campaign is ${c.state}` : "";
+  }
+  for (const b of document.querySelectorAll("main button[data-action]")) {
+    b.disabled = !live;
+  }
+}
+
+function showBanner() {
+  const b = $("#banner");
+  const c = page.current;
+  if (!page.serverOk) {
+    b.hidden = false;
+    b.className = "banner bad";
+    b.textContent = `The server does not answer (since ${wallClock(page.serverLostAt)}). What you see is as it was then; controls are off until it is back.`;
+    return;
+  }
+  if (c && OVER.includes(c.state)) {
+    b.hidden = false;
+    b.className = `banner ${c.state}`;
+    const at = `${hours(c.virtual_t_s)} of lab time (${labDate(c.virtual_t_s)})`;
+    b.textContent = c.state === "done"
+      ? `Campaign ${c.id} is done: it ended at ${at}. The summary is below; nothing more will run.`
+      : `Campaign ${c.id} ${c.state === "aborted" ? "was aborted" : "ended: " + c.state} at ${at}. Nothing more will run.`;
+    return;
+  }
+  b.hidden = true;
+}
+
+// -- the clock --------------------------------------------------------------------------------
+// lab time now: where the controller said it stood, moved on at its rate since then
+function labNow() {
+  const c = page.current;
+  if (!c) return null;
+  const k = c.clock;
+  if (OVER.includes(c.state) || !k.wall_s || !k.rate) return k.virtual_t_s;
+  // at most 10 s of wall time on: past that the controller is late and the page waits for it
+  const gap = Math.min(Math.max(0, Date.now() / 1000 - k.wall_s), 10);
+  return k.virtual_t_s + gap * k.rate;
+}
+
+function tick() {
+  const c = page.current;
+  const now = labNow();
+  $("#lab-now").textContent = now === null ? "–" : `lab time ${hours(now)} · ${labDate(now)}`;
+  const kind = !c ? "" : !c.dry_run ? "real run" : c.clock.rate ? `dry-run at ×${fmtNum(c.clock.rate, 3)}` : "dry-run (lab time jumps)";
+  $("#wall-now").textContent = `wall ${wallClock(Date.now() / 1000)}${kind ? " · " + kind : ""}`;
+  if (c && c.eta_v_s !== null && c.eta_v_s !== undefined && !OVER.includes(c.state)) {
+    const n = Object.values(c.experiments).reduce((a, b) => a + b, 0);
+    const done = ["COMPLETED", "FAILED", "ABANDONED"].reduce((a, k) => a + (c.experiments[k] || 0), 0);
+    const of = c.budget.experiments ? ` (${done} of ${c.budget.experiments} done)` : ` (${done} of ${n} done)`;
+    $("#eta").textContent = `ends ~${labDate(c.eta_v_s)}${of}`;
+  } else {
+    $("#eta").textContent = "";
+  }
+  for (const el of document.querySelectorAll("[data-progress]")) {
+    const x = page.running.find((r) => String(r.id) === el.dataset.progress);
+    if (x) el.replaceWith(progressOf(x, now));
+  }
+}
+
+function progressOf(x, now) {
+  const ran = Math.max(0, (now ?? 0) - (x.started_v_s ?? 0));
+  const exp = x.expected_s;
+  const frac = exp ? Math.min(1, ran / exp) : null;
+  // both in the expected duration's unit: "synthesis 12.3 of 36.0 h"
+  const [div, unit] = exp >= 3600 ? [3600, "h"] : exp >= 60 ? [60, "min"] : [1, "s"];
+  const text = exp
+    ? `${x.kernel} ${(ran / div).toFixed(1)} of ${(exp / div).toFixed(1)} ${unit}, ends ~${labDate(x.started_v_s + exp)}${ran > exp ? " (over its expected time)" : ""}`
+    : `${x.kernel} running for ${duration(ran)} (no expected duration yet)`;
+  return h("div", { class: "progress", "data-progress": String(x.id) }, [
+    h("div", { class: "ptext", text }),
+    h("div", { class: "pbar" + (ran > (exp || Infinity) ? " late" : "") }, [
+      h("i", { style: `width:${frac === null ? 100 : Math.round(frac * 100)}%`, class: frac === null ? "unknown" : "" }),
+    ]),
+  ]);
+}
+
+// -- sections ---------------------------------------------------------------------------------
 const render = {
   async header() {
     const all = await api("/api/campaigns");
     const sel = $("#campaign");
     const ids = all.map((c) => c.id);
     const current = all.find((c) => c.id === page.campaign);
-    const over = current && ["done", "aborted", "failed"].includes(current.state);
+    const over = current && OVER.includes(current.state);
     // follow the newest campaign unless someone picked one by hand
     if (!page.campaign || !current || (over && !page.pinned && ids[0] !== page.campaign)) {
       const previous = page.campaign;
       page.campaign = ids[0] || null;
-      if (previous !== page.campaign) { if (page.stream) follow(); markStale(SECTIONS); }
+      if (previous !== page.campaign) { page.selected = null; if (page.stream) follow(); markStale(SECTIONS); }
     }
-    // several controllers may write one store: the picker marks the campaigns running now
     const label = (c) => `${c.id} (${c.name})${c.controller ? " · live" : ""}`;
     if (sel.options.length !== all.length || [...sel.options].some((o, i) => o.value !== ids[i])) {
       sel.replaceChildren(...all.map((c) => h("option", { value: c.id, text: label(c) })));
     }
     all.forEach((c, i) => { if (sel.options[i].text !== label(c)) sel.options[i].text = label(c); });
     sel.value = page.campaign || "";
-    const c = all.find((x) => x.id === page.campaign);
+    const c = all.find((x) => x.id === page.campaign) || null;
+    page.current = c;
     const st = $("#campaign-state");
-    if (!c) { st.textContent = "no campaign yet"; st.className = "badge"; return; }
-    st.textContent = c.state;
-    st.className = `badge ${c.state}`;
-    $("#lab-time").textContent = `${hours(c.virtual_t_s)} lab time`;
-    const n = Object.values(c.experiments).reduce((a, b) => a + b, 0);
-    const parts = Object.entries(c.experiments).map(([k, v]) => `${v} ${k.toLowerCase()}`);
-    $("#experiments-count").textContent = `${n} experiments${parts.length ? ": " + parts.join(", ") : ""}`;
-    const gone = !c.controller && ["running", "paused"].includes(c.state);
-    // alive (it holds the campaign's lock) but silent: its loop is stuck
-    const silent = c.controller && c.heartbeat_age_s !== null && c.heartbeat_age_s > 30;
-    $("#controller").textContent = silent
-      ? `${c.controller}: no word for ${Math.round(c.heartbeat_age_s)} s (hung?)`
-      : c.controller ? `run by ${c.controller}` : gone ? "no controller" : "";
-    $("#controller").className = gone || silent ? "warn small" : "muted small";
+    if (!c) {
+      st.textContent = "no campaign yet";
+      st.className = "badge";
+    } else {
+      st.textContent = OVER.includes(c.state) ? `${word(c.state)} at ${hours(c.virtual_t_s)}` : word(c.state);
+      st.className = `badge ${c.state}`;
+      const gone = !c.controller && ["running", "paused"].includes(c.state);
+      const silent = c.controller && c.heartbeat_age_s !== null && c.heartbeat_age_s > 30;
+      $("#controller").textContent = silent
+        ? `${c.controller}: no word for ${Math.round(c.heartbeat_age_s)} s (hung?)`
+        : c.controller ? `run by ${c.controller}` : gone ? "no controller (stopped? `ppu resume` carries on)" : "";
+      $("#controller").className = gone || silent ? "warn small" : "muted small";
+    }
+    showBanner();
+    applyControls();
+    tick();
+  },
+
+  async now() {
+    const box = $("#now");
+    if (!page.campaign) { box.replaceChildren(empty("no campaign yet: start one with `ppu demo --serve` or `ppu run … --serve`")); return; }
+    const c = page.current;
+    const running = await api(`/api/launches?${cq()}&state=running`);
+    page.running = running;
+    const now = labNow();
+    const parts = [];
+    if (c && OVER.includes(c.state) && c.summary) {
+      parts.push(summaryBlock(c));
+    }
+    const lanes = running.filter((x) => x.instrument);
+    const compute = running.filter((x) => !x.instrument);
+    if (!OVER.includes(c ? c.state : "done")) {
+      parts.push(h("div", { class: "running" }, [
+        h("h3", { text: `running now (${running.length})` }),
+        running.length
+          ? h("div", { class: "runs" }, [...lanes, ...compute].map((x) => h("div", { class: "run" }, [
+            h("div", { class: "who" }, [h("b", { text: x.instrument || "compute" }), " ", h("span", { class: "muted small", text: `launch ${x.id}${page.launchExperiment[x.id] ? " · experiment " + page.launchExperiment[x.id] : ""}` })]),
+            progressOf(x, now),
+          ])))
+          : empty(c && c.state === "paused" ? "nothing runs: the campaign is paused" : "nothing is running this moment"),
+      ]));
+    }
+    const best = page.experiments.find((e) => e.best);
+    const o = c && c.objectives[0];
+    const facts = [];
+    if (best && o) {
+      const v = best.objectives && best.objectives[o.name];
+      facts.push(h("div", {}, [h("b", { text: "best so far: " }), `${fmtQ(v)} ${o.name} (experiment ${best.number}) at ${params(best.params)}`]));
+    }
+    if (c) {
+      const n = Object.values(c.experiments).reduce((a, b) => a + b, 0);
+      const ex = Object.entries(c.experiments).map(([k, v]) => `${v} ${word(k)}`).join(", ");
+      facts.push(h("div", { text: `${n} experiment${n === 1 ? "" : "s"}${c.budget.experiments ? " of " + c.budget.experiments : ""}${ex ? ": " + ex : ""}` }));
+    }
+    if (page.waiting) facts.push(h("div", { class: "warn-text", text: `${page.waiting} waiting for a person (see "Waiting for you")` }));
+    parts.push(h("div", { class: "facts" }, facts));
+    $("#now-headline").textContent = c ? `${c.name} · ${c.dry_run ? "dry-run" : "real lab"}` : "";
+    box.replaceChildren(...parts);
+  },
+
+  async pending() {
+    if (!page.campaign) { $("#approvals").replaceChildren(h("li", {}, [empty("no campaign yet")])); $("#steps").replaceChildren(); return; }
+    const [props, steps, exps] = await Promise.all([
+      api(`/api/suggestions?${cq()}&status=awaiting_approval`),
+      api(`/api/steps?${cq()}&state=waiting`),
+      api(cpath("/experiments")),
+    ]);
+    const rows = Object.fromEntries(exps.map((e) => [e.id, e]));
+    const ap = $("#approvals");
+    ap.replaceChildren(...(props.length ? props.map((e) => {
+      const row = rows[e.id] || {};
+      return h("li", { "data-experiment": e.id }, [
+        h("div", {}, [h("b", { text: `experiment ${e.number}` }), " ", badge(e.status), " ", h("span", { class: "muted small", text: row.phase || "" })]),
+        h("div", { class: "params", text: params(e.params) }),
+        h("div", { class: "why", text: `why: ${row.reason || "the planner proposed it"}` }),
+        h("div", { class: "actions" }, [
+          actionButton(`approve experiment ${e.number}`, `/api/suggestions/${e.id}/approve`, "small primary", null, "Approve"),
+          actionButton(`reject experiment ${e.number}`, `/api/suggestions/${e.id}/reject`, "small danger", null, "Reject"),
+        ]),
+      ]);
+    }) : [h("li", {}, [empty("no proposal waits for approval")])]));
+    const sp = $("#steps");
+    sp.replaceChildren(...(steps.length ? steps.map((st) => h("li", { "data-step": st.id }, [
+      h("div", {}, [h("b", { text: st.instrument || "lab" }), h("span", { class: "muted small", text: ` · launch ${st.launch_id ?? "–"} · waiting since ${hours(st.created_v_s)} (${labDate(st.created_v_s)})` })]),
+      h("div", { text: st.text }),
+      h("div", { class: "actions" }, [
+        actionButton(`confirm step ${st.id}`, `/api/steps/${st.id}/confirm`, "small primary", null, "Done"),
+        h("button", { class: "small danger", "data-action": "could-not", onclick: (ev) => { ev.preventDefault(); couldNot(st); } }, ["Could not do it"]),
+      ]),
+    ])) : [h("li", {}, [empty("no manual step is waiting")])]));
+    page.waiting = props.length + steps.length;
+    $("#pending-count").textContent = page.waiting ? `${page.waiting} waiting` : "";
+    document.title = `${page.waiting ? "(" + page.waiting + ") " : ""}ppu · ${page.current ? page.current.name : "dashboard"}`;
+    applyControls();
   },
 
   async instruments() {
     const box = $("#instruments");
     const list = await api(`/api/instruments?${cq()}`);
+    const use = page.campaign ? await api(cpath("/utilisation")) : null;
+    const byName = Object.fromEntries((use ? use.instruments : []).map((u) => [u.name, u]));
+    $("#bottleneck").textContent = use && use.bottleneck ? `bottleneck: ${use.bottleneck.why}` : "";
     if (!list.length) { box.replaceChildren(empty("no instruments known yet")); return; }
-    box.replaceChildren(...list.map((i) => h("div", { class: `instrument ${i.state}`, "data-name": i.name }, [
-      h("div", { class: "row" }, [h("span", { class: "name", text: i.name }), badge(i.state)]),
-      h("div", { class: "muted small", text: i.roles.join(", ") || " " }),
-      h("div", { class: "small", text: i.kernel ? `running ${i.kernel} (launch ${i.launch_id})` : "idle" }),
-      h("div", { class: "muted small", text: `busy ${hours(i.busy_s)}, faults ${i.faults}${i.source === "launches" ? " · from launches" : ""}` }),
-      h("div", { class: "row" }, [
-        i.state === "held"
-          ? actionButton(`release ${i.name}`, `/api/instruments/${encodeURIComponent(i.name)}/release`)
-          : actionButton(`hold ${i.name}`, `/api/instruments/${encodeURIComponent(i.name)}/hold`),
-      ]),
-    ])));
-  },
-
-  async pending() {
-    if (!page.campaign) return;
-    const [props, steps] = await Promise.all([
-      api(`/api/suggestions?${cq()}&status=awaiting_approval`),
-      api(`/api/steps?${cq()}&state=waiting`),
-    ]);
-    const ap = $("#approvals");
-    ap.replaceChildren(...(props.length ? props.map((e) => {
-      const s = e.suggestion || {};
-      const pred = s.predicted_mean !== undefined && s.predicted_mean !== null
-        ? ` · predicted ${fmtNum(s.predicted_mean)} ± ${fmtNum(s.predicted_sd)}` : "";
-      return h("li", { "data-experiment": e.id }, [
-        h("div", {}, [h("b", { text: `experiment ${e.number}` }), " ", badge(e.status)]),
-        h("div", { class: "params", text: params(e.params) }),
-        h("div", { class: "params", text: `${s.engine || "planner"}${s.acquisition ? " · " + s.acquisition : ""}${pred}` }),
-        h("div", { class: "actions" }, [
-          actionButton(`approve experiment ${e.number}`, `/api/suggestions/${e.id}/approve`, "small primary"),
-          actionButton(`reject experiment ${e.number}`, `/api/suggestions/${e.id}/reject`, "small danger"),
+    const over = campaignOver();
+    box.replaceChildren(...list.map((i) => {
+      const u = byName[i.name];
+      const releasable = i.holds.filter((x) => ["operator", "watchdog", "quarantine"].includes(x));
+      const holdWords = i.holds.map((x) => ({ operator: "held by a person", watchdog: "held by the watchdog", quarantine: "quarantined", pause: "campaign paused", abort: "aborting" }[x] || x));
+      const idle = use && use.idle.includes(i.name);
+      return h("div", { class: `instrument ${i.state}`, "data-name": i.name }, [
+        h("div", { class: "row" }, [h("span", { class: "name", text: i.name }), badge(i.state)]),
+        h("div", { class: "muted small", text: i.roles.join(", ") || " " }),
+        h("div", { class: "small", text: i.kernel ? `running ${i.kernel} (launch ${i.launch_id})` : holdWords.length ? holdWords.join(", ") : "idle" }),
+        u ? h("div", { class: "use", title: "share of lab time running kernels" }, [
+          h("div", { class: "urow" }, [h("span", { text: "campaign" }), h("span", { class: "ubar" }, [h("i", { style: `width:${Math.round(u.whole * 100)}%` })]), h("span", { text: `${Math.round(u.whole * 100)} %` })]),
+          h("div", { class: "urow" }, [h("span", { text: "last 24 h" }), h("span", { class: "ubar" }, [h("i", { style: `width:${Math.round(u.last_24h * 100)}%` })]), h("span", { text: `${Math.round(u.last_24h * 100)} %` })]),
+        ]) : null,
+        idle ? h("div", { class: "warn-text small", text: "idle the whole campaign" }) : null,
+        h("div", { class: "muted small", text: `faults ${i.faults}${i.source === "launches" ? " · from launches" : ""}` }),
+        over ? null : h("div", { class: "row" }, [
+          releasable.length
+            ? actionButton(`release ${i.name}`, `/api/instruments/${encodeURIComponent(i.name)}/release`, "small", null, "Release")
+            : actionButton(`hold ${i.name}`, `/api/instruments/${encodeURIComponent(i.name)}/hold`, "small", null, "Hold"),
         ]),
       ]);
-    }) : [h("li", {}, [empty("nothing to approve")])]));
-    const sp = $("#steps");
-    sp.replaceChildren(...(steps.length ? steps.map((st) => h("li", { "data-step": st.id }, [
-      h("div", {}, [h("b", { text: st.instrument || "lab" }), ` · launch ${st.launch_id ?? "–"} · since ${hours(st.created_v_s)}`]),
-      h("div", { text: st.text }),
-      h("div", { class: "actions" }, [actionButton(`confirm step ${st.id}`, `/api/steps/${st.id}/confirm`, "small primary")]),
-    ])) : [h("li", {}, [empty("no manual steps waiting")])]));
+    }));
+    applyControls();
+  },
+
+  async experiments() {
+    const box = $("#experiments");
+    if (!page.campaign) { box.replaceChildren(empty("no campaign yet")); return; }
+    const rows = await api(cpath("/experiments"));
+    page.experiments = rows;
+    page.launchExperiment = {};
+    for (const e of rows) for (const x of e.launches) page.launchExperiment[x.id] = e.number;
+    if (!rows.length) { box.replaceChildren(empty("the planner has proposed nothing yet")); return; }
+    const o = page.current ? page.current.objectives : [];
+    const head = h("tr", {}, ["#", "status", "conditions", "planner", "predicted", "measured", "fidelity", "samples", "isotherms", "why it failed"].map((t) => h("th", { text: t })));
+    const body = rows.map((e) => {
+      const pm = e.predicted_vs_measured[0] || {};
+      const unit = pm.unit || (o[0] && o[0].unit) || "";
+      const predicted = pm.predicted_mean !== null && pm.predicted_mean !== undefined ? `${fmtNum(pm.predicted_mean)} ± ${fmtNum(pm.predicted_sd, 2)} ${unit}` : "–";
+      const measured = o.map((ob) => e.objectives && e.objectives[ob.name] ? `${fmtQ(e.objectives[ob.name])}` : null).filter(Boolean).join(", ") || "–";
+      const fid = pm.computed !== null && pm.computed !== undefined ? `measured; twin ${fmtNum(pm.computed)} ${unit}` : e.objectives && Object.keys(e.objectives).length ? "measured" : "–";
+      const isos = e.launches.filter((x) => x.kernel === "measure_isotherm");
+      return h("tr", {
+        "data-experiment": e.number, class: `${e.best ? "best " : ""}${page.selected === e.number ? "selected" : ""}`,
+        onclick: () => select(page.selected === e.number ? null : e.number),
+        title: e.reason,
+      }, [
+        h("td", { text: `${e.best ? "★ " : ""}${e.number}` }),
+        h("td", {}, [badge(e.status)]),
+        h("td", { class: "params", text: params(e.params) }),
+        h("td", { class: "small", text: e.phase }),
+        h("td", { text: predicted }),
+        h("td", { text: measured }),
+        h("td", { class: "small", text: fid }),
+        h("td", { class: "small mono", text: e.samples.join(" → ") || "–" }),
+        h("td", {}, isos.length ? isos.map((x) => h("a", {
+          href: `#isotherms`, class: "iso-link", "data-launch": x.id,
+          onclick: (ev) => { ev.stopPropagation(); select(e.number); },
+        }, [`${x.gas || "?"} (${x.id})`, " "])) : ["–"]),
+        h("td", { class: "small error", text: e.failure ? `${e.failure.kernel}: ${e.failure.error || e.failure.kind || "failed"}` : e.status === "ABANDONED" || e.status === "FAILED" ? e.error || "" : "" }),
+      ]);
+    });
+    box.replaceChildren(h("table", { class: "experiments" }, [h("thead", {}, [head]), h("tbody", {}, body)]));
   },
 
   async timeline() {
-    const box = $("#timeline");
-    if (!page.campaign) { box.replaceChildren(empty("no campaign yet")); return; }
-    const t = await api(`/api/campaigns/${encodeURIComponent(page.campaign)}/timeline`);
+    const el = $("#timeline");
+    if (!page.campaign) { Plotly.purge(el); el.replaceChildren(empty("no campaign yet")); return; }
+    const t = await api(cpath("/timeline"));
     const lanes = t.instruments.length ? t.instruments : [...new Set(t.bars.map((b) => b.instrument))];
-    if (!lanes.length) { box.replaceChildren(empty("nothing has run yet")); return; }
-    const end = Math.max(t.now_v_s, ...t.bars.map((b) => b.end_v_s), 3600) / 3600;
-    const rowH = 26, top = 8;
-    const H = top + lanes.length * rowH + 40;
-    const f = plotFrame({
-      width: 1100, height: H, x: [0, end * 1.01], y: [0, 1], tightX: true, xLabel: "virtual lab time (h)",
-      margin: { l: 96, t: top, b: 38 }, label: "timeline", xTicks: 10, yTicks: 1,
-    });
-    f.svg.querySelector(".grid").querySelectorAll("line").forEach((l) => {
-      if (l.getAttribute("y1") === l.getAttribute("y2")) l.remove();
-    });
-    f.svg.querySelector(".axis").querySelectorAll("text").forEach((tx) => {
-      if (tx.getAttribute("text-anchor") === "end") tx.remove();
-    });
-    const rowY = (i) => top + i * rowH;
-    const g = svgEl("g", { class: "lanes" });
-    lanes.forEach((name, i) => {
-      g.appendChild(svgEl("text", { x: f.m.l - 8, y: rowY(i) + rowH / 2 + 4, "text-anchor": "end" }, [name]));
-    });
-    for (const b of t.bars) {
-      const i = lanes.indexOf(b.instrument);
-      if (i < 0) continue;
-      const x = f.sx(b.start_v_s / 3600), w = Math.max(2, f.sx(b.end_v_s / 3600) - x);
-      const dur = (b.end_v_s - b.start_v_s) / 3600;
-      g.appendChild(svgEl("rect", {
-        class: `bar ${b.state}${b.running ? " running" : ""}`, x, y: rowY(i) + 4, width: w, height: rowH - 8, rx: 2,
-        fill: colourFor(b.kernel, page.kernelColours), opacity: b.state === "failed" ? 0.45 : 0.85,
-        "data-launch": b.launch_id,
-      }, [svgTitle(`launch ${b.launch_id}: ${b.kernel} on ${b.instrument}, ${b.state}, ${dur.toFixed(1)} h`)]));
+    if (!t.bars.length) { Plotly.purge(el); el.replaceChildren(empty("nothing has run yet")); return; }
+    if (el.querySelector(".empty")) el.replaceChildren();
+    const byKernel = {};
+    for (const b of t.bars) (byKernel[b.kernel] = byKernel[b.kernel] || []).push(b);
+    const sel = page.selected;
+    const traces = Object.entries(byKernel).map(([kernel, bars]) => ({
+      type: "bar", orientation: "h", name: kernel,
+      y: bars.map((b) => b.instrument),
+      base: bars.map((b) => b.start_v_s / 3600),
+      x: bars.map((b) => Math.max((b.end_v_s - b.start_v_s) / 3600, 0.02)),
+      customdata: bars.map((b) => b.launch_id),
+      text: bars.map((b) => `launch ${b.launch_id}${page.launchExperiment[b.launch_id] ? " · experiment " + page.launchExperiment[b.launch_id] : ""}<br>${kernel} on ${b.instrument}: ${word(b.state)}${b.running ? " (running)" : ""}<br>${(b.start_v_s / 3600).toFixed(1)} → ${(b.end_v_s / 3600).toFixed(1)} h (${((b.end_v_s - b.start_v_s) / 3600).toFixed(2)} h)`),
+      hovertemplate: "%{text}<extra></extra>", textposition: "none",
+      marker: {
+        color: colourFor(kernel),
+        opacity: bars.map((b) => (sel && page.launchExperiment[b.launch_id] !== sel ? 0.25 : b.state === "failed" ? 0.5 : 0.9)),
+        line: { color: bars.map((b) => (b.state === "failed" ? "#c62828" : "#1d2330")), width: bars.map((b) => (sel && page.launchExperiment[b.launch_id] === sel ? 2 : b.running ? 1 : 0)) },
+      },
+    }));
+    const now = t.now_v_s / 3600;
+    const layout = {
+      uirevision: page.campaign, barmode: "overlay", font: FONT, height: 70 + 30 * lanes.length,
+      margin: { l: 10, r: 10, t: 8, b: 40 }, hovermode: "closest", showlegend: true,
+      legend: { orientation: "h", y: -0.25, font: { size: 12 } },
+      xaxis: { title: { text: "lab time (h)" }, zeroline: false, rangemode: "tozero" },
+      yaxis: { type: "category", categoryorder: "array", categoryarray: [...lanes].reverse(), automargin: true, fixedrange: true },
+      shapes: [{ type: "line", x0: now, x1: now, yref: "paper", y0: 0, y1: 1, line: { color: "#c62828", dash: "dot", width: 1.5 } }],
+      annotations: [{ x: now, yref: "paper", y: 1, text: "now", showarrow: false, yanchor: "bottom", font: { size: 11, color: "#c62828" } }],
+    };
+    layout.height = Math.max(layout.height, 180) + 30;
+    await Plotly.react(el, traces, layout, PLOT_CONFIG);
+    el.dataset.bars = String(t.bars.length);
+    if (!el.dataset.wired) {
+      el.dataset.wired = "1";
+      el.on("plotly_click", (ev) => {
+        const lid = ev.points && ev.points[0] && ev.points[0].customdata;
+        if (lid && page.launchExperiment[lid]) select(page.launchExperiment[lid]);
+      });
     }
-    const nx = f.sx(t.now_v_s / 3600);
-    g.appendChild(svgEl("line", { class: "now", x1: nx, x2: nx, y1: top, y2: top + lanes.length * rowH }, [svgTitle(`now: ${hours(t.now_v_s)}`)]));
-    f.svg.appendChild(g);
-    const legend = h("div", { class: "legend" }, Object.entries(page.kernelColours).map(([k, c]) =>
-      h("span", {}, [h("i", { style: `background:${c}` }), k])));
-    box.replaceChildren(f.svg, legend);
   },
 
   async isotherms() {
-    const box = $("#isotherms");
-    if (!page.campaign) { box.replaceChildren(empty("no campaign yet")); return; }
-    const isos = await api(`/api/campaigns/${encodeURIComponent(page.campaign)}/isotherms?latest=4`);
-    const pts = isos.flatMap((i) => i.points.filter((p) => p.pressure.value !== null && p.uptake.value !== null));
-    if (!isos.length) { box.replaceChildren(empty("no isotherm measured yet")); return; }
-    const unit = (pts[0] && pts[0].uptake.unit) || "mmol/g";
-    const pMax = Math.max(0, ...pts.map((p) => p.pressure.value));
-    const xMax = pMax < 1.02 ? 1 : pMax; // dosed to "1 bar" lands a hair either side
-    const yMax = Math.max(0.1, ...pts.map((p) => p.uptake.value));
-    const f = plotFrame({ x: [0, xMax], y: [0, yMax], xLabel: "pressure (bar)", yLabel: `uptake (${unit})`, label: "isotherms" });
-    const dash = ["", "6 3", "2 2", "8 3 2 3"];
-    const swatch = (colour, d) => svgEl("svg", { width: 26, height: 10, class: "swatch" }, [
-      svgEl("line", { x1: 1, x2: 25, y1: 5, y2: 5, stroke: colour, "stroke-width": 2, "stroke-dasharray": d }),
-      svgEl("circle", { cx: 13, cy: 5, r: 3, fill: colour }),
-    ]);
-    const legend = [];
-    isos.forEach((iso, n) => {
-      const colour = colourFor(iso.gas || "?", page.gasColours);
-      const ps = iso.points.filter((p) => p.pressure.value !== null && p.uptake.value !== null)
-        .sort((a, b) => a.pressure.value - b.pressure.value);
-      const label = `${iso.gas || "?"} · ${iso.sample_id || "launch " + iso.launch_id}${iso.state === "running" ? " (measuring)" : ""}`;
-      const g = svgEl("g", { class: "isotherm", "data-launch": iso.launch_id });
-      if (ps.length > 1) {
-        g.appendChild(svgEl("polyline", {
-          points: ps.map((p) => `${f.sx(p.pressure.value)},${f.sy(p.uptake.value)}`).join(" "),
-          fill: "none", stroke: colour, "stroke-width": 1.5, "stroke-dasharray": dash[n % dash.length], opacity: 0.8,
-        }));
+    const el = $("#isotherms");
+    if (!page.campaign) { Plotly.purge(el); el.replaceChildren(empty("no campaign yet")); return; }
+    const chosen = page.selected ? page.experiments.find((e) => e.number === page.selected) : null;
+    const ids = chosen ? chosen.launches.filter((x) => x.kernel === "measure_isotherm").map((x) => x.id) : [];
+    const isos = await api(cpath(ids.length ? `/isotherms?${ids.map((i) => "launch=" + i).join("&")}` : "/isotherms?latest=4"));
+    $("#isotherms-what").textContent = chosen ? `experiment ${chosen.number}` : "latest launches";
+    if (!isos.length) {
+      Plotly.purge(el);
+      el.replaceChildren(empty(chosen ? `experiment ${chosen.number} has no isotherm yet` : "no isotherm measured yet"));
+      return;
+    }
+    if (el.querySelector(".empty")) el.replaceChildren();
+    const unit = (isos.find((i) => i.points.length) || { points: [{ uptake: { unit: "mmol/g" } }] }).points[0]?.uptake.unit || "mmol/g";
+    const traces = [];
+    const symbols = ["circle", "square", "diamond", "triangle-up", "cross", "x"];
+    const expOrder = [...new Set(isos.map((i) => page.launchExperiment[i.launch_id] || 0))];
+    isos.forEach((iso) => {
+      for (const branch of ["adsorption", "desorption"]) {
+        const ps = iso.points.filter((p) => p.branch === branch && p.pressure.value !== null && p.uptake.value !== null);
+        if (!ps.length) continue;
+        const exp = page.launchExperiment[iso.launch_id];
+        const label = `${iso.gas || "?"}${iso.temperature ? " " + fmtQ(iso.temperature) : ""} · ${iso.sample_id || "launch " + iso.launch_id}${exp ? " (exp " + exp + ")" : ""}${branch === "desorption" ? " desorption" : ""}${iso.state === "running" ? " (measuring)" : ""}`;
+        traces.push({
+          type: "scatter", mode: "lines+markers", name: label,
+          x: ps.map((p) => p.pressure.value), y: ps.map((p) => p.uptake.value),
+          customdata: ps.map(() => iso.launch_id),
+          line: { color: GAS[iso.gas] || colourFor(iso.gas || "?"), dash: branch === "desorption" ? "dash" : "solid", width: 2 },
+          // one marker shape per experiment: two samples' CO2 isotherms tell apart
+          marker: { size: 7, symbol: symbols[expOrder.indexOf(exp || 0) % symbols.length] },
+          hovertemplate: `${label}<br>%{x:.4g} bar → %{y:.4g} ${unit}<extra></extra>`,
+        });
       }
-      for (const p of ps) {
-        g.appendChild(svgEl("circle", { class: "pt", cx: f.sx(p.pressure.value), cy: f.sy(p.uptake.value), r: 3.5, fill: colour },
-          [svgTitle(`${label}\n${fmtNum(p.pressure.value)} bar → ${fmtQ(p.uptake)}`)]));
-      }
-      f.svg.appendChild(g);
-      legend.push(h("span", {}, [swatch(colour, dash[n % dash.length]), ` ${label}, ${iso.temperature ? fmtQ(iso.temperature) + ", " : ""}${ps.length} points`]));
     });
-    box.replaceChildren(f.svg, h("div", { class: "legend" }, legend));
+    const layout = {
+      uirevision: `${page.campaign}:${page.selected || ""}`, font: FONT, height: 340,
+      margin: { l: 10, r: 10, t: 10, b: 40 }, hovermode: "closest",
+      legend: { orientation: "h", y: -0.3, font: { size: 11 } },
+      xaxis: { title: { text: "pressure (bar)" }, rangemode: "tozero", automargin: true },
+      yaxis: { title: { text: `uptake (${unit})` }, rangemode: "tozero", automargin: true },
+      shapes: [{ type: "line", x0: 0.15, x1: 0.15, yref: "paper", y0: 0, y1: 1, line: { color: "#6b7280", dash: "dash", width: 1 } }],
+      annotations: [{ x: 0.15, yref: "paper", y: 1, text: "0.15 bar", showarrow: false, xanchor: "left", yanchor: "top", font: { size: 11, color: "#6b7280" } }],
+    };
+    await Plotly.react(el, traces, layout, PLOT_CONFIG);
+    el.dataset.points = String(traces.reduce((a, t) => a + t.x.length, 0));
+    el.dataset.launches = isos.map((i) => i.launch_id).join(",");
   },
 
   async progress() {
-    const box = $("#progress"), pbox = $("#pareto");
-    if (!page.campaign) { box.replaceChildren(empty("no campaign yet")); return; }
-    const p = await api(`/api/campaigns/${encodeURIComponent(page.campaign)}/progress`);
-    if (!p.points.length || !p.objectives.length) { box.replaceChildren(empty("no experiments yet")); pbox.replaceChildren(); return; }
+    const el = $("#progress"), pel = $("#pareto");
+    if (!page.campaign) { Plotly.purge(el); el.replaceChildren(empty("no campaign yet")); return; }
+    const p = await api(cpath("/progress"));
+    if (!p.points.length || !p.objectives.length) { Plotly.purge(el); el.replaceChildren(empty("no experiment has finished yet")); Plotly.purge(pel); return; }
+    if (el.querySelector(".empty")) el.replaceChildren();
     const o = p.objectives[0];
-    const vals = p.points.map((x) => x.objectives[o.name]).filter((v) => v !== null);
-    const lo = Math.min(0, ...vals), hi = Math.max(...vals, lo + 0.1);
-    const f = plotFrame({
-      x: [0.5, Math.max(2, p.points.length) + 0.5], y: [lo, hi], tightX: true, xStep: 1, xLabel: "experiment",
-      yLabel: `${o.name} (${o.unit})`, label: "optimisation progress",
-    });
-    const best = p.points.filter((x) => x.best_so_far[o.name] !== null);
-    if (best.length) {
-      let d = "";
-      best.forEach((x, i) => {
-        const X = f.sx(x.experiment), Y = f.sy(x.best_so_far[o.name]);
-        d += i === 0 ? `M${X},${Y}` : `H${X}V${Y}`;
+    const byNumber = Object.fromEntries(page.experiments.map((e) => [e.number, e]));
+    const done = p.points.filter((x) => x.objectives[o.name] !== null);
+    const failed = p.points.filter((x) => x.objectives[o.name] === null && ["FAILED", "ABANDONED"].includes(x.status));
+    const pred = done.map((x) => (byNumber[x.experiment] || {}).predicted_vs_measured?.[0] || {});
+    const sel = page.selected;
+    const traces = [
+      {
+        type: "scatter", mode: "markers", name: "measured",
+        x: done.map((x) => x.experiment), y: done.map((x) => x.objectives[o.name]),
+        marker: { size: done.map((x) => (x.experiment === sel ? 13 : 8)), color: done.map((x) => (x.experiment === sel ? "#ef6c00" : "#1565c0")) },
+        customdata: done.map((x) => x.experiment),
+        hovertemplate: `experiment %{customdata}: %{y:.4g} ${o.unit}<extra></extra>`,
+      },
+      {
+        type: "scatter", mode: "markers", name: "predicted ± sd",
+        x: done.map((x) => x.experiment + 0.15), y: pred.map((q) => q.predicted_mean ?? null),
+        error_y: { type: "data", array: pred.map((q) => q.predicted_sd ?? null), visible: true, color: "#9aa1ad" },
+        marker: { size: 5, color: "#9aa1ad", symbol: "diamond" },
+        hovertemplate: `predicted %{y:.4g} ${o.unit}<extra></extra>`,
+      },
+      {
+        type: "scatter", mode: "lines", name: `best so far (${o.maximize ? "max" : "min"})`, line: { shape: "hv", color: "#2e7d32", width: 2 },
+        x: p.points.map((x) => x.experiment), y: p.points.map((x) => x.best_so_far[o.name]),
+        hovertemplate: `best so far after %{x}: %{y:.4g} ${o.unit}<extra></extra>`,
+      },
+    ];
+    if (failed.length) {
+      traces.push({
+        type: "scatter", mode: "markers", name: "failed / abandoned", x: failed.map((x) => x.experiment),
+        y: failed.map(() => 0), marker: { symbol: "x", size: 9, color: "#c62828" },
+        customdata: failed.map((x) => x.status), hovertemplate: "experiment %{x}: %{customdata}<extra></extra>",
       });
-      d += `H${f.sx(p.points.length + 0.5)}`;
-      f.svg.appendChild(svgEl("path", { class: "best", d, fill: "none", stroke: "#2e7d32", "stroke-width": 2 }));
     }
-    for (const x of p.points) {
-      const v = x.objectives[o.name];
-      const cx = f.sx(x.experiment);
-      if (v === null) {
-        f.svg.appendChild(svgEl("text", { x: cx, y: f.sy(lo) - 4, "text-anchor": "middle", fill: "#c62828" },
-          [x.status === "FAILED" ? "×" : "·", svgTitle(`experiment ${x.experiment}: ${x.status}`)]));
-        continue;
-      }
-      f.svg.appendChild(svgEl("circle", {
-        class: "exp", cx, cy: f.sy(v), r: 4, fill: x.status === "COMPLETED" ? "#1565c0" : "#fff", stroke: "#1565c0",
-      }, [svgTitle(`experiment ${x.experiment} (${x.status}): ${fmtNum(v)} ${o.unit}`)]));
+    await Plotly.react(el, traces, {
+      uirevision: page.campaign, font: FONT, height: 300, margin: { l: 10, r: 10, t: 10, b: 40 },
+      legend: { orientation: "h", y: -0.3, font: { size: 11 } }, hovermode: "closest",
+      xaxis: { title: { text: "experiment" }, dtick: 1, automargin: true },
+      yaxis: { title: { text: `${o.name} (${o.unit})` }, automargin: true },
+    }, PLOT_CONFIG);
+    if (!el.dataset.wired) {
+      el.dataset.wired = "1";
+      el.on("plotly_click", (ev) => { const pt = ev.points && ev.points[0]; if (pt && typeof pt.x === "number") select(Math.round(pt.x)); });
     }
-    const last = best.length ? best[best.length - 1].best_so_far[o.name] : null;
-    box.replaceChildren(f.svg, h("div", { class: "legend" }, [
-      h("span", {}, [h("i", { style: "background:#1565c0" }), "each experiment"]),
-      h("span", {}, [h("i", { style: "background:#2e7d32" }), `best so far ${o.maximize ? "(max)" : "(min)"}: ${fmtNum(last)} ${o.unit}`]),
-    ]));
-    if (p.objectives.length < 2) { pbox.replaceChildren(); return; }
+    if (p.objectives.length < 2) { Plotly.purge(pel); return; }
     const o2 = p.objectives[1];
     const both = p.points.filter((x) => x.objectives[o.name] !== null && x.objectives[o2.name] !== null);
-    if (!both.length) { pbox.replaceChildren(empty("no experiment has both objectives yet")); return; }
-    const xs = both.map((x) => x.objectives[o.name]), ys = both.map((x) => x.objectives[o2.name]);
-    const g = plotFrame({
-      x: [Math.min(...xs), Math.max(...xs) + 1e-9], y: [Math.min(...ys), Math.max(...ys) + 1e-9],
-      xLabel: `${o.name} (${o.unit})`, yLabel: `${o2.name} (${o2.unit})`, label: "Pareto front",
-    });
-    const front = both.filter((x) => p.pareto.includes(x.experiment))
-      .sort((a, b) => a.objectives[o.name] - b.objectives[o.name]);
-    if (front.length > 1) {
-      g.svg.appendChild(svgEl("polyline", {
-        points: front.map((x) => `${g.sx(x.objectives[o.name])},${g.sy(x.objectives[o2.name])}`).join(" "),
-        fill: "none", stroke: "#e65100", "stroke-width": 1.5,
-      }));
-    }
-    for (const x of both) {
-      const on = p.pareto.includes(x.experiment);
-      g.svg.appendChild(svgEl("circle", {
-        class: on ? "pareto" : "exp", cx: g.sx(x.objectives[o.name]), cy: g.sy(x.objectives[o2.name]), r: on ? 5 : 3.5,
-        fill: on ? "#e65100" : "#9aa1ad",
-      }, [svgTitle(`experiment ${x.experiment}${on ? " (Pareto front)" : ""}`)]));
-    }
-    pbox.replaceChildren(g.svg, h("div", { class: "legend" }, [h("span", {}, [h("i", { style: "background:#e65100" }), "Pareto front"])]));
+    const front = both.filter((x) => p.pareto.includes(x.experiment)).sort((a, b) => a.objectives[o.name] - b.objectives[o.name]);
+    await Plotly.react(pel, [
+      { type: "scatter", mode: "markers", name: "experiments", x: both.map((x) => x.objectives[o.name]), y: both.map((x) => x.objectives[o2.name]), customdata: both.map((x) => x.experiment), marker: { color: "#9aa1ad", size: 7 }, hovertemplate: "experiment %{customdata}<extra></extra>" },
+      { type: "scatter", mode: "lines+markers", name: "Pareto front", x: front.map((x) => x.objectives[o.name]), y: front.map((x) => x.objectives[o2.name]), customdata: front.map((x) => x.experiment), marker: { color: "#ef6c00", size: 9 }, line: { color: "#ef6c00" }, hovertemplate: "experiment %{customdata} (Pareto front)<extra></extra>" },
+    ], {
+      uirevision: page.campaign, font: FONT, height: 280, margin: { l: 10, r: 10, t: 10, b: 40 },
+      legend: { orientation: "h", y: -0.3 },
+      xaxis: { title: { text: `${o.name} (${o.unit})` }, automargin: true },
+      yaxis: { title: { text: `${o2.name} (${o2.unit})` }, automargin: true },
+    }, PLOT_CONFIG);
   },
 
   async queue() {
     const box = $("#queue");
     if (!page.campaign) { box.replaceChildren(empty("no campaign yet")); return; }
-    const active = await api(`/api/launches?${cq()}&state=queued&state=waiting&state=running&state=interrupted&state=held`);
-    const recent = await api(`/api/launches?${cq()}&state=done&state=failed&state=cancelled&limit=6`);
-    const row = (x) => h("tr", { "data-launch": x.id }, [
-      h("td", { text: String(x.id) }), h("td", { text: x.kernel }), h("td", { text: x.instrument || "–" }),
-      h("td", {}, [badge(x.state)]),
-      h("td", { text: x.started_v_s !== null ? hours(x.started_v_s) : `queued ${hours(x.queued_v_s)}` }),
-      h("td", {}, x.awaits_decision ? ["done", "failed", "rerun"].map((o) =>
-        actionButton(`${o} launch ${x.id}`, `/api/launches/${x.id}/resolve`, "small", { outcome: o })) : [x.error || ""]),
-    ]);
-    const head = h("tr", {}, ["launch", "kernel", "instrument", "state", "started", ""].map((t) => h("th", { text: t })));
-    box.replaceChildren(
-      active.length ? h("table", {}, [head, ...active.map(row)]) : empty("queue empty"),
-      h("h3", { text: "recently finished" }),
-      recent.length ? h("table", {}, [head.cloneNode(true), ...recent.reverse().map(row)]) : empty("nothing finished yet"),
-    );
+    const groups = await api(cpath("/queue"));
+    if (!groups.length) { box.replaceChildren(empty(campaignOver() ? "nothing is left: the campaign is over" : "the queue is empty")); return; }
+    box.replaceChildren(...groups.map((g) => h("div", { class: "qgroup", "data-experiment": g.experiment ?? "" }, [
+      h("div", { class: "qhead" }, [
+        h("b", { text: g.experiment ? `experiment ${g.experiment}` : "launched by hand" }),
+        g.status ? badge(g.status) : null,
+        g.waiting_for ? h("span", { class: "muted small", text: ` waiting for ${g.waiting_for}` }) : null,
+      ]),
+      g.launches.length ? h("table", {}, g.launches.map((x) => h("tr", { "data-launch": x.id }, [
+        h("td", { text: String(x.id) }), h("td", { text: x.kernel }), h("td", { text: x.instrument || "–" }),
+        h("td", {}, [badge(x.state)]),
+        h("td", { class: "small", text: `waiting for ${x.waiting_for}` }),
+      ]))) : null,
+    ])));
   },
 
   async samples() {
@@ -412,12 +739,13 @@ const render = {
     const list = await api(`/api/samples?${cq()}`);
     if (!list.length) { box.replaceChildren(empty("no samples yet")); return; }
     const byId = Object.fromEntries(list.map((s) => [s.id, s]));
-    const node = (s, depth) => h("li", { "data-sample": s.id }, [
+    const chosen = page.selected ? page.experiments.find((e) => e.number === page.selected) : null;
+    const mine = new Set(chosen ? chosen.samples : []);
+    const node = (s, depth) => h("li", { "data-sample": s.id, class: mine.has(s.id) ? "selected" : "" }, [
       h("span", { class: "sid", text: s.id }), " ", h("span", { class: "muted small", text: s.kind }), " ", badge(s.state),
       s.mass ? h("span", { class: "small", text: ` ${fmtQ(s.mass)}` }) : null,
       s.made_by_kernel ? h("span", { class: "muted small", text: ` · by ${s.made_by_kernel} (launch ${s.made_by})` }) : null,
-      s.children.length && depth < 12
-        ? h("ul", {}, s.children.filter((c) => byId[c]).map((c) => node(byId[c], depth + 1))) : null,
+      s.children.length && depth < 12 ? h("ul", {}, s.children.filter((c) => byId[c]).map((c) => node(byId[c], depth + 1))) : null,
     ]);
     const roots = list.filter((s) => !s.parents.some((p) => byId[p]));
     box.replaceChildren(h("ul", {}, roots.map((s) => node(s, 0))));
@@ -426,30 +754,75 @@ const render = {
   async audit() {
     const box = $("#audit");
     const rows = await api(`/api/audit?limit=100`);
+    const VERB = { pause: "paused", resume: "resumed", abort: "aborted", hold: "held", release: "released", approve: "approved", reject: "rejected", confirm: "confirmed step", could_not: "could not do step", propose: "proposed a candidate for", resolve: "settled launch" };
+    const STATE = { done: "carried out", refused: "refused", pending: "waiting for the controller" };
     box.replaceChildren(...(rows.length ? rows.map((c) => h("li", { "data-command": c.id }, [
-      h("span", { class: "muted", text: clock(c.created_wall_s) }),
+      h("span", { class: "muted", text: wallClock(c.created_wall_s) }),
       h("span", { text: c.who }),
-      h("span", { class: "what", text: `${c.kind} ${c.target}${c.argument ? " → " + c.argument : ""}${c.result ? " · " + c.result : ""}` }),
-      badge(c.state),
+      h("span", { class: "what", text: `${VERB[c.kind] || c.kind.replace(/_/g, " ")} ${c.kind === "approve" || c.kind === "reject" ? "experiment " + c.target : c.target}${c.argument ? " as " + c.argument : ""}${c.result ? " — " + c.result : ""}` }),
+      badge(c.state === "done" ? "done" : c.state, STATE[c.state] || c.state),
     ])) : [h("li", {}, [empty("no control actions yet")])]));
   },
 };
 
-// -- refreshing -----------------------------------------------------------------------------
+function summaryBlock(c) {
+  const s = c.summary;
+  const o = c.objectives[0];
+  const best = s.best;
+  const rows = [
+    h("h3", { text: `how it ended: ${word(c.state)} after ${hours(c.virtual_t_s)} of lab time${s.wall_s ? ` (${s.wall_s.toFixed(0)} s of wall time)` : ""}` }),
+    h("div", { text: `${s.experiments} experiments: ${s.completed} completed, ${s.failed} failed (chemistry), ${s.abandoned} abandoned (instrument)` }),
+  ];
+  if (best && o) {
+    rows.push(h("div", {}, [h("b", { text: "best: " }), `experiment ${best.experiment}, ${Object.entries(best.objectives).map(([k, v]) => `${k} ${fmtQ(v)}`).join(", ")} at ${params(best.params)}`]));
+  }
+  if (s.utilisation) {
+    rows.push(h("div", { class: "small", text: "utilisation: " + Object.entries(s.utilisation).map(([k, v]) => `${k} ${Math.round(v * 100)} %`).join(", ") }));
+  }
+  if (s.aborted_by) rows.push(h("div", { class: "error", text: `aborted by ${s.aborted_by}` }));
+  return h("div", { class: "summary", id: "summary" }, rows);
+}
+
+// -- following one experiment -----------------------------------------------------------------
+function select(number) {
+  page.selected = number;
+  if (number) history.replaceState(null, "", `#experiment-${number}`);
+  else history.replaceState(null, "", location.pathname);
+  for (const tr of document.querySelectorAll("#experiments tr[data-experiment]")) {
+    tr.classList.toggle("selected", Number(tr.dataset.experiment) === number);
+  }
+  markStale(["timeline", "isotherms", "progress", "samples"]);
+}
+
+async function couldNot(st) {
+  const dlg = $("#reason-dialog");
+  $("#reason-title").textContent = `Could not do it: ${st.text}`;
+  $("#reason-input").value = "";
+  const ok = await new Promise((resolve) => {
+    dlg.onclose = () => resolve(dlg.returnValue === "ok" && $("#reason-input").value.trim());
+    dlg.returnValue = "";
+    dlg.showModal();
+  });
+  if (ok) control(`/api/steps/${st.id}/could_not`, `step ${st.id}: could not do it`, { why: $("#reason-input").value.trim() });
+}
+
+// -- refreshing -------------------------------------------------------------------------------
 function markStale(names) {
   for (const n of names) page.dirty.add(n);
-  if (!page.timer) page.timer = setTimeout(refresh, 150);
+  if (!page.timer) page.timer = setTimeout(refresh, 20);
 }
 
 async function refresh() {
   page.timer = null;
-  if (page.busy) { page.timer = setTimeout(refresh, 150); return; }
+  if (page.busy) { page.timer = setTimeout(refresh, 50); return; }
   page.busy = true;
   const names = SECTIONS.filter((n) => page.dirty.has(n));
   page.dirty.clear();
   try {
     if (names.includes("header")) await run("header");
-    await Promise.all(names.filter((n) => n !== "header").map(run));
+    // the table first: other panels link launches to its experiments
+    if (names.includes("experiments")) await run("experiments");
+    await Promise.all(names.filter((n) => n !== "header" && n !== "experiments").map(run));
   } finally {
     page.busy = false;
     document.body.dataset.refreshed = String(Date.now());
@@ -460,37 +833,37 @@ async function run(name) {
   try {
     await render[name]();
   } catch (err) {
-    const box = { header: "#campaign-state", pending: "#approvals" }[name] || `#${name}`;
-    const el = $(box);
-    if (el && name !== "header") el.replaceChildren(h("div", { class: "error", text: String(err.message || err) }));
+    const box = { header: null, pending: "#approvals" }[name] ?? `#${name}`;
+    const el = box && $(box);
+    if (el) el.replaceChildren(h("div", { class: "error", text: String(err.message || err) }));
     console.error(name, err);
   }
 }
 
-// -- the live stream ------------------------------------------------------------------------
+// -- the live stream --------------------------------------------------------------------------
 function follow() {
   if (page.stream) page.stream.close();
-  const q = [];
-  if (page.campaign) q.push(cq());
-  if (page.token) q.push(`token=${encodeURIComponent(page.token)}`);
-  const es = new EventSource(`/api/stream${q.length ? "?" + q.join("&") : ""}`);
+  // same-origin EventSource sends the session cookie: no token in any URL
+  const es = new EventSource(`/api/stream${page.campaign ? "?" + cq() : ""}`);
   page.stream = es;
   const live = $("#live");
   es.addEventListener("hello", () => {
     live.textContent = "live";
     live.className = "live on";
+    serverBack();
     markStale(SECTIONS); // catch up on whatever happened while not connected
   });
   for (const [kind, sections] of Object.entries(STALE)) {
     es.addEventListener(kind, (ev) => {
+      document.body.dataset.events = String(Number(document.body.dataset.events || 0) + 1);
       let data = {};
       try { data = JSON.parse(ev.data); } catch (_) { /* keep going */ }
       if (kind === "measurement" && !(data.name || "").startsWith("uptake")) {
-        markStale(["progress"]);
+        markStale(["progress", "experiments"]);
         return;
       }
       if (kind === "campaign" && data.id && data.id !== page.campaign) {
-        markStale(["header"]); // another campaign: the picker (and perhaps the choice) changes
+        markStale(["header"]);
         return;
       }
       markStale(sections);
@@ -499,16 +872,21 @@ function follow() {
   es.onerror = () => {
     live.textContent = "reconnecting";
     live.className = "live off";
+    // is the server gone, or only the stream? a read tells (and sets the banner)
+    api("/api/whoami").catch(() => {});
   };
 }
 
-// -- start ----------------------------------------------------------------------------------
+// -- start ------------------------------------------------------------------------------------
 document.addEventListener("DOMContentLoaded", () => {
-  showToken();
-  $("#token-button").addEventListener("click", () => askToken().then((ok) => { if (ok) follow(); }));
+  const m = /#experiment-(\d+)/.exec(location.hash);
+  if (m) page.selected = Number(m[1]);
+  whoami();
+  $("#sign-in").addEventListener("click", () => (page.signedIn ? signOut() : signIn()));
   $("#campaign").addEventListener("change", (ev) => {
     page.campaign = ev.target.value;
     page.pinned = true;
+    page.selected = null;
     page.kernelColours = {};
     follow();
     markStale(SECTIONS);
@@ -517,10 +895,13 @@ document.addEventListener("DOMContentLoaded", () => {
     b.addEventListener("click", () => {
       if (!page.campaign) return;
       const kind = b.dataset.action;
-      if (kind === "abort" && !confirm(`Abort campaign ${page.campaign}?`)) return;
+      if (kind === "abort" && !confirm(`Abort campaign ${page.campaign}? Running kernels are stopped and instruments made safe.`)) return;
       control(`/api/campaigns/${encodeURIComponent(page.campaign)}/${kind}`, `${kind} ${page.campaign}`);
     });
   });
+  setInterval(tick, 1000);
+  // a page left open for a week: look again now and then even if the stream is quiet
+  setInterval(() => markStale(["header", "now"]), 30000);
   render.header().catch(() => {}).finally(() => {
     follow();
     markStale(SECTIONS);
