@@ -1,37 +1,14 @@
-"""Compute kernels: turn measured isotherm points into the numbers a campaign optimises."""
+"""The analysis kernel: a sample's stored isotherm points → the numbers a campaign optimises,
+through the same code as `ppu analyze` (protocols.isotherms), so a campaign's stored figures
+equal what `ppu analyze` says of its exported AIF files."""
 
 from __future__ import annotations
 
-import math
+from typing import Any
 
 from ppu.core.errors import SampleFailed
 from ppu.core.kernels import In, Uses, kernel
 from ppu.core.units import Q_
-
-#: below this the sample adsorbs nothing we can tell from the instrument's noise
-NO_MEASURABLE_UPTAKE = Q_(0.02, "mmol/g")
-
-
-@kernel(
-    role=None,
-    outputs={"co2_uptake": "mmol/g", "n2_uptake": "mmol/g", "selectivity": ""},
-    cost_s=0.0,
-)
-def screen_sorption(
-    ctx,
-    co2_0p15=In("mmol/g", ge="-1 mmol/g", le="100 mmol/g", doc="CO2 uptake at 0.15 bar"),
-    n2_1bar=In("mmol/g", ge="-1 mmol/g", le="100 mmol/g", doc="N2 uptake at 1 bar"),
-):
-    """CO2 uptake at 0.15 bar and a flue-gas (15:85) CO2/N2 selectivity from the two pure
-    isotherms, in the Henry-regime approximation (N2 is linear up to 1 bar at 298 K).
-    A sample with no measurable CO2 uptake is a failed synthesis, not a zero."""
-    if co2_0p15 < NO_MEASURABLE_UPTAKE:
-        raise SampleFailed(
-            f"no measurable uptake: CO2 {co2_0p15.m_as('mmol/g'):.3g} mmol/g at 0.15 bar"
-        )
-    n2_at_0p85 = max(n2_1bar.m_as("mmol/g") * 0.85, 1e-4)
-    selectivity = (co2_0p15.m_as("mmol/g") / 0.15) / (n2_at_0p85 / 0.85)
-    return {"co2_uptake": co2_0p15, "n2_uptake": n2_1bar, "selectivity": Q_(selectivity, "")}
 
 
 # -- the full analysis of a sample's isotherms, on pyGAPS ---------------------------------------
@@ -59,14 +36,25 @@ def analyze(
         default="0 K",
         doc="working capacity: desorb at (0 K: the isotherm's own, a pressure swing)",
     ),
+    temperature=In(
+        "K",
+        ge="150 K",
+        le="573.15 K",
+        default="298.15 K",
+        doc="the capture temperature whose figures are returned (the sample's CO2 and N2 "
+        "isotherms measured there)",
+    ),
 ):
-    """Everything the sample's stored isotherms tell, on pyGAPS: CO2 uptake at 0.15 and 1 bar
-    (interpolated, or from a DSL / Langmuir / Henry fit just outside the points), N2 uptake at
-    1 bar, IAST CO2/N2 selectivity for a 15:85 flue gas at 1 bar, working capacity (0.15 bar
-    → the desorption conditions); also stored when the isotherms allow: BET area (N2 at
-    77 K) and the isosteric heat (isotherms at two or more temperatures). Wait for the
-    isotherm launches (`after`). No measurable CO2 uptake fails the sample."""
+    """Everything the sample's stored isotherms tell, on pyGAPS, exactly as `ppu analyze`
+    tells it: CO2 uptake at 0.15 and 1 bar (the measured point there, else the DSL / Langmuir /
+    Henry fit), N2 uptake at 1 bar, IAST CO2/N2 selectivity for a 15:85 flue gas at 1 bar,
+    working capacity (0.15 bar → the desorption conditions), at `temperature`; also stored
+    when the isotherms allow: BET area (N2 at 77 K) and the isosteric heat (isotherms at two or
+    more temperatures). Wait for the isotherm launches (`after`). No measurable CO2 uptake
+    fails the sample; an isotherm that cannot be one (loading falling with pressure) fails the
+    launch, naming it."""
     from protocols import isotherms as iso
+    from protocols.isotherms import NO_MEASURABLE_UPTAKE_MMOL_G
 
     sid = sample if isinstance(sample, str) else ctx.samples_in["sample"].id
     measured = iso.measured_isotherms(_measurements_of(ctx, sid))
@@ -74,60 +62,70 @@ def analyze(
         raise ValueError(f"sample {sid} has no stored isotherm points: measure it first")
     t_des = desorption_temperature.m_as("K")
     report = iso.analyze(
-        [(f"launch {m.launch_id}", m.to_pygaps(material=sid)) for m in measured],
+        [iso.Read(f"launch {m.launch_id}", m.to_pygaps(material=sid)) for m in measured],
         desorption_bar=desorption_pressure.m_as("bar"),
         desorption_k=t_des if t_des > 0 else None,
     )
-    by_gas = {e["gas"]: e for e in report["isotherms"] if e["gas"] in ("CO2", "N2")}
-    co2, n2 = by_gas.get("CO2"), by_gas.get("N2")
-    if co2 is None or co2["status"] == "no measurable uptake":
-        shown = co2["max_uptake"]["value"] if co2 else 0.0
+    kelvin = temperature.m_as("K")
+    co2 = [e for e in report["isotherms"] if e["gas"] == "CO2"]
+    if not co2 or all(e["status"] == "no measurable uptake" for e in co2):
+        shown = max((e["max_uptake"]["value"] for e in co2), default=0.0)
         raise SampleFailed(f"no measurable uptake: CO2 at most {shown:.3g} mmol/g")
-    if n2 is None:
-        raise ValueError(f"sample {sid} has no N2 isotherm: selectivity needs one")
-    material = report["materials"][0]
-    sources = [m.launch_id for m in measured]
-    co2_low = _uptake(co2, 0.15)
-    co2_high = _uptake(co2, 1.0)
-    if co2_low is None or co2_high is None:
-        raise ValueError(f"sample {sid}: the CO2 isotherm does not reach 1 bar")
-    if n2["status"] == "no measurable uptake":
-        # below detection: the Henry-regime selectivity with N2 at the detection limit, a floor
-        n2_1bar = (n2["max_uptake"]["value"], "below detection")
-        floor = max(n2_1bar[0], NO_MEASURABLE_UPTAKE.m_as("mmol/g"))
-        selectivity = (co2_low[0] / 0.15) / (floor / 1.0)
-        how = "lower bound: N2 uptake below detection (Henry regime)"
-    else:
-        n2_1bar = _uptake(n2, 1.0) or (math.nan, "")
-        sel = material.get("selectivity")
-        if sel is None:
-            raise ValueError(f"sample {sid}: {material['not_computed'].get('selectivity')}")
-        selectivity, how = sel["value"], sel["method"]
-    wc = material.get("working_capacity")
-    if wc is None:
-        raise ValueError(f"sample {sid}: working capacity: {material['not_computed']}")
-    common = {"sample": sid, "source_launches": sources}
+    (material,) = report["materials"]
+    at = _at(material, kelvin)
+    if at is None:
+        measured_at = sorted({e["temperature"]["value"] for e in co2})
+        raise ValueError(
+            f"sample {sid}: no CO2 isotherm at {kelvin:g} K (measured at "
+            f"{', '.join(f'{t:g} K' for t in measured_at)})"
+        )
+    low = at.get("co2_uptake_0p15bar")
+    if low is not None and low["value"] < NO_MEASURABLE_UPTAKE_MMOL_G:
+        raise SampleFailed(
+            f"no measurable uptake: CO2 {low['value']:.3g} mmol/g at 0.15 bar ({low['method']})"
+        )
+    n2 = _n2_at_1bar(report, at, sid)
+    missing = at.get("not_computed", {})
+    for key in ("co2_uptake_0p15bar", "co2_uptake_1bar", "selectivity", "working_capacity"):
+        if key not in at:
+            raise ValueError(f"sample {sid}: {key.replace('_', ' ')}: {missing.get(key)}")
+    sel, wc = at["selectivity"], at["working_capacity"]
+    warnings = list(report["warnings"])
+    common = {"sample": sid, "source_launches": [m.launch_id for m in measured]}
     outputs = {
-        "co2_uptake": Q_(co2_low[0], "mmol/g"),
-        "co2_uptake_1bar": Q_(co2_high[0], "mmol/g"),
-        "n2_uptake": Q_(n2_1bar[0], "mmol/g"),
-        "selectivity": Q_(selectivity, ""),
+        "co2_uptake": Q_(at["co2_uptake_0p15bar"]["value"], "mmol/g"),
+        "co2_uptake_1bar": Q_(at["co2_uptake_1bar"]["value"], "mmol/g"),
+        "n2_uptake": Q_(n2[0], "mmol/g"),
+        "selectivity": Q_(sel["value"], ""),
         "working_capacity": Q_(wc["value"], "mmol/g"),
     }
-    methods = {
-        "co2_uptake": {"method": co2_low[1], "pressure_bar": 0.15, "fit": co2.get("fit")},
-        "co2_uptake_1bar": {"method": co2_high[1], "pressure_bar": 1.0, "fit": co2.get("fit")},
-        "n2_uptake": {"method": n2_1bar[1], "pressure_bar": 1.0, "fit": n2.get("fit")},
-        "selectivity": {"method": how, "co2_fraction": 0.15, "total_pressure_bar": 1.0},
-        "working_capacity": {
-            "adsorption": wc["adsorption"],
-            "desorption": wc["desorption"],
+    co2_fit = next((e["fit"] for e in co2 if e["source"] in at["sources"] and "fit" in e), None)
+    methods: dict[str, dict[str, Any]] = {
+        "co2_uptake": _how(at["co2_uptake_0p15bar"], 0.15, co2_fit),
+        "co2_uptake_1bar": _how(at["co2_uptake_1bar"], 1.0, co2_fit),
+        "n2_uptake": {"method": n2[1], "pressure_bar": 1.0},
+        "selectivity": {
+            "method": sel["method"],
+            "co2_fraction": 0.15,
+            "total_pressure_bar": 1.0,
+            "pure_component_pressures": sel["pure_component_pressures"],
+            "extrapolated": sel["extrapolated"],
         },
+        "working_capacity": {"adsorption": wc["adsorption"], "desorption": wc["desorption"]},
     }
     for name, q in outputs.items():
-        ctx.measure(name, q, **common, **methods[name])
+        ctx.measure(
+            name,
+            q,
+            **common,
+            **methods[name],
+            temperature_k=at["temperature"]["value"],
+            warnings=warnings,
+        )
     if "bet_area" in material:
-        bet = next(e["bet"] for e in report["isotherms"] if e.get("bet", {}).get("area"))
+        bet = next(
+            e["bet"] for e in report["isotherms"] if e["source"] == material["bet_area"]["source"]
+        )
         ctx.measure(
             "bet_area",
             Q_(material["bet_area"]["value"], "m^2/g"),
@@ -147,11 +145,41 @@ def analyze(
     return outputs
 
 
-def _uptake(entry: dict, pressure_bar: float) -> tuple[float, str] | None:
-    for u in entry.get("uptakes", []):
-        if math.isclose(u["pressure"]["value"], pressure_bar) and u["uptake"] is not None:
-            return u["uptake"]["value"], u["method"]
-    return None
+def _at(material: dict[str, Any], kelvin: float) -> dict[str, Any] | None:
+    """The material's figures at the temperature nearest `kelvin`, within the analysis's
+    one-temperature band."""
+    from protocols.isotherms import SAME_TEMPERATURE_K
+
+    near = [
+        g
+        for g in material.get("by_temperature", [])
+        if abs(g["temperature"]["value"] - kelvin) <= SAME_TEMPERATURE_K
+    ]
+    return min(near, key=lambda g: abs(g["temperature"]["value"] - kelvin), default=None)
+
+
+def _n2_at_1bar(report: dict[str, Any], at: dict[str, Any], sid: str) -> tuple[float, str]:
+    """N2 uptake at 1 bar at that temperature; below detection, the largest loading measured."""
+    n2 = [e for e in report["isotherms"] if e["gas"] == "N2" and e["source"] in at["sources"]]
+    kelvin = at["temperature"]["value"]
+    if not n2:
+        raise ValueError(f"sample {sid} has no N2 isotherm at {kelvin:g} K: selectivity needs one")
+    if "n2_uptake_1bar" in at:
+        return at["n2_uptake_1bar"]["value"], at["n2_uptake_1bar"]["method"]
+    blank = [e for e in n2 if e["status"] == "no measurable uptake"]
+    if blank:
+        return max(e["max_uptake"]["value"] for e in blank), "below detection"
+    why = at.get("not_computed", {}).get("n2_uptake_1bar")
+    raise ValueError(f"sample {sid}: N2 uptake at 1 bar: {why}")
+
+
+def _how(figure: dict[str, Any], pressure_bar: float, fit: Any) -> dict[str, Any]:
+    return {
+        "method": figure["method"],
+        "extrapolated": figure["extrapolated"],
+        "pressure_bar": pressure_bar,
+        "fit": fit,
+    }
 
 
 def _measurements_of(ctx, sample_id: str) -> list:

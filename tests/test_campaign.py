@@ -74,7 +74,7 @@ def _campaign_with(tmp_path: Path, old: str, new: str) -> Path:
         (
             'from = "analysis.co2_uptake"',
             'from = "analysis.bet_area"',
-            r"campaign\.toml: objectives\.co2_uptake\.from: step analysis \(screen_sorption\) has "
+            r"campaign\.toml: objectives\.co2_uptake\.from: step analysis \(analyze\) has "
             r"no output 'bet_area'",
         ),
         (

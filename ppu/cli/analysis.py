@@ -46,15 +46,51 @@ def register(app: typer.Typer) -> None:
                 "more temperatures) [default: the isotherm's own]",
             ),
         ] = None,
+        volume_basis: Annotated[
+            str | None,
+            typer.Option(
+                "--volume-basis",
+                help="What a loading given as a bare volume (cm3/g) is: stp (cm3(STP)/g) or "
+                "liquid. Without it such a file is refused as ambiguous.",
+            ),
+        ] = None,
+        material_molar_mass: Annotated[
+            str | None,
+            typer.Option(
+                "--material-molar-mass",
+                help="Molar mass of the material, for loadings per mol of it (mol/mol), e.g. "
+                "'654 g/mol'.",
+            ),
+        ] = None,
+        material_density: Annotated[
+            str | None,
+            typer.Option(
+                "--material-density",
+                help="Density of the material, for loadings per cm3 of it, e.g. '0.9 g/cm^3'.",
+            ),
+        ] = None,
         as_json: JsonOption = False,
     ) -> None:
         """Fit, uptakes at 0.15 and 1 bar, BET (N2 77 K), IAST CO2/N2 selectivity, isosteric
-        heat and working capacity: whatever the files allow, with units."""
+        heat and working capacity: whatever the files allow, with units, per material and
+        temperature. A file whose units are ambiguous, or that cannot be an adsorption
+        isotherm, is refused naming the file and the problem (exit 2)."""
         from ppu.cli.app import emit_json, guard
 
         def body() -> int:
             from ppu.core.units import UnitError, parse_quantity
             from protocols import isotherms
+
+            def positive(option: str, text: str | None, unit: str) -> float | None:
+                if text is None:
+                    return None
+                try:
+                    value = parse_quantity(text, unit).m_as(unit)
+                except UnitError as e:
+                    raise BadInput(option, str(e)) from None
+                if not value > 0:
+                    raise BadInput(option, f"'{text}' is not positive")
+                return float(value)
 
             try:
                 p_des = parse_quantity(desorption, "bar").m_as("bar")
@@ -68,8 +104,15 @@ def register(app: typer.Typer) -> None:
                     raise BadInput("--desorption-temperature", str(e)) from None
             if p_des <= 0:
                 raise BadInput("--desorption", f"'{desorption}' is not a positive pressure")
-            loaded = [(str(f), iso) for f in files for iso in isotherms.load(f)]
-            report = isotherms.analyze(loaded, desorption_bar=p_des, desorption_k=t_des)
+            stated = isotherms.Stated(
+                volume=volume_basis,
+                material_molar_mass=positive("--material-molar-mass", material_molar_mass, "g/mol"),
+                material_density=positive("--material-density", material_density, "g/cm^3"),
+            )
+            loaded = [read for f in files for read in isotherms.load(f)]
+            report = isotherms.analyze(
+                loaded, stated=stated, desorption_bar=p_des, desorption_k=t_des
+            )
             report = {"files": [str(f) for f in files], **report}
             if as_json:
                 emit_json(report)
@@ -164,64 +207,12 @@ def _print_report(report: dict[str, Any]) -> None:
     for m in report["materials"]:
         echo(f"[bold]{escape(m['material'])}[/]")
         for e in (x for x in entries if x["material"] == m["material"]):
-            head = f"  {e['gas']} at {_q(e['temperature'])}  ({escape(e['source'])})"
-            if e["status"] != "ok":
-                echo(f"{head}: [yellow]{e['status']}[/]: {escape(e.get('why', ''))}")
-                continue
-            pr = e.get("pressure_range") or []
-            span = f"{_q(pr[0])} … {_q(pr[1])}" if pr else ""
-            echo(f"{head}: {e['points']} points, {span}")
-            if "bet" in e:
-                b = e["bet"]
-                if b.get("area") is None:
-                    echo(f"    BET area: not computed: {escape(b.get('why', ''))}")
-                else:
-                    lo, hi = b["range_p_p0"]
-                    failed = [k for k, ok in b["criteria"].items() if not ok]
-                    echo(
-                        f"    BET area: {_q(b['area'])}  (C {b['c']:.3g}, p/p0 {lo:.3g}–{hi:.3g},"
-                        f" {b['points']} points, r {b['corr_coef']:.5f})"
-                    )
-                    if failed:
-                        alt = b.get("rouquerol_area")
-                        echo(
-                            "      fails Rouquerol: "
-                            + "; ".join(failed)
-                            + (
-                                f"; a range meeting them all gives {_q(alt)}"
-                                if alt
-                                else "; no range meets them all"
-                            )
-                        )
-            if "fit" in e:
-                f = e["fit"]
-                failed = "".join(f"; {k} failed: {escape(v)}" for k, v in f["failed"].items())
-                if f["model"]:
-                    echo(
-                        f"    fit: {f['model']} over {f['points']} points ≤ {_q(f['up_to'])},"
-                        f" RMSE {_q(f['rmse'], 2)}{failed}"
-                    )
-                else:
-                    echo(f"    fit: none{failed}")
-            for u in e.get("uptakes", []):
-                echo(
-                    f"    uptake at {_q(u['pressure'])}: "
-                    + (f"{_q(u['uptake'])} ({u['method']})" if u["uptake"] else u["method"])
-                )
+            _print_isotherm(echo, e)
         if m.get("status"):
             echo(f"  [yellow]{m['status']}[/]")
             continue
-        for key, label in (
-            ("co2_uptake_0p15bar", "CO2 uptake at 0.15 bar"),
-            ("co2_uptake_1bar", "CO2 uptake at 1 bar"),
-            ("n2_uptake_1bar", "N2 uptake at 1 bar"),
-            ("bet_area", "BET area"),
-        ):
-            if key in m:
-                echo(f"  {label}: {_q(m[key])}")
-        if "selectivity" in m:
-            s = m["selectivity"]
-            echo(f"  selectivity CO2/N2: {s['value']:.3g} ({s['method']}, {_q(s['temperature'])})")
+        if "bet_area" in m:
+            echo(f"  BET area: {_q(m['bet_area'])} (from {escape(m['bet_area']['source'])})")
         for gas, h in m.get("heat_of_adsorption", {}).items():
             lo, hi = h["loading_range"]
             temps = ", ".join(_q(t) for t in h["temperatures"])
@@ -229,17 +220,95 @@ def _print_report(report: dict[str, Any]) -> None:
                 f"  isosteric heat {gas}: {_q(h['median'], 3)} (median over {_q(lo, 3)} … "
                 f"{_q(hi, 3)}; from {temps})"
             )
-        if "working_capacity" in m:
-            w = m["working_capacity"]
-            a, d = w["adsorption"], w["desorption"]
-            echo(
-                f"  working capacity {w['gas']}: {w['value']:.4g} {w['unit']}  "
-                f"({_q(a['pressure'])}, {_q(a['temperature'])} → {_q(d['pressure'])}, "
-                f"{_q(d['temperature'])})"
-            )
+        for g in m.get("by_temperature", []):
+            _print_temperature(echo, g)
         for key, why in m.get("not_computed", {}).items():
             label = _LABELS.get(key, key.replace("_", " "))
             echo(f"  [dim]{label}: not computed: {escape(why)}[/]")
+        for w in m.get("warnings", []):
+            echo(f"  [yellow]warning[/]: {escape(w)}")
+
+
+def _print_isotherm(echo: Any, e: dict[str, Any]) -> None:
+    from rich.markup import escape
+
+    head = f"  {e['gas']} at {_q(e['temperature'])}  ({escape(e['source'])})"
+    if e["status"] != "ok":
+        echo(f"{head}: [yellow]{e['status']}[/]: {escape(e.get('why', ''))}")
+    else:
+        pr = e.get("pressure_range") or []
+        span = f"{_q(pr[0])} … {_q(pr[1])}" if pr else ""
+        echo(f"{head}: {e['points']} points, {span}; read as {escape(e.get('read_as', ''))}")
+    for note in e.get("notes", []):
+        echo(f"    [dim]{escape(note)}[/]")
+    if "bet" in e:
+        b = e["bet"]
+        if b.get("area") is None:
+            echo(f"    BET area: not computed: {escape(b.get('why', ''))}")
+        else:
+            lo, hi = b["range_p_p0"]
+            failed = [k for k, ok in b["criteria"].items() if not ok]
+            echo(
+                f"    BET area: {_q(b['area'])}  (C {b['c']:.3g}, p/p0 {lo:.3g}–{hi:.3g},"
+                f" {b['points']} points, r {b['corr_coef']:.5f}; p0 {escape(b['p0'])})"
+            )
+            if failed:
+                alt = b.get("rouquerol_area")
+                echo(
+                    "      fails Rouquerol: "
+                    + "; ".join(failed)
+                    + (
+                        f"; a range meeting them all gives {_q(alt)}"
+                        if alt
+                        else "; no range meets them all"
+                    )
+                )
+    if "fit" in e:
+        f = e["fit"]
+        failed = "".join(f"; {k} failed: {escape(v)}" for k, v in f["failed"].items())
+        if f["model"]:
+            echo(
+                f"    fit: {f['model']} over {f['points']} points, {_q(f['from'])} … "
+                f"{_q(f['up_to'])}, RMSE {_q(f['rmse'], 2)}{failed}"
+            )
+        else:
+            echo(f"    fit: none{failed}")
+    for u in e.get("uptakes", []):
+        echo(
+            f"    uptake at {_q(u['pressure'])}: "
+            + (f"{_q(u['uptake'])} ({u['method']})" if u["uptake"] else u["method"])
+        )
+    for w in e.get("warnings", []):
+        echo(f"    [yellow]warning[/]: {escape(w)}")
+
+
+def _print_temperature(echo: Any, g: dict[str, Any]) -> None:
+    from rich.markup import escape
+
+    echo(f"  at {_q(g['temperature'])}:")
+    for key, label in (
+        ("co2_uptake_0p15bar", "CO2 uptake at 0.15 bar"),
+        ("co2_uptake_1bar", "CO2 uptake at 1 bar"),
+        ("n2_uptake_1bar", "N2 uptake at 1 bar"),
+    ):
+        if key in g:
+            echo(f"    {label}: {_q(g[key])} ({g[key]['method']})")
+    if "selectivity" in g:
+        s = g["selectivity"]
+        echo(f"    selectivity CO2/N2: {s['value']:.3g} ({s['method']})")
+    if "working_capacity" in g:
+        w = g["working_capacity"]
+        a, d = w["adsorption"], w["desorption"]
+        echo(
+            f"    working capacity {w['gas']}: {w['value']:.4g} {w['unit']}  "
+            f"({_q(a['pressure'])}, {_q(a['temperature'])} → {_q(d['pressure'])}, "
+            f"{_q(d['temperature'])})"
+        )
+    for key, why in g.get("not_computed", {}).items():
+        label = _LABELS.get(key, key.replace("_", " "))
+        echo(f"    [dim]{label}: not computed: {escape(why)}[/]")
+    for w in g.get("warnings", []):
+        echo(f"    [yellow]warning[/]: {escape(w)}")
 
 
 # -- export -----------------------------------------------------------------------------------
@@ -300,12 +369,14 @@ def export_aif(store: Any, campaign_id: str, out: Path) -> list[Path]:
         outputs = launch.outputs or {}
         props: dict[str, Any] = {
             "instrument": launch.instrument or "",
-            "material_batch": f"{campaign_id} experiment {experiment_of.get(m.launch_id, '?')}",
+            # pyGAPS writes material_batch as AIF's _adsnt_sample_id: the sample's id
+            "material_batch": m.sample_id or f"launch {m.launch_id}",
             "date": dt.datetime.fromtimestamp(launch.created_wall, dt.UTC).isoformat(),
             "ppu_kernel": launch.kernel,
             "ppu_launch": m.launch_id,
             "ppu_campaign": campaign_id,
-            "ppu_version": str(m.meta.get("ppu_version", "not recorded")),
+            "ppu_experiment": experiment_of.get(m.launch_id, "?"),
+            "ppu_version": _measured_with(m.meta),
             "ppu_exported_by": ppu.__version__,
         }
         if sample is not None and sample.mass_value is not None:
@@ -318,7 +389,7 @@ def export_aif(store: Any, campaign_id: str, out: Path) -> list[Path]:
         if "free_volume" in outputs:
             props["calibration_free_space"] = _quantity_text(outputs["free_volume"])
         for key, value in m.meta.items():
-            if key not in _SKIP_META and key != "ppu_version":
+            if key not in _SKIP_META and key not in ("ppu_version", "software"):
                 props[f"provenance_{key}"] = value if isinstance(value, str) else repr(value)
         start = s.exec(
             select(RunDocument).where(
@@ -346,6 +417,15 @@ def export_aif(store: Any, campaign_id: str, out: Path) -> list[Path]:
         path.write_text(isotherms.aif_text(iso, extra))
         written.append(path)
     return written
+
+
+def _measured_with(meta: dict[str, Any]) -> str:
+    """ppu's version when the points were measured: the runtime records `software` ('ppu
+    0.1.0') with every measurement (some stores hold `ppu_version`); else this ppu's."""
+    import ppu
+
+    recorded = meta.get("ppu_version") or meta.get("software")
+    return str(recorded).removeprefix("ppu ").strip() if recorded else ppu.__version__
 
 
 def _degas(session: Any, sample: Any, launches: dict[int, Any]) -> dict[str, Any]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from protocols.isotherms.reading import gas_label, quiet
+from protocols.isotherms.reading import gas_label, pygaps_said, quiet, worth_telling
 
 
 # -- BET --------------------------------------------------------------------------------------
@@ -14,16 +14,19 @@ def is_n2_77k(iso: Any) -> bool:
     return gas_label(iso) == "N2" and abs(float(iso.temperature) - 77.35) <= 2.0
 
 
-def bet(iso: Any) -> dict[str, Any]:
-    """BET area (m²/g) from N2 at 77 K over pyGAPS's automatic range (where n(1 − p/p0)
-    stops rising, down to a tenth of that pressure), checked against the Rouquerol criteria.
-    When that range fails one, the longest range (then the most linear) meeting them all is
-    computed too, as `rouquerol_area`: the chemist sees both."""
+def bet(normalized: Any) -> dict[str, Any]:
+    """BET area (m²/g) from N2 at 77 K (an isotherm in mmol/g: the area is per g) over pyGAPS's
+    automatic range (where n(1 − p/p0) stops rising, down to a tenth of that pressure),
+    checked against the Rouquerol criteria. When that range fails one, the longest range
+    (then the most linear) meeting them all is computed too, as `rouquerol_area`: the chemist
+    sees both. p/p0 uses the measured saturation pressure when the points carry one (`p0`),
+    else pyGAPS's at the isotherm's temperature."""
     import numpy as np
     from pygaps.characterisation.area_bet import area_BET
     from pygaps.utilities.pygaps_utilities import get_iso_loading_and_pressure_ordered
 
-    with quiet():
+    iso, p0_from = _relative(normalized)
+    with pygaps_said() as said:  # its doubts about the range it chose ("not linear") matter
         x, n = get_iso_loading_and_pressure_ordered(
             iso,
             "ads",
@@ -43,6 +46,8 @@ def bet(iso: Any) -> dict[str, Any]:
         "corr_coef": float(default["corr_coef"]),
         "criteria": checks,
         "rouquerol": all(checks.values()),
+        "p0": p0_from,
+        "said": [f"BET: {w}" for w in worth_telling(said)],
     }
     if result["rouquerol"]:
         return result
@@ -58,6 +63,44 @@ def bet(iso: Any) -> dict[str, Any]:
     result["rouquerol_area"] = float(r["area"])
     result["rouquerol_range"] = (float(x[lo]), float(x[hi]))
     return result
+
+
+def _relative(iso: Any) -> tuple[Any, str]:
+    """The isotherm in p/p0 from its measured p0 column, when every adsorption point has one."""
+    import math
+
+    import pandas as pd
+    import pygaps
+
+    from protocols.isotherms.basis import NORMALIZED_UNITS
+
+    kelvin = float(iso.temperature)
+    said = f"pyGAPS's saturation pressure at {kelvin:g} K"
+    if "p0" not in iso.other_keys:
+        return iso, said
+    data = iso.data(branch="ads")
+    p0 = [float(v) for v in data["p0"]]
+    if not p0 or not all(math.isfinite(v) and v > 0 for v in p0):
+        return iso, said
+    frame = pd.DataFrame(
+        {
+            "pressure": [float(p) / v for p, v in zip(data["pressure"], p0, strict=True)],
+            "loading": [float(n) for n in data["loading"]],
+        }
+    )
+    units = {**NORMALIZED_UNITS, "pressure_mode": "relative", "pressure_unit": None}
+    with quiet():
+        rel = pygaps.PointIsotherm(
+            isotherm_data=frame,
+            pressure_key="pressure",
+            loading_key="loading",
+            branch="ads",
+            material=str(iso.material),
+            adsorbate=str(iso.adsorbate),
+            temperature=kelvin,
+            **units,
+        )
+    return rel, f"measured with the points ({min(p0):.4g}–{max(p0):.4g} bar)"
 
 
 def _rouquerol(x: Any, n: Any, lo: int, hi: int, c: float, n_m: float) -> dict[str, bool]:

@@ -22,7 +22,8 @@ class MeasuredIsotherm:
     sample_id: str | None
     gas: str
     temperature_k: float
-    points: list[dict[str, Any]]  # pressure_bar, uptake (mmol/g), sigma, branch, p0_bar
+    points: list[dict[str, Any]]  # pressure_bar, uptake (mmol/g), sigma, sigma_pressure_bar,
+    # branch, p0_bar
     meta: dict[str, Any] = field(default_factory=dict)  # provenance shared by every point
 
     def to_pygaps(self, material: str | None = None, **properties: Any) -> Any:
@@ -38,16 +39,18 @@ class MeasuredIsotherm:
                 "branch": [0 if r["branch"] == "adsorption" else 1 for r in rows],
             }
         )
-        other = ["amount_sigma"]
+        # further columns are pyGAPS's "other keys" (written as AIF loop items, σ in the
+        # pressure's and the loading's own units); not named in a property, which pyGAPS's
+        # AIF writer would put in a list its reader cannot parse back
+        if rows and all(r.get("sigma_pressure_bar") is not None for r in rows):
+            df["pressure_sigma"] = [r["sigma_pressure_bar"] for r in rows]
         if all(r.get("p0_bar") for r in rows):
             df["p0"] = [r["p0_bar"] for r in rows]
-            other.append("p0")
         with quiet():
             return pygaps.PointIsotherm(
                 isotherm_data=df,
                 pressure_key="pressure",
                 loading_key="loading",
-                other_keys=other,
                 material=material or self.sample_id or f"launch {self.launch_id}",
                 adsorbate=self.gas,
                 temperature=self.temperature_k,
@@ -65,11 +68,13 @@ class MeasuredIsotherm:
 _PER_POINT = {
     "pressure_bar",
     "sigma",
+    "sigma_pressure_bar",
     "branch",
     "point",
     "equilibration_s",
     "equilibrated",
     "relative_pressure",
+    "p0_bar",
     "temperature_k",
 }
 
@@ -93,8 +98,12 @@ def measured_isotherms(rows: Iterable[Any]) -> list[MeasuredIsotherm]:
                     "pressure_bar": float(pv["pressure_bar"]),
                     "uptake": value,
                     "sigma": pv.get("sigma"),
+                    "sigma_pressure_bar": pv.get("sigma_pressure_bar"),
                     "branch": pv.get("branch", "adsorption"),
-                    "p0_bar": float(pv["pressure_bar"]) / rel if rel else None,
+                    # the saturation pressure measured with the point, else the one the
+                    # kernel divided by
+                    "p0_bar": pv.get("p0_bar")
+                    or (float(pv["pressure_bar"]) / rel if rel else None),
                     "temperature_k": pv.get("temperature_k"),
                 }
             )

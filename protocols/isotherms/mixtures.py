@@ -7,7 +7,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from protocols.isotherms.fits import Fit, uptake_at
+from protocols.isotherms.fits import EXTRAPOLATION_MARGIN, Fit, uptake_at
 from protocols.isotherms.reading import quiet
 
 FLUE_GAS_CO2 = 0.15  # mole fraction of CO2 in a coal flue gas, the rest taken as N2
@@ -19,28 +19,38 @@ SAME_TEMPERATURE_K = 2.0
 # -- mixtures, heats, swings ------------------------------------------------------------------
 def iast_selectivity(
     strong: Fit, weak: Fit, *, fraction: float = FLUE_GAS_CO2, total_bar: float = 1.0
-) -> dict[str, float]:
+) -> dict[str, Any]:
     """IAST from the two pure-component fits: loadings of each gas from a mixture with
-    `fraction` of the first at `total_bar`, and the selectivity (x1/x2)/(y1/y2)."""
+    `fraction` of the first at `total_bar`, and the selectivity (x1/x2)/(y1/y2).
+
+    IAST reads each pure isotherm at the pressure p_i/x_i where its spreading pressure equals
+    the mixture's: for the weak gas that is often far above its points (N2 beside CO2 on a
+    good sorbent: 10–24 bar from a 1-bar isotherm). `extrapolated` names each fit read beyond
+    its points, at which pressure."""
     import numpy as np
     from pygaps.prediction.iast import iast_point_fraction
 
     if strong.model is None or weak.model is None:
         raise ValueError("both pure isotherms need a model fit")
+    y = np.array([fraction, 1 - fraction])
     with quiet():
-        q = iast_point_fraction(
-            [strong.isotherm, weak.isotherm],
-            np.array([fraction, 1 - fraction]),
-            total_bar,
-            warningoff=True,
-        )
+        q = iast_point_fraction([strong.isotherm, weak.isotherm], y, total_bar, warningoff=True)
     q1, q2 = float(q[0]), float(q[1])
     if not (q1 > 0 and q2 > 0):
         raise ValueError("IAST gave no adsorbed amount of one gas")
+    x = np.array([q1, q2]) / (q1 + q2)
+    pure = [float(p) for p in y * total_bar / x]
+    extrapolated = {
+        i: (pure[i], f.up_to_bar)
+        for i, f in enumerate((strong, weak))
+        if f.up_to_bar is not None and pure[i] > f.up_to_bar * (1 + EXTRAPOLATION_MARGIN)
+    }
     return {
         "selectivity": (q1 / q2) / (fraction / (1 - fraction)),
         "loading_1": q1,
         "loading_2": q2,
+        "pure_pressures": pure,
+        "extrapolated": extrapolated,
     }
 
 
@@ -50,11 +60,12 @@ def isosteric_heat(isos: Sequence[Any]) -> dict[str, Any]:
     import numpy as np
     from pygaps.characterisation.enth_sorp_clapeyron import enthalpy_sorption_clapeyron
 
+    isos = sorted(isos, key=lambda i: float(i.temperature))
     temps = sorted({round(float(i.temperature), 1) for i in isos})
     if len(temps) < 2:
         raise ValueError("needs isotherms at two or more temperatures")
     with quiet():
-        r = enthalpy_sorption_clapeyron(list(isos))
+        r = enthalpy_sorption_clapeyron(isos)
     heat = np.asarray(r["isosteric_enthalpy"], float)
     loading = np.asarray(r["loading"], float)
     good = np.isfinite(heat)
