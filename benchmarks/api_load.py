@@ -3,8 +3,9 @@
     .venv/bin/python benchmarks/api_load.py [--rates 200 1000] [--seconds 10] [--json]
 
 `ppu serve` runs in a process of its own over a demo store (two experiments, made once); a
-load generator in this process sends GET /api/campaigns/{id} (what the page reads on every
-event) at a fixed rate, open-loop: each request is due at its own instant whether or not
+load generator in this process sends GETs at a fixed rate, open-loop, by default the mix a
+page reads after an event (the campaign, its experiments table, timeline, running launches,
+instruments; `--one` for the campaign alone): each request is due at its own instant whether or not
 earlier ones have answered, and its latency counts from that instant (so a server that falls
 behind shows it, rather than slowing the generator down). Keep-alive connections, HTTP/1.1.
 
@@ -55,14 +56,14 @@ async def _request(
         pool.put_nowait((reader, writer))
 
 
-async def load(host: str, port: int, path: str, rate: float, seconds: float) -> dict:
+async def load(host: str, port: int, paths: list[str], rate: float, seconds: float) -> dict:
     pool: asyncio.Queue = asyncio.Queue()
     for _ in range(CONNECTIONS):
         pool.put_nowait((None, None))
     loop = asyncio.get_running_loop()
     results: list[tuple[int, float]] = []
 
-    async def one(due: float) -> None:
+    async def one(due: float, path: str) -> None:
         status, _ = await _request(pool, host, port, path)
         results.append((status, loop.time() - due))
 
@@ -74,7 +75,7 @@ async def load(host: str, port: int, path: str, rate: float, seconds: float) -> 
         delay = due - loop.time()
         if delay > 0:
             await asyncio.sleep(delay)
-        tasks.append(asyncio.create_task(one(due)))
+        tasks.append(asyncio.create_task(one(due, paths[i % len(paths)])))
     await asyncio.gather(*tasks)
     took = loop.time() - start
     ok = sorted(lat for st, lat in results if st == 200)
@@ -98,6 +99,7 @@ def main() -> None:
     ap.add_argument("--rates", type=float, nargs="+", default=[200.0, 1000.0])
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--one", action="store_true", help="only GET /api/campaigns/{id}")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "demo.sqlite"
@@ -120,13 +122,25 @@ def main() -> None:
                     raise SystemExit(f"ppu serve did not start: {log.read_text()}")
                 time.sleep(0.1)
             host, port = hit.group(1), int(hit.group(2))
-            path = f"/api/campaigns/{cid}"
-            asyncio.run(load(host, port, path, 50, 2))  # warm: imports, connections, caches
-            rows = [asyncio.run(load(host, port, path, r, args.seconds)) for r in args.rates]
+            c = f"/api/campaigns/{cid}"
+            paths = (
+                [c]
+                if args.one
+                else [
+                    c,
+                    f"{c}/experiments",
+                    f"{c}/timeline",
+                    f"/api/launches?campaign={cid}&state=running",
+                    f"/api/instruments?campaign={cid}",
+                ]
+            )
+            asyncio.run(load(host, port, paths, 50, 2))  # warm: imports, connections, caches
+            rows = [asyncio.run(load(host, port, paths, r, args.seconds)) for r in args.rates]
         finally:
             proc.terminate()
             proc.wait(10)
-    print(f"GET {path} for {args.seconds:g} s per rate, open-loop, {CONNECTIONS} connections")
+    print(f"GET {', '.join(paths)} in turn, {args.seconds:g} s per rate, open-loop,")
+    print(f"{CONNECTIONS} connections")
     print(f"{'req/s':>7s} {'answered/s':>10s} {'p50 ms':>8s} {'p99 ms':>8s} {'max ms':>8s} "
           f"{'503':>6s} {'failed':>6s}")  # fmt: skip
     for r in rows:
@@ -136,7 +150,7 @@ def main() -> None:
         )
     print("targets: p99 ≤ 50 ms at 200 req/s; at 1,000 req/s 503s rather than a growing queue")
     if args.json:
-        print(json.dumps({"path": path, "seconds": args.seconds, "rates": rows}))
+        print(json.dumps({"paths": paths, "seconds": args.seconds, "rates": rows}))
 
 
 if __name__ == "__main__":

@@ -196,3 +196,58 @@ def test_the_lock_watch_notices_a_dropped_session_and_takes_the_lock_back(
     finally:
         watch.stop()
         lock.release()
+
+
+def test_a_controller_whose_campaign_was_run_by_another_meanwhile_lets_go_and_stays_held(
+    postgres_server: str,
+) -> None:
+    """While its lock was lost a second controller took the campaign and ran it (its
+    heartbeat is in the store): the first, getting the lock back, knows its picture is out of
+    date, so it keeps every instrument held, gives the lock up for a resume, and says so."""
+    from ppu.core.clock import Clock
+    from ppu.lab.spec import load_lab
+    from ppu.runtime.control import LOCK_HOLD, ControlDesk
+    from ppu.runtime.lock_watch import LockWatch
+    from ppu.runtime.runtime import running
+    from ppu.store import Store
+    from ppu.store.models import Campaign
+    from tests.conftest import BENCH_LAB, _close_checking_leaks
+
+    db = new_database(postgres_server)
+    lock = CampaignLock(db, "bench-3")
+    lock.acquire()
+    watch = LockWatch(lock)
+    clock = Clock.new_virtual()
+    store = Store(db)
+    store.add_campaign(Campaign(id="bench-3", name="bench", created_wall=time.time()))
+    seen: dict = {}
+
+    async def main() -> None:
+        async with running(load_lab(BENCH_LAB), clock, store, dry_run=True) as rt:
+            desk = ControlDesk(rt, store, campaign_id="bench-3", poll_s=1.0, lock_watch=watch)
+            other = CampaignLock(db, "bench-3")
+            with clock.holding():
+                _terminate_lock_session(postgres_server, "campaign bench-3")
+                other.acquire()
+                store.update_campaign("bench-3", heartbeat_wall=time.time() + 1.0)  # it runs
+                watch.check()
+                desk.poll()
+                other.release()
+                watch.check()  # the lock comes back
+                desk.poll()
+                desk.poll()
+            seen["holds"] = {n: set(i.lane.holds) for n, i in rt.instruments.items()}
+            seen["owner"] = campaign_owner(db, "bench-3")
+
+    try:
+        clock.loop.run_until_complete(main())
+        alarms = [a["message"] for a in store.status()["alarms"] if a["kind"] == "lock"]
+    finally:
+        watch.stop()
+        store.close()
+        _close_checking_leaks(clock)
+
+    assert all(LOCK_HOLD in h for h in seen["holds"].values()), seen["holds"]
+    assert seen["owner"] is None  # given up: `ppu resume` may take the campaign
+    assert "another controller ran it while this one had lost its lock" in alarms[0]
+    assert len(alarms) == 2  # lost, then superseded; never "goes on"

@@ -26,6 +26,8 @@ capacity = "30 mL"
 level = 24
 """
 
+LOCAL = "http://127.0.0.1"  # reads are open to a page that asks by a loopback name
+
 
 def _files(tmp_path: Path, stocks: str = STOCKS) -> tuple[Path, Path]:
     lab = tmp_path / "lab.toml"
@@ -112,7 +114,7 @@ def test_status_and_the_api_show_the_levels(tmp_path: Path) -> None:
     assert r.exit_code == 0, r.stderr
     shown = CliRunner().invoke(app, ["status", "--db", db])
     assert "stock metal_stock 7.667 / 30 mL (dry-run " in " ".join(shown.stdout.split())
-    with TestClient(create_app(db, "t")) as client:
+    with TestClient(create_app(db, "t"), base_url=LOCAL) as client:
         stocks = client.get("/api/consumables").json()
     metal = next(s for s in stocks if s["name"] == "metal_stock")
     assert metal["level"] == {"value": pytest.approx(11 - 10 / 3), "unit": "mL"}

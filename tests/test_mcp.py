@@ -38,6 +38,8 @@ GOOD = {
     "solvent": "DMF",
 }
 
+LOCAL = "http://127.0.0.1"  # reads are open to a page that asks by a loopback name
+
 
 def until(what: str, check: Callable[[], Any], timeout_s: float) -> Any:
     deadline = time.monotonic() + timeout_s
@@ -199,7 +201,7 @@ def test_an_agent_over_stdio_reads_status_and_its_candidate_waits_for_a_person(
 
     from ppu.api.app import create_app
 
-    with TestClient(create_app(f"sqlite:///{db}", "t")) as api:
+    with TestClient(create_app(f"sqlite:///{db}", "t"), base_url=LOCAL) as api:
         audit = api.get("/api/audit", params={"campaign": cid}).json()
     (entry,) = [a for a in audit if a["kind"] == "propose"]
     assert (entry["who"], entry["state"]) == ("agent:test-agent", "done")

@@ -20,6 +20,8 @@ from tests.conftest import ROOT
 DEMO = ROOT / "protocols" / "demo"
 runner = CliRunner()
 
+LOCAL = "http://127.0.0.1"  # reads are open to a page that asks by a loopback name
+
 
 def _twin_campaign(tmp_path: Path, old: str = "", new: str = "", budget: int = 3) -> Path:
     text = (DEMO / "campaign_twin.toml").read_text()
@@ -97,7 +99,7 @@ def test_the_twin_screens_and_the_lab_measures_its_best_guesses(tmp_path: Path) 
 
     from ppu.api.app import create_app
 
-    with TestClient(create_app(f"sqlite:///{db}", "t0ken")) as client:
+    with TestClient(create_app(f"sqlite:///{db}", "t0ken"), base_url=LOCAL) as client:
         est = client.get("/api/measurements?fidelity=computed&limit=5000").json()
         lab = client.get("/api/measurements?fidelity=measured&limit=5000").json()
         assert len(est) == f["computed"]["done"]

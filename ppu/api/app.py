@@ -31,7 +31,7 @@ from ppu.api import models as m
 from ppu.api import queries as q
 from ppu.api.admission import Admission
 from ppu.api.read_cache import ReadCache
-from ppu.api.sessions import COOKIE, Sessions
+from ppu.api.sessions import Sessions, cookie_name
 from ppu.core.errors import BadInput
 from ppu.runtime.control import COULD_NOT
 from ppu.runtime.holds import check_resolvable
@@ -45,6 +45,16 @@ COALESCE_S = 0.015  # after a bell, wait this long for the rest of a burst of co
 MIN_GAP_S = 0.1  # and look no more often than this
 MAX_ID = 2**53  # ids beyond what a JavaScript number holds exactly are not ours
 LOOPBACK = {"127.0.0.1", "::1", "localhost", "testclient"}
+#: the names a page on this machine asks a loopback server by
+LOOPBACK_NAMES = {"127.0.0.1", "::1", "localhost"}
+
+
+def host_name(host: str) -> str:
+    """'127.0.0.1:8765' → '127.0.0.1', '[::1]:8765' → '::1'."""
+    if host.startswith("["):
+        return host[1 : host.find("]")] if "]" in host else host
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
 
 CampaignId = Annotated[str, PathParam(min_length=1, max_length=200)]
 RowId = Annotated[int, PathParam(ge=1, le=MAX_ID)]
@@ -109,11 +119,18 @@ def create_app(db_url: str, token: str | None = None, *, open_reads: bool = True
         )
 
     def signed_in(request: Request) -> str | None:
-        return sessions.operator(request.cookies.get(COOKIE))
+        return sessions.operator(request.cookies.get(cookie_name(request)))
 
     def may_read(request: Request) -> None:
-        # not declared as security in the spec: on loopback (the default) reads are open
-        if open_reads and (request.client is None or request.client.host in LOOPBACK):
+        # not declared as security in the spec: on loopback (the default) reads are open, to
+        # a page that asked for this server by a loopback name (a page from another site
+        # whose name now points at 127.0.0.1, DNS rebinding, asks by its own name)
+        if (
+            open_reads
+            and request.client is not None
+            and request.client.host in LOOPBACK
+            and host_name(request.headers.get("host", "")) in LOOPBACK_NAMES
+        ):
             return
         scheme, _, given = request.headers.get("authorization", "").partition(" ")
         if scheme.lower() == "bearer" and token_ok(given.strip()):
@@ -496,7 +513,7 @@ def create_app(db_url: str, token: str | None = None, *, open_reads: bool = True
             401: {"model": m.Problem, "description": "wrong token"},
         },
     )
-    def login(body: m.LoginIn, response: Response) -> Any:
+    def login(body: m.LoginIn, request: Request, response: Response) -> Any:
         """Trade the control token for a session cookie (HttpOnly, SameSite=Strict): the page
         then acts as this person, and the token is in no URL or page storage."""
         if not token_ok(body.token):
@@ -504,14 +521,19 @@ def create_app(db_url: str, token: str | None = None, *, open_reads: bool = True
         name = body.operator.strip()
         sid = sessions.open(name)
         response.set_cookie(
-            COOKIE, sid, httponly=True, samesite="strict", path="/", max_age=7 * 24 * 3600
+            cookie_name(request),
+            sid,
+            httponly=True,
+            samesite="strict",
+            path="/",
+            max_age=7 * 24 * 3600,
         )
         return {"signed_in": True, "operator": name}
 
     @app.post("/api/logout", response_model=m.SignedIn, tags=["sign in"])
     def logout(request: Request, response: Response) -> Any:
-        sessions.close(request.cookies.get(COOKIE))
-        response.delete_cookie(COOKIE, path="/")
+        sessions.close(request.cookies.get(cookie_name(request)))
+        response.delete_cookie(cookie_name(request), path="/")
         return {"signed_in": False, "operator": None}
 
     @app.get("/api/whoami", response_model=m.SignedIn, tags=["sign in"])

@@ -30,7 +30,8 @@ class CampaignOut(BaseModel):
     eta_v_s: float | None = Field(
         None,
         description="lab time the campaign should end at: the experiments left at the pace "
-        "of those finished, capped by the lab-time budget (null when over, or none finished)",
+        "of those finished, capped by the lab-time budget (null when it is over, its lab time "
+        "is spent, or none has finished)",
     )
     objectives: list[ObjectiveOut]
     experiments: dict[str, int] = Field(description="experiments by status")
@@ -58,7 +59,11 @@ class ClockOut(BaseModel):
         description="lab seconds per wall second: 1 on a real run, the pace of a paced "
         "dry-run, null when a dry-run jumps from event to event"
     )
-    origin_wall_s: float = Field(description="Unix time that lab time 0 stands for")
+    origin_wall_s: float = Field(
+        description="Unix time that lab time 0 stands for on the calendar: a dry-run's start; "
+        "on a real run lab time minus now (right for what is ahead; a past event's own wall "
+        "time is in its row)"
+    )
 
 
 class BudgetOut(BaseModel):
@@ -289,7 +294,10 @@ class ExperimentLaunch(BaseModel):
 class FailureOut(BaseModel):
     launch_id: int
     kernel: str
-    kind: str | None = Field(description="chemistry | instrument | software | interrupted")
+    kind: str | None = Field(
+        description="chemistry | instrument | software | interrupted | operator (a person "
+        "could not do a step)"
+    )
     error: str | None
 
 

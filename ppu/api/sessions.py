@@ -9,10 +9,18 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 COOKIE = "ppu_session"
 #: a session lasts this long without use (a week-long campaign is watched by day shifts)
 IDLE_S = 24 * 3600.0
+
+
+def cookie_name(request: Any) -> str:
+    """One cookie per port: browsers share a host's cookies across its ports, and two
+    dashboards on one machine (`ppu run --serve`, `ppu serve`) must not sign each other out."""
+    port = request.url.port or (443 if request.url.scheme == "https" else 80)
+    return f"{COOKIE}_{port}"
 
 
 @dataclass

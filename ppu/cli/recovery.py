@@ -7,7 +7,13 @@ import typer
 
 def register(app: typer.Typer) -> None:
     from ppu.cli.app import DbOption, JsonOption
-    from ppu.cli.run import OperatorDelayOption, PaceOption, PortOption, ServeOption
+    from ppu.cli.run import (
+        KeepServingOption,
+        OperatorDelayOption,
+        PaceOption,
+        PortOption,
+        ServeOption,
+    )
     from ppu.cli.steer import TimeoutOption, WaitOption, WhoOption
 
     @app.command("resume")
@@ -16,6 +22,7 @@ def register(app: typer.Typer) -> None:
         db: DbOption = None,
         serve: ServeOption = False,
         port: PortOption = 8765,
+        keep_serving: KeepServingOption = True,
         pace: PaceOption = None,
         operator_delay: OperatorDelayOption = "60 s",
         who: WhoOption = None,
@@ -39,7 +46,17 @@ def register(app: typer.Typer) -> None:
         guard(
             as_json,
             lambda: _resume_either(
-                campaign, db, serve, port, pace, operator_delay, who, wait, timeout, as_json
+                campaign,
+                db,
+                serve,
+                port,
+                pace,
+                operator_delay,
+                who,
+                wait,
+                timeout,
+                as_json,
+                keep_serving=keep_serving,
             ),
         )
 
@@ -96,6 +113,8 @@ def _resume_either(
     wait: bool,
     timeout: float,
     as_json: bool,
+    *,
+    keep_serving: bool = True,
 ) -> int:
     """A live controller owns it: send `resume` (if paused); none does: restart it here."""
     from ppu.cli.app import store_url
@@ -103,7 +122,9 @@ def _resume_either(
     from ppu.runtime.holds import controller_alive
 
     if not controller_alive(store_url(db), campaign_id):
-        return _resume(campaign_id, db, serve, port, pace, operator_delay, as_json)
+        return _resume(
+            campaign_id, db, serve, port, pace, operator_delay, as_json, keep_serving=keep_serving
+        )
     from ppu.cli.steer import steer_campaign
 
     if pace is not None or serve:
@@ -123,6 +144,8 @@ def _resume(
     pace: float | None,
     operator_delay: str,
     as_json: bool,
+    *,
+    keep_serving: bool = True,
 ) -> int:
     import dataclasses
 
@@ -198,7 +221,7 @@ def _resume(
         delay_s,
         resume_id=campaign_id,
         start_v=start_v,
-        keep_serving=True,  # as `ppu run --serve`: the page shows how it ended
+        keep_serving=keep_serving,
         lab_state=lab_state,
         kept=kept,
     )

@@ -281,8 +281,18 @@ def _drive_campaign(
 
     try:
         clock.loop.run_until_complete(main())
-    except BaseException:
+    except BaseException as e:
         if dashboard is not None:
+            if keep_serving and isinstance(e, Exception):
+                # the page is most needed when something broke: it shows how it ended
+                from ppu.core.errors import describe_error
+
+                err.print(
+                    f"campaign failed: {describe_error(e)}; the dashboard stays at "
+                    f"{dashboard.url} until Ctrl-C",
+                    highlight=False,
+                )
+                until_interrupted()
             dashboard.stop()
         raise
     finally:

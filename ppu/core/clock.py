@@ -95,8 +95,9 @@ class Clock:
 
     @property
     def rate(self) -> float | None:
-        """Lab seconds per wall second: 1 on the wall clock, the pace of a paced dry-run,
-        None when a dry-run jumps from one event to the next."""
+        """Lab seconds per wall second: 1 on the wall clock; for a paced dry-run its pace,
+        an upper bound (it stands still while work holds it); None when a dry-run jumps
+        from one event to the next."""
         if not self.virtual:
             return 1.0
         return getattr(self.loop, "pace", None) or None

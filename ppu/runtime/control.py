@@ -18,6 +18,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from sqlmodel import Session
+
 from ppu.core.errors import BadInput, StepNotDone
 from ppu.runtime.holds import controller_alive
 from ppu.runtime.lock_watch import LockWatch
@@ -65,9 +67,11 @@ class ControlDesk:
         self.carried_out: list[Command] = []
         self._alive_asked: dict[str, tuple[float, bool]] = {}
         self._last_beat = 0.0
+        self._beat_at: tuple[float, float] | None = None  # (lab, wall) of the last beat
         #: the campaign's lock on a server, watched: lost, nothing new starts
         self.lock_watch = lock_watch
         self._lock_lost_since: float | None = None
+        self._superseded = False
         self._beat()  # at once: a resumed campaign shows no stale word from its last run
 
     async def run(self) -> None:
@@ -94,13 +98,22 @@ class ControlDesk:
         if self.campaign_id is not None and now - self._last_beat >= HEARTBEAT_S:
             self._last_beat = now
             clock = self.rt.clock
-            # where the lab clock stands, so a page moves "now" on between beats
+            lab = clock.now()
+            # where the lab clock stands and how fast it has really moved since the last
+            # beat (a paced dry-run falls behind its pace while it computes), so a page moves
+            # "now" on between beats without running ahead of the lab
+            rate = clock.rate
+            if rate is not None and clock.virtual and self._beat_at is not None:
+                lab0, wall0 = self._beat_at
+                if now - wall0 > 0.5:
+                    rate = min(rate, max(0.0, (lab - lab0) / (now - wall0)))
+            self._beat_at = (lab, now)
             self.store.update_campaign(
                 self.campaign_id,
                 heartbeat_wall=now,
-                virtual_t=clock.now(),
+                virtual_t=lab,
                 clock_wall=now,
-                clock_rate=clock.rate,
+                clock_rate=rate,
             )
 
     def _mind_the_lock(self) -> None:
@@ -110,6 +123,8 @@ class ControlDesk:
         if w is None:
             return
         lost, rt = w.lost, self.rt
+        if self._superseded:
+            return
         if lost is not None and self._lock_lost_since is None:
             self._lock_lost_since = time.time()
             rt.hold_everything(LOCK_HOLD)
@@ -123,6 +138,21 @@ class ControlDesk:
         elif lost is None and self._lock_lost_since is not None:
             away = time.time() - self._lock_lost_since
             self._lock_lost_since = None
+            other = self._other_beat()
+            if other is not None:
+                # another controller ran the campaign meanwhile: what this one knows is out
+                # of date, so it starts nothing more and lets go of the lock for a resume
+                self._superseded = True
+                w.stop_watching()
+                said = time.strftime("%H:%M:%S", time.localtime(other))
+                rt.alarm(
+                    "controller",
+                    f"campaign {self.campaign_id}: another controller ran it while this one "
+                    f"had lost its lock (its word at {said}); this one starts nothing more: "
+                    "stop it, then `ppu resume` the campaign",
+                    kind="lock",
+                )
+                return
             rt.release_everything(LOCK_HOLD)
             rt.alarm(
                 "controller",
@@ -130,6 +160,17 @@ class ControlDesk:
                 f"{away:.0f} s; the campaign goes on",
                 kind="lock",
             )
+
+    def _other_beat(self) -> float | None:
+        """The heartbeat another controller wrote since this one's last, if any."""
+        if self.campaign_id is None or self._beat_at is None:
+            return None
+        from ppu.store.models import Campaign
+
+        with Session(self.store.engine) as s:
+            row = s.get(Campaign, self.campaign_id)
+            beat = row.heartbeat_wall if row is not None else None
+        return beat if beat is not None and beat > self._beat_at[1] + 0.5 else None
 
     def _is_mine(self, cmd: Command) -> bool:
         """Several controllers may poll one store: each takes its own campaign's commands;

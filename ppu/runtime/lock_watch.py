@@ -5,10 +5,11 @@ while the controller lives (the server restarted, a network cut long enough for 
 to give up, an administrator's pg_terminate_backend), another controller may take the
 campaign, and two would drive one lab. A thread asks the lock's connection every few seconds
 (a dead link answers within seconds: client-side TCP timeouts); once it is lost it tries to
-take the lock again. The controller's loop reads what the thread found: lost, the campaign is
-paused (running kernels finish, nothing new starts) and an alarm recorded naming who holds
-the lock now; taken again, it goes on. A lock file (SQLite stores) cannot be lost while its
-process lives: nothing is watched.
+take the lock again. The controller's loop reads what the thread found: lost, every instrument is
+held (running kernels finish, nothing new starts) and an alarm recorded naming who holds the
+lock now; taken again, it goes on, unless another controller ran the campaign meanwhile:
+then this one gives the lock up and starts nothing more. A lock file (SQLite stores) cannot
+be lost while its process lives: nothing is watched.
 """
 
 from __future__ import annotations
@@ -57,6 +58,12 @@ class LockWatch:
                     self.lost = None
                 else:
                     self.lost = why
+
+    def stop_watching(self) -> None:
+        """Give the lock up for good (another controller has run the campaign): a person's
+        `ppu resume` may take it; this controller starts nothing more."""
+        self._stop.set()
+        self.lock.release()
 
     def stop(self) -> None:
         self._stop.set()

@@ -39,8 +39,11 @@ class Bell:
             self.rings += 1
             listeners = list(self._listeners)
         for loop, event in listeners:
-            if not loop.is_closed():
+            try:
                 loop.call_soon_threadsafe(event.set)
+            except RuntimeError:  # its loop closed meanwhile: nobody listens there now
+                with self._lock:
+                    self._listeners.discard((loop, event))
 
 
 _bells: dict[str, Bell] = {}

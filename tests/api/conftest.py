@@ -23,6 +23,8 @@ PPU = Path(sys.executable).with_name("ppu")
 TOKEN = "test-token-4f1c"
 DEMO_TIMEOUT_S = 120
 
+LOCAL = "http://127.0.0.1"  # reads are open to a page that asks by a loopback name
+
 
 # Debian's chromium, started as this machine needs it: no sandbox as root, and none of
 # the background networking a closed network refuses.
@@ -136,7 +138,7 @@ def read_client(demo_db: str) -> Iterator:
 
     from ppu.api.app import create_app
 
-    with TestClient(create_app(demo_db, TOKEN)) as client:
+    with TestClient(create_app(demo_db, TOKEN), base_url=LOCAL) as client:
         yield client
 
 
@@ -146,7 +148,7 @@ def client(store_copy: str) -> Iterator:
 
     from ppu.api.app import create_app
 
-    with TestClient(create_app(store_copy, TOKEN)) as c:
+    with TestClient(create_app(store_copy, TOKEN), base_url=LOCAL) as c:
         yield c
 
 

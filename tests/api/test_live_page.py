@@ -70,10 +70,8 @@ def toml_text(doc: dict[str, Any]) -> str:
 
 
 def quick_campaign(where: Path) -> Path:
-    """The demo campaign cut short: experiments that wait for approval, one at a time.
-
-    Two experiments, so the run (and its dashboard) outlives the first one's isotherms: the
-    second waits for the simulated chemist's approval, which comes after the test is done."""
+    """The demo campaign cut short: two experiments that wait for approval, one at a time
+    (the test approves each; the simulated chemist would take 30 h of lab time)."""
     doc = tomllib.loads((ROOT / "protocols/demo/campaign.toml").read_text())
     doc["campaign"].update(name="live page", approval=True, batch_size=1)
     doc["budget"] = {"experiments": 2, "lab_time": "10 d"}

@@ -10,6 +10,8 @@ from tests.conftest import ROOT
 
 DEMO_LAB = ROOT / "protocols" / "demo" / "lab.toml"
 
+LOCAL = "http://127.0.0.1"  # reads are open to a page that asks by a loopback name
+
 
 def test_campaign_matches_what_the_run_reported(read_client, demo_run, demo_campaign):
     summary = demo_run["summary"]
@@ -146,7 +148,7 @@ def test_reads_need_the_token_when_not_on_loopback(demo_db):
 
     from ppu.api.app import create_app
 
-    with TestClient(create_app(demo_db, TOKEN, open_reads=False)) as c:
+    with TestClient(create_app(demo_db, TOKEN, open_reads=False), base_url=LOCAL) as c:
         assert c.get("/api/campaigns").status_code == 401
         assert c.get("/api/campaigns", headers={"Authorization": "Bearer wrong"}).status_code == 401
         assert c.get("/api/campaigns", headers={"Authorization": f"Bearer {TOKEN}"}).is_success
@@ -156,6 +158,26 @@ def test_reads_need_the_token_when_not_on_loopback(demo_db):
         assert c.get("/").is_success  # the page itself, so one can sign in
 
 
+def test_open_reads_are_for_pages_asking_by_a_loopback_name(demo_db):
+    """A page from another site whose name was made to point at 127.0.0.1 (DNS rebinding)
+    asks by that name: it reads nothing."""
+    from fastapi.testclient import TestClient
+
+    from ppu.api.app import create_app
+
+    app = create_app(demo_db, TOKEN)
+    for base, ok in (
+        ("http://127.0.0.1:8765", True),
+        ("http://localhost", True),
+        ("http://[::1]:8765", True),
+        ("http://evil.example", False),
+        ("http://127.0.0.1.evil.example:8765", False),
+    ):
+        with TestClient(app, base_url=base) as c:
+            assert c.get("/api/campaigns").is_success is ok, base
+            assert c.get("/").is_success  # the page itself; it reads nothing alone
+
+
 def test_signing_in_sets_a_strict_http_only_cookie_that_reads_and_acts_as_the_person(
     demo_db, tmp_path
 ):
@@ -163,14 +185,14 @@ def test_signing_in_sets_a_strict_http_only_cookie_that_reads_and_acts_as_the_pe
 
     from ppu.api.app import create_app
 
-    with TestClient(create_app(demo_db, TOKEN, open_reads=False)) as c:
+    with TestClient(create_app(demo_db, TOKEN, open_reads=False), base_url=LOCAL) as c:
         wrong = c.post("/api/login", json={"token": "guess", "operator": "Eve"})
-        assert wrong.status_code == 401 and "ppu_session" not in wrong.cookies
+        assert wrong.status_code == 401 and not wrong.cookies
         assert c.get("/api/whoami").json() == {"signed_in": False, "operator": None}
         r = c.post("/api/login", json={"token": TOKEN, "operator": "Ada"})
         assert r.json() == {"signed_in": True, "operator": "Ada"}
         cookie = r.headers["set-cookie"]
-        assert cookie.startswith("ppu_session=")
+        assert cookie.startswith("ppu_session_80=")  # one per port
         assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Path=/" in cookie
         assert TOKEN not in cookie
         assert c.get("/api/whoami").json() == {"signed_in": True, "operator": "Ada"}

@@ -16,9 +16,7 @@ def test_the_vendored_bundle_is_the_locked_version_with_the_recorded_hashes():
     for name, version in wanted.items():
         locked = lock[f"node_modules/{name}"]
         assert locked["version"] == version and locked["integrity"].startswith("sha512-")
-    sums = dict(
-        reversed(line.split()) for line in (VENDOR / "SHA256SUMS").read_text().splitlines()
-    )
+    sums = dict(reversed(line.split()) for line in (VENDOR / "SHA256SUMS").read_text().splitlines())
     assert set(sums) == {"plotly-basic.min.js", "plotly.LICENSE"}
     for name, digest in sums.items():
         assert hashlib.sha256((VENDOR / name).read_bytes()).hexdigest() == digest, name

@@ -116,6 +116,8 @@ def eta_v_s(now: float, finished: int, budget: dict[str, Any], state: str) -> fl
     if state not in ("running", "paused"):
         return None
     n, limit = budget.get("experiments"), budget.get("lab_time_s")
+    if limit is not None and now >= limit:
+        return None  # spent: it ends as soon as what runs has finished
     if not isinstance(n, int):
         return limit  # a lab-time budget alone: it ends when that is spent
     if finished == 0 or now <= 0:

@@ -46,12 +46,19 @@ def utilisation(s: Session, campaign_id: str, names: list[str]) -> dict[str, Any
         start = finite(x.started_v)
         end = finite(x.ended_v)
         if start is not None:
+            if end is None and x.state != "running":
+                end = (
+                    start  # held or interrupted: it is not running now, when it stopped is unknown
+                )
             end = end if end is not None else max(now, start)
             now = max(now, end)
             spans.setdefault(name, []).append((start, end))
         since = finite(busy_from.get(x.id or 0))
-        if since is not None:
-            until = start if start is not None else now
+        if since is not None and x.state not in ("held", "interrupted"):
+            # until it started, or ended without starting (cancelled, replaced), or now
+            until = start if start is not None else finite(x.ended_v)
+            if until is None:
+                until = now if x.state in ("queued", "waiting") else since
             waited[name] = waited.get(name, 0.0) + max(0.0, until - since)
     out = []
     for name, sp in spans.items():
@@ -71,13 +78,20 @@ def utilisation(s: Session, campaign_id: str, names: list[str]) -> dict[str, Any
     bottleneck = None
     if out and now > 0:
         top = max(out, key=lambda u: (u["waited_s"], u["whole"]))
-        if top["whole"] > 0:
+        if top["waited_s"] > 0:
             bottleneck = {
                 "name": top["name"],
                 "why": (
                     f"{top['name']} was busy {top['whole']:.0%} of the campaign; launches "
                     f"waited {top['waited_s'] / 3600:.1f} h in all for it"
                 ),
+            }
+        elif top["whole"] > 0:  # nothing waited: the busiest sets the pace
+            top = max(out, key=lambda u: u["whole"])
+            bottleneck = {
+                "name": top["name"],
+                "why": f"{top['name']} was busy {top['whole']:.0%} of the campaign; "
+                "nothing waited for an instrument",
             }
     idle = [u["name"] for u in out if u["launches"] == 0 and now > 0]
     return {

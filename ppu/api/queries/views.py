@@ -20,7 +20,7 @@ from ppu.store.models import (
 # -- views for the page ---------------------------------------------------------------------
 
 #: the timeline's lane for launches that need no instrument
-COMPUTE_LANE = "compute"
+COMPUTE_LANE = "(compute)"
 
 
 def timeline(s: Session, campaign_id: str) -> dict[str, Any] | None:

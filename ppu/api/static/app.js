@@ -109,6 +109,11 @@ function params(obj) {
   if (!obj) return "";
   return Object.entries(obj).map(([k, v]) => `${k} ${fmtQ(v)}`).join(", ");
 }
+// Plotly.purge drops the plot's event handlers too: wire them again after the next draw
+function purge(el) {
+  Plotly.purge(el);
+  delete el.dataset.wired;
+}
 function colourFor(key) {
   if (!(key in page.kernelColours)) {
     page.kernelColours[key] = PALETTE[Object.keys(page.kernelColours).length % PALETTE.length];
@@ -152,7 +157,10 @@ async function api(path) {
     serverLost(new Error(`the server does not answer (${path})`));
   }
   serverBack();
-  if (r.status === 401) throw new Error("reading needs signing in (press Sign in)");
+  if (r.status === 401) {
+    if (page.signedIn) { page.signedIn = false; showSignIn(); }
+    throw new Error("reading needs signing in (press Sign in)");
+  }
   if (r.status === 503) throw new Error("the server is busy; trying again shortly");
   if (!r.ok) throw new Error(`${path}: ${r.status}`);
   return r.json();
@@ -208,6 +216,9 @@ function signIn(why) {
       page.operator = w.operator;
       showSignIn();
       dlg.close("ok");
+      // reads may have been refused before: the stream and every panel again
+      follow();
+      markStale(SECTIONS);
     };
     form.onsubmit = submit;
     dlg.onclose = () => { form.onsubmit = null; resolve(page.signedIn); };
@@ -315,15 +326,23 @@ function showBanner() {
 }
 
 // -- the clock --------------------------------------------------------------------------------
-// lab time now: where the controller said it stood, moved on at its rate since then
+// lab time now: where the controller said it stood, moved on at the rate it measured since
+// its last word; never back (a late word would otherwise pull the clock back)
 function labNow() {
   const c = page.current;
   if (!c) return null;
   const k = c.clock;
-  if (OVER.includes(c.state) || !k.wall_s || !k.rate) return k.virtual_t_s;
-  // at most 10 s of wall time on: past that the controller is late and the page waits for it
-  const gap = Math.min(Math.max(0, Date.now() / 1000 - k.wall_s), 10);
-  return k.virtual_t_s + gap * k.rate;
+  let t = k.virtual_t_s;
+  if (!OVER.includes(c.state) && k.wall_s && k.rate) {
+    // at most two heartbeats on: past that the controller is late and the page waits for it
+    const gap = Math.min(Math.max(0, Date.now() / 1000 - k.wall_s), 4);
+    t += gap * k.rate;
+  }
+  if (page.shownNow && page.shownNow.campaign === c.id && page.shownNow.t > t && !OVER.includes(c.state)) {
+    t = page.shownNow.t;
+  }
+  page.shownNow = { campaign: c.id, t };
+  return t;
 }
 
 function tick() {
@@ -422,7 +441,7 @@ const render = {
         h("h3", { text: `running now (${running.length})` }),
         running.length
           ? h("div", { class: "runs" }, [...lanes, ...compute].map((x) => h("div", { class: "run" }, [
-            h("div", { class: "who" }, [h("b", { text: x.instrument || "compute" }), " ", h("span", { class: "muted small", text: `launch ${x.id}${page.launchExperiment[x.id] ? " · experiment " + page.launchExperiment[x.id] : ""}` })]),
+            h("div", { class: "who" }, [h("b", { text: x.instrument || "(compute)" }), " ", h("span", { class: "muted small", text: `launch ${x.id}${page.launchExperiment[x.id] ? " · experiment " + page.launchExperiment[x.id] : ""}` })]),
             progressOf(x, now),
           ])))
           : empty(c && c.state === "paused" ? "nothing runs: the campaign is paused" : "nothing is running this moment"),
@@ -451,7 +470,7 @@ const render = {
     const [props, steps, exps] = await Promise.all([
       api(`/api/suggestions?${cq()}&status=awaiting_approval`),
       api(`/api/steps?${cq()}&state=waiting`),
-      api(cpath("/experiments")),
+      api(cpath("/experiments")).catch(() => []), // the reasons only: never hide what waits
     ]);
     const rows = Object.fromEntries(exps.map((e) => [e.id, e]));
     const ap = $("#approvals");
@@ -469,7 +488,7 @@ const render = {
     }) : [h("li", {}, [empty("no proposal waits for approval")])]));
     const sp = $("#steps");
     sp.replaceChildren(...(steps.length ? steps.map((st) => h("li", { "data-step": st.id }, [
-      h("div", {}, [h("b", { text: st.instrument || "lab" }), h("span", { class: "muted small", text: ` · launch ${st.launch_id ?? "–"} · waiting since ${hours(st.created_v_s)} (${labDate(st.created_v_s)})` })]),
+      h("div", {}, [h("b", { text: st.instrument || "lab" }), h("span", { class: "muted small", text: ` · launch ${st.launch_id ?? "–"} · waiting since ${hours(st.created_v_s)} of lab time (${wallClock(st.created_wall_s)})` })]),
       h("div", { text: st.text }),
       h("div", { class: "actions" }, [
         actionButton(`confirm step ${st.id}`, `/api/steps/${st.id}/confirm`, "small primary", null, "Done"),
@@ -492,8 +511,10 @@ const render = {
     const over = campaignOver();
     box.replaceChildren(...list.map((i) => {
       const u = byName[i.name];
-      const releasable = i.holds.filter((x) => ["operator", "watchdog", "quarantine"].includes(x));
-      const holdWords = i.holds.map((x) => ({ operator: "held by a person", watchdog: "held by the watchdog", quarantine: "quarantined", pause: "campaign paused", abort: "aborting" }[x] || x));
+      // a person's release lifts their own hold and the watchdog's; a quarantine or a lost
+      // lock is lifted by what caused it
+      const releasable = i.holds.filter((x) => ["operator", "watchdog"].includes(x));
+      const holdWords = i.holds.map((x) => ({ operator: "held by a person", watchdog: "held by the watchdog", quarantine: "quarantined", pause: "campaign paused", abort: "aborting", lock: "controller lost its lock" }[x] || x));
       const idle = use && use.idle.includes(i.name);
       return h("div", { class: `instrument ${i.state}`, "data-name": i.name }, [
         h("div", { class: "row" }, [h("span", { class: "name", text: i.name }), badge(i.state)]),
@@ -505,7 +526,7 @@ const render = {
         ]) : null,
         idle ? h("div", { class: "warn-text small", text: "idle the whole campaign" }) : null,
         h("div", { class: "muted small", text: `faults ${i.faults}${i.source === "launches" ? " · from launches" : ""}` }),
-        over ? null : h("div", { class: "row" }, [
+        over || i.holds.includes("quarantine") ? null : h("div", { class: "row" }, [
           releasable.length
             ? actionButton(`release ${i.name}`, `/api/instruments/${encodeURIComponent(i.name)}/release`, "small", null, "Release")
             : actionButton(`hold ${i.name}`, `/api/instruments/${encodeURIComponent(i.name)}/hold`, "small", null, "Hold"),
@@ -557,10 +578,10 @@ const render = {
 
   async timeline() {
     const el = $("#timeline");
-    if (!page.campaign) { Plotly.purge(el); el.replaceChildren(empty("no campaign yet")); return; }
+    if (!page.campaign) { purge(el); el.replaceChildren(empty("no campaign yet")); return; }
     const t = await api(cpath("/timeline"));
     const lanes = t.instruments.length ? t.instruments : [...new Set(t.bars.map((b) => b.instrument))];
-    if (!t.bars.length) { Plotly.purge(el); el.replaceChildren(empty("nothing has run yet")); return; }
+    if (!t.bars.length) { purge(el); el.replaceChildren(empty("nothing has run yet")); return; }
     if (el.querySelector(".empty")) el.replaceChildren();
     const byKernel = {};
     for (const b of t.bars) (byKernel[b.kernel] = byKernel[b.kernel] || []).push(b);
@@ -603,13 +624,13 @@ const render = {
 
   async isotherms() {
     const el = $("#isotherms");
-    if (!page.campaign) { Plotly.purge(el); el.replaceChildren(empty("no campaign yet")); return; }
+    if (!page.campaign) { purge(el); el.replaceChildren(empty("no campaign yet")); return; }
     const chosen = page.selected ? page.experiments.find((e) => e.number === page.selected) : null;
     const ids = chosen ? chosen.launches.filter((x) => x.kernel === "measure_isotherm").map((x) => x.id) : [];
     const isos = await api(cpath(ids.length ? `/isotherms?${ids.map((i) => "launch=" + i).join("&")}` : "/isotherms?latest=4"));
     $("#isotherms-what").textContent = chosen ? `experiment ${chosen.number}` : "latest launches";
     if (!isos.length) {
-      Plotly.purge(el);
+      purge(el);
       el.replaceChildren(empty(chosen ? `experiment ${chosen.number} has no isotherm yet` : "no isotherm measured yet"));
       return;
     }
@@ -651,9 +672,9 @@ const render = {
 
   async progress() {
     const el = $("#progress"), pel = $("#pareto");
-    if (!page.campaign) { Plotly.purge(el); el.replaceChildren(empty("no campaign yet")); return; }
+    if (!page.campaign) { purge(el); el.replaceChildren(empty("no campaign yet")); return; }
     const p = await api(cpath("/progress"));
-    if (!p.points.length || !p.objectives.length) { Plotly.purge(el); el.replaceChildren(empty("no experiment has finished yet")); Plotly.purge(pel); return; }
+    if (!p.points.length || !p.objectives.length) { purge(el); el.replaceChildren(empty("no experiment has finished yet")); purge(pel); return; }
     if (el.querySelector(".empty")) el.replaceChildren();
     const o = p.objectives[0];
     const byNumber = Object.fromEntries(page.experiments.map((e) => [e.number, e]));
@@ -699,7 +720,7 @@ const render = {
       el.dataset.wired = "1";
       el.on("plotly_click", (ev) => { const pt = ev.points && ev.points[0]; if (pt && typeof pt.x === "number") select(Math.round(pt.x)); });
     }
-    if (p.objectives.length < 2) { Plotly.purge(pel); return; }
+    if (p.objectives.length < 2) { purge(pel); return; }
     const o2 = p.objectives[1];
     const both = p.points.filter((x) => x.objectives[o.name] !== null && x.objectives[o2.name] !== null);
     const front = both.filter((x) => p.pareto.includes(x.experiment)).sort((a, b) => a.objectives[o.name] - b.objectives[o.name]);
@@ -873,8 +894,15 @@ function follow() {
     live.textContent = "reconnecting";
     live.className = "live off";
     // is the server gone, or only the stream? a read tells (and sets the banner)
-    api("/api/whoami").catch(() => {});
+    api("/api/whoami").then((w) => { page.signedIn = w.signed_in; showSignIn(); }).catch(() => {});
+    // the browser retries a dropped stream by itself, but gives up for good on an answer
+    // that is not 200 (401 after a restart lost the sessions, 503 when busy): open it again
+    if (es.readyState === EventSource.CLOSED && page.stream === es) {
+      page.streamRetry = Math.min(30000, (page.streamRetry || 1000) * 2);
+      setTimeout(() => { if (page.stream === es) follow(); }, page.streamRetry);
+    }
   };
+  es.addEventListener("open", () => { page.streamRetry = 0; });
 }
 
 // -- start ------------------------------------------------------------------------------------
