@@ -10,7 +10,6 @@ import dataclasses
 import json
 import threading
 import time
-import tomllib
 from pathlib import Path
 
 from sqlmodel import Session, select
@@ -21,7 +20,7 @@ from ppu.lab.spec import load_lab
 from ppu.runtime.runtime import running
 from ppu.store import Store
 from ppu.store.models import Command, Experiment
-from tests.api.test_live_page import toml_text
+from tests.campaign_files import demo_campaign
 from tests.conftest import ROOT, _close_checking_leaks
 
 DEMO = ROOT / "protocols" / "demo"
@@ -35,17 +34,7 @@ GOOD = {
 
 
 def _quick_campaign(where: Path) -> Path:
-    doc = tomllib.loads((DEMO / "campaign.toml").read_text())
-    doc["campaign"].update(approval=False, batch_size=2)
-    doc["search_space"]["time"] = {"low": "2 h", "high": "2.5 h"}
-    for step in doc["workflow"]:
-        if step["step"] == "activation":
-            step["inputs"]["time"] = "1 h"
-        if step["kernel"] == "measure_isotherm":
-            step["inputs"]["points"] = 4
-    path = where / "campaign.toml"
-    path.write_text(toml_text(doc))
-    return path
+    return demo_campaign(where, name="demo CO2 capture", approval=False, batch_size=2)
 
 
 def test_an_agents_candidate_waits_for_a_person_and_a_reject_abandons_it(

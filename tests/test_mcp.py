@@ -11,8 +11,7 @@ import os
 import subprocess
 import sys
 import time
-import tomllib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,7 @@ from sqlmodel import Session, select
 
 from ppu.store.models import Command, Experiment
 from ppu.store.store import make_engine
-from tests.api.test_live_page import toml_text
+from tests.campaign_files import demo_campaign, until
 from tests.postgres import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -41,17 +40,6 @@ GOOD = {
 LOCAL = "http://127.0.0.1"  # reads are open to a page that asks by a loopback name
 
 
-def until(what: str, check: Callable[[], Any], timeout_s: float) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        got = check()
-        if got:
-            return got
-        if time.monotonic() > deadline:
-            pytest.fail(f"{what}: not within {timeout_s:.0f} s")
-        time.sleep(0.2)
-
-
 def rows(db: str, model: Any) -> list[Any]:
     engine = make_engine(f"sqlite:///{db}")
     try:
@@ -66,11 +54,9 @@ def controller(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, A
     """A paced dry-run of the demo campaign (no approval asked, eight experiments, one at a
     time) in its own process; aborted at the end (the last test kills and resumes it)."""
     where = tmp_path_factory.mktemp("mcp")
-    doc = tomllib.loads((ROOT / "protocols/demo/campaign.toml").read_text())
-    doc["campaign"].update(name="agent", approval=False, batch_size=1)
-    doc["budget"] = {"experiments": 8}
-    campaign = where / "campaign.toml"
-    campaign.write_text(toml_text(doc))
+    campaign = demo_campaign(
+        where, name="agent", approval=False, batch_size=1, budget={"experiments": 8}, short=False
+    )
     db = str(where / "ppu.sqlite")
     env = {**os.environ, "PPU_LOCK_DIR": str(where / "locks")}
     env.pop("PPU_DB", None)

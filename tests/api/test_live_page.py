@@ -11,13 +11,11 @@ while the server stays up. Every action goes through the page; the runtime's rec
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import subprocess
 import sys
 import time
-import tomllib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -25,6 +23,7 @@ from typing import Any
 import pytest
 
 from tests.api.conftest import CHROMIUM, CHROMIUM_ARGS
+from tests.campaign_files import demo_campaign, until
 
 ROOT = Path(__file__).resolve().parents[2]
 PPU = Path(sys.executable).with_name("ppu")
@@ -50,52 +49,11 @@ pytestmark = [
 ]
 
 
-def toml_value(v: Any) -> str:
-    if isinstance(v, dict):
-        return "{ " + ", ".join(f"{k} = {toml_value(x)}" for k, x in v.items()) + " }"
-    if isinstance(v, list):
-        return "[" + ", ".join(toml_value(x) for x in v) + "]"
-    return json.dumps(v)  # strings, numbers and booleans read the same in TOML
-
-
-def toml_text(doc: dict[str, Any]) -> str:
-    """Enough TOML for a campaign file: tables of values, and arrays of such tables."""
-    lines: list[str] = []
-    for name, body in doc.items():
-        for table in body if isinstance(body, list) else [body]:
-            lines.append(f"[[{name}]]" if isinstance(body, list) else f"[{name}]")
-            lines += [f"{k} = {toml_value(v)}" for k, v in table.items()]
-            lines.append("")
-    return "\n".join(lines)
-
-
 def quick_campaign(where: Path) -> Path:
     """The demo campaign cut short: two experiments that wait for approval, one at a time
     (the test approves each; the simulated chemist would take 30 h of lab time)."""
-    doc = tomllib.loads((ROOT / "protocols/demo/campaign.toml").read_text())
-    doc["campaign"].update(name="live page", approval=True, batch_size=1)
-    doc["budget"] = {"experiments": 2, "lab_time": "10 d"}
-    doc["search_space"]["time"] = {"low": "2 h", "high": "2.5 h"}
-    for step in doc["workflow"]:
-        if step["step"] == "activation":
-            step["inputs"]["time"] = "1 h"
-        if step["kernel"] == "measure_isotherm":
-            step["inputs"]["points"] = 4
-    path = where / "campaign.toml"
-    path.write_text(toml_text(doc))
-    return path
-
-
-def until(what: str, check: Callable[[], Any], timeout_s: float, every_s: float = 0.1) -> Any:
-    """Poll `check` until it returns something true; fail naming `what` after `timeout_s`."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        got = check()
-        if got:
-            return got
-        if time.monotonic() > deadline:
-            pytest.fail(f"{what}: not within {timeout_s:.0f} s")
-        time.sleep(every_s)
+    budget = {"experiments": 2, "lab_time": "10 d"}
+    return demo_campaign(where, name="live page", approval=True, batch_size=1, budget=budget)
 
 
 @pytest.fixture
