@@ -332,3 +332,54 @@ def test_ppu_run_with_a_bad_ppu_notify_exits_2_with_one_line(tmp_path: Path) -> 
         "$PPU_NOTIFY (URL 1): 'nosuch://x' is not a notification URL"
     )
     assert "Traceback" not in done.stderr
+
+
+def test_ppu_serve_tells_when_a_controller_hangs_stops_or_comes_back(
+    tmp_path: Path, receiver: Receiver
+) -> None:
+    """A controller cannot report its own death or silence: the dashboard's server, in a
+    process of its own, sees it from the lock and the heartbeat, records it and tells."""
+    import time
+
+    from ppu.api.controller_watch import ControllerWatch
+    from ppu.runtime.holds import CampaignLock
+    from ppu.store.models import Campaign, FaultRecord
+
+    db = f"sqlite:///{tmp_path / 'ppu.sqlite'}"
+    store = Store(db)
+    now = time.time()
+    store.add_campaign(Campaign(id="c-hung", name="x", created_wall=now, heartbeat_wall=now))
+    store.add_campaign(Campaign(id="c-gone", name="x", created_wall=now, heartbeat_wall=now))
+    store.add_campaign(
+        Campaign(id="c-old", name="x", created_wall=now - 5 * 86400, heartbeat_wall=now - 3 * 86400)
+    )
+    store.add_campaign(Campaign(id="c-done", name="x", state="done", created_wall=now))
+    lock = CampaignLock(db, "c-hung")  # its controller lives: it holds the lock
+    lock.acquire()
+    watch = ControllerWatch(db, silent_s=5.0, environ={"PPU_NOTIFY": receiver.url("watch")})
+    try:
+        watch.check()  # c-gone has no controller; c-hung beat just now
+        store.update_campaign("c-hung", heartbeat_wall=now - 60)  # silent for a minute
+        watch.check()
+        watch.check()  # nothing new: told once
+        store.update_campaign("c-hung", heartbeat_wall=time.time())
+        watch.check()
+        deadline = time.monotonic() + 20
+        while len(receiver.received) < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        watch.stop()
+        lock.release()
+    titles = [body["title"] for _, body in receiver.received]
+    assert titles == [
+        "ppu alarm: campaign c-gone's controller has stopped",
+        "ppu alarm: campaign c-hung's controller is not answering",
+        "ppu: campaign c-hung's controller answers again",
+    ]
+    gone = receiver.received[0][1]["message"]
+    assert "ppu resume c-gone" in gone and "ppu campaigns abandon c-gone" in gone
+    assert "has said nothing for 1.0 min" in receiver.received[1][1]["message"]
+    with Session(store.engine) as s:
+        kinds = [(f.campaign_id, f.kind) for f in s.exec(select(FaultRecord)).all()]
+    store.close()
+    assert kinds == [("c-gone", "controller"), ("c-hung", "controller"), ("c-hung", "controller")]

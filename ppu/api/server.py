@@ -118,14 +118,22 @@ def serve_forever(
     db_url: str, token: str | None, host: str, port: int
 ) -> tuple[str, str, Callable[[], None]]:
     """For `ppu serve`: bind, then hand back (url, token, run) so the caller can print first."""
+    from ppu.api.controller_watch import ControllerWatch
+    from ppu.runtime.notifier import env_urls
+
+    env_urls()  # a bad $PPU_NOTIFY is one line now, not a warning in the night
     sock = listen(host, port)
     app, server = _server(db_url, token, host)
+    # in a process of its own, the server can tell when a controller stops or hangs
+    watch = ControllerWatch(db_url)
 
     def run() -> None:
+        watch.start()
         try:
             server.run(sockets=[sock])
         finally:
             app.state.stopping.set()
+            watch.stop()
             sock.close()
 
     return url_of(sock), app.state.token, run

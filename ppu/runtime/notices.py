@@ -202,3 +202,74 @@ class CampaignEnded(Notice):
             f"read the error; `ppu holds` shows what is held, `ppu resume {self.campaign_id}` "
             "carries it on once fixed"
         )
+
+
+@dataclass(frozen=True)
+class ControllerAlarm(Notice):
+    """The controller's own alarm (it lost its campaign lock, and after)."""
+
+    kind: ClassVar[str] = "controller_alarm"
+    severity: ClassVar[Severity] = "warning"
+
+    message: str = ""
+
+    @property
+    def title(self) -> str:
+        return f"ppu alarm: campaign {self.campaign_id}'s controller"
+
+    @property
+    def what(self) -> str:
+        return self.message
+
+    @property
+    def to_do(self) -> str:
+        return f"read `ppu status {self.campaign_id}`; the message says what this one does next"
+
+
+@dataclass(frozen=True)
+class ControllerQuiet(Notice):
+    """Seen by a reader (`ppu serve`): a running campaign's controller is gone, or alive
+    but silent (hung); or back."""
+
+    kind: ClassVar[str] = "controller_quiet"
+
+    #: gone | hung | back
+    state: str = "gone"
+    controller: str | None = None
+    silent_s: float = 0.0
+
+    @property
+    def severity(self) -> Severity:  # type: ignore[override]
+        return "info" if self.state == "back" else "failure"
+
+    @property
+    def title(self) -> str:
+        if self.state == "back":
+            return f"ppu: campaign {self.campaign_id}'s controller answers again"
+        word = "has stopped" if self.state == "gone" else "is not answering"
+        return f"ppu alarm: campaign {self.campaign_id}'s controller {word}"
+
+    @property
+    def what(self) -> str:
+        if self.state == "gone":
+            return (
+                f"No process runs campaign {self.campaign_id} though it is not over (its last "
+                f"word {duration_text(self.silent_s)} ago): the controller has stopped."
+            )
+        if self.state == "hung":
+            return (
+                f"{self.controller} holds campaign {self.campaign_id} but has said nothing for "
+                f"{duration_text(self.silent_s)}: it is hung, or its host is overloaded."
+            )
+        return f"{self.controller} runs campaign {self.campaign_id} and answers again."
+
+    @property
+    def to_do(self) -> str:
+        if self.state == "gone":
+            return (
+                f"`ppu resume {self.campaign_id}` carries it on from its journal (held "
+                f"launches wait for you); `ppu campaigns abandon {self.campaign_id}` closes it"
+            )
+        if self.state == "hung":
+            return "look at that process and its host; kill it and `ppu resume` if it stays hung"
+        return "nothing"

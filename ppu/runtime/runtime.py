@@ -39,7 +39,7 @@ from ppu.runtime.compute import (
 )
 from ppu.runtime.context import KernelContext, LaunchFailed, LaunchHandle, SampleRef, sample_id
 from ppu.runtime.lane import Job, Lane
-from ppu.runtime.notices import FaultBurst, InstrumentHeld, Notice, Quarantined
+from ppu.runtime.notices import ControllerAlarm, FaultBurst, InstrumentHeld, Notice, Quarantined
 from ppu.runtime.notifier import Notifier
 from ppu.runtime.roll_call import RollCall
 from ppu.runtime.stockroom import Stockroom
@@ -666,6 +666,7 @@ class Runtime(LabAssembly):
         recorded as a fault of `kind` and logged."""
         log.warning(message)
         self._fault(where, "", RuntimeError(message), kind=kind)
+        self.notify(ControllerAlarm(message=message))
 
     def quarantine(self, name: str, reason: str) -> None:
         """Take an instrument out of service: nothing more starts on it, and what waits for

@@ -47,8 +47,8 @@ from ppu.store.urls import as_url, default_db_url, driver_url, shown_url
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 #: the kinds of fault that are alarms for a person: a stalled launch, a silent instrument,
-#: a controller without its campaign's lock
-ALARM_KINDS = ("stalled", "silent", "lock")
+#: a controller without its campaign's lock, a controller gone or hung (seen by `ppu serve`)
+ALARM_KINDS = ("stalled", "silent", "lock", "controller")
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
