@@ -92,7 +92,7 @@ class CapacitanceManometer(StandardReadable):
         #: finest first: the order a reading is looked for in
         self.by_range = sorted(self.gauges, key=lambda g: g.full_scale)
         self.low = self.by_range[0].low
-        self.high = self.by_range[-1].full_scale
+        self.high = self.by_range[-1].high  # the top of the coarsest gauge's range
         self._checked = False
         self._inflight: asyncio.Future[tuple[float, int, str]] | None = None
         with self.add_children_as_readables(Format.HINTED_SIGNAL):

@@ -72,7 +72,7 @@ _P_HENRY_PA = 1e-3  # the isotherm's slope at zero pressure is taken here
 _TINY_MOL = 1e-21  # less than this of a gas everywhere, and it is gone
 _CAPACITY_TOL = 1e-3  # relative change of n/p allowed over one step
 _SLOPE_TOL = 0.02  # relative change of q_eq(p)/p allowed over one step
-_P0_COOLING_S = 300.0  # the p0 cell's charge condenses with this time constant
+_P0_COOLING_S = 120.0  # the p0 cell's charge condenses with this time constant
 _O2_DRIFT_K_H = 0.005  # dissolved oxygen warms an open dewar this much per hour
 _ROOM_GAS = "N2"  # what leaks in from the room (air, as nitrogen)
 
@@ -458,11 +458,12 @@ class SorptionRig:
         if n <= 0:
             return 0.0, 0.0, 0.0
         d = self.stem_diameter_m
-        tr = self.transpiration
+        to_mouth = self.transpiration.table(gas, t_m, t_r, d) or _one
+        to_cold = self.transpiration.table(gas, t_r, t_c, d) or _one
 
         def held(p_star: float) -> tuple[float, float, float]:
-            p_mouth = p_star * tr.ratio(gas, p_star, t_m, t_r, d)
-            p_cold = p_mouth * tr.ratio(gas, p_mouth, t_r, t_c, d)
+            p_mouth = p_star * to_mouth(p_star)
+            p_cold = p_mouth * to_cold(p_mouth)
             n_held = cold * self.gas.density(gas, t_c, p_cold)
             if warm > 0:
                 n_held += warm * self.gas.density(gas, t_r, p_mouth)
@@ -639,6 +640,10 @@ def expm(a: np.ndarray) -> np.ndarray:
     for _ in range(squarings):
         out = out @ out
     return out
+
+
+def _one(_pressure_pa: float) -> float:
+    return 1.0
 
 
 def _close(x: float, ref: float, tol: float) -> bool:

@@ -13,17 +13,17 @@ cell. Along the tube, with Kn = λ/d at the local temperature and pressure,
 * for Kn → 0, γ → (64 σ_T / π) Kn², so c = 128 σ_T / π = 40.7 with the thermal slip
   coefficient σ_T = 1: the balance of Poiseuille flow, (d²/32η) dp/dx, against thermal
   creep, σ_T (η/ρT) dT/dx, with η²/(ρp) = 2λ²/π;
-* b = 6.7 puts the middle of the transition at Kn ≈ 0.26, between where Daudé, Elandaloussi
-  and Janssen (J. Vac. Sci. Technol. A 32, 2014) find it for capacitance gauges,
-  p½ = 2ηv̄/d (Kn = π/8), and where Takaishi and Sensui's correlation puts it for N2.
+* b = 12 puts the middle of the transition (γ = ¼) at Kn ≈ 0.37, where Daudé,
+  Elandaloussi and Janssen (J. Vac. Sci. Technol. A 32, 2014) find it for capacitance
+  gauges: the pressure of half the effect p½ = 2ηv̄/d, i.e. Kn = π/8.
 
 λ = (η/p) √(πRT/2M), with η the dilute gas's viscosity (Sutherland's law, from White,
 Viscous Fluid Flow, table 1-2). The equation is integrated from the warm end to the cold one
 (fourth-order Runge–Kutta in ln T). Ratios are tabulated lazily on a grid of pressures
 (50 per decade) for each gas, pair of temperatures and diameter, and interpolated.
 
-This is the simulator's truth; the kernels correct for it with Takaishi–Sensui, knowing
-only the temperatures they read and the tube's nominal diameter.
+This is the simulator's truth; the kernels correct for it with an empirical correlation,
+knowing only the temperatures they read and the tube's nominal diameter.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ SUTHERLAND = {
     "Ar": (2.125e-5, 273.15, 144.0),
 }
 C_SLIP = 128.0 / math.pi  # 40.7: σ_T = 1
-B_TRANSITION = 6.7
+B_TRANSITION = 12.0
 _PER_DECADE = 50
 _STEPS = 16
 _LOW_PA, _HIGH_PA = 1e-5, 1e7
@@ -63,7 +63,7 @@ class Transpiration:
     """p_end / p_start along a tube from one temperature to another."""
 
     def __init__(self) -> None:
-        self._tables: dict[tuple[str, float, float, float], dict[int, float]] = {}
+        self._tables: dict[tuple[str, float, float, float], Table] = {}
 
     def _gamma(self, gas: str, ln_t: float, ln_p: float, diameter_m: float) -> float:
         t, p = math.exp(ln_t), math.exp(ln_p)
@@ -84,25 +84,49 @@ class Transpiration:
             x += h
         return math.exp(y) / p_start
 
+    def table(self, gas: str, t_start: float, t_end: float, diameter_m: float) -> Table | None:
+        """The ratios for one gas, pair of temperatures and diameter (None: always 1)."""
+        if gas not in MOLAR_MASS or abs(t_start - t_end) < 1e-9:
+            return None
+        key = (gas, round(t_start, 3), round(t_end, 3), round(diameter_m, 6))
+        table = self._tables.get(key)
+        if table is None:
+            table = self._tables[key] = Table(self, *key)
+        return table
+
     def ratio(
         self, gas: str, pressure_pa: float, t_start: float, t_end: float, diameter_m: float
     ) -> float:
         """p_end / p_start for a gas at `pressure_pa` where the tube is at `t_start`."""
-        if gas not in MOLAR_MASS or abs(t_start - t_end) < 1e-9:
-            return 1.0
+        table = self.table(gas, t_start, t_end, diameter_m)
+        return 1.0 if table is None else table(pressure_pa)
+
+
+class Table:
+    """p_end / p_start against p_start, computed node by node as they are first needed."""
+
+    def __init__(self, physics: Transpiration, gas: str, t0: float, t1: float, d: float):
+        self.physics = physics
+        self.args = (gas, t0, t1, d)
+        self.free_molecular = math.sqrt(t1 / t0)
+        self.nodes: dict[int, float] = {}
+
+    def __call__(self, pressure_pa: float) -> float:
         if pressure_pa <= _LOW_PA:
-            return math.sqrt(t_end / t_start)
+            return self.free_molecular
         if pressure_pa >= _HIGH_PA:
             return 1.0
-        key = (gas, round(t_start, 3), round(t_end, 3), round(diameter_m, 6))
-        table = self._tables.setdefault(key, {})
         pos = math.log10(pressure_pa) * _PER_DECADE
         i = math.floor(pos)
-        values = []
-        for node in (i, i + 1):
-            r = table.get(node)
-            if r is None:
-                r = table[node] = self._integrate(gas, 10 ** (node / _PER_DECADE), *key[1:])
-            values.append(r)
-        f = pos - i
-        return values[0] + f * (values[1] - values[0])
+        nodes = self.nodes
+        lo = nodes.get(i)
+        if lo is None:
+            lo = nodes[i] = self._node(i)
+        hi = nodes.get(i + 1)
+        if hi is None:
+            hi = nodes[i + 1] = self._node(i + 1)
+        return lo + (pos - i) * (hi - lo)
+
+    def _node(self, i: int) -> float:
+        gas, t0, t1, d = self.args
+        return self.physics._integrate(gas, 10 ** (i / _PER_DECADE), t0, t1, d)
