@@ -186,10 +186,20 @@ class Analyzer:
 
     # -- procedures -----------------------------------------------------------------------
     def evacuate(self, hold_s: float, max_wait_s: float = 3600.0) -> Plan:
-        """Pump manifold and cell until the gauge reads vacuum, then keep pumping `hold_s`."""
+        """Pump the manifold first (what it still holds must not reach the sample), then
+        manifold and cell until the gauge reads vacuum, then keep pumping `hold_s`."""
         yield from self.valve("gas_in", False)
-        yield from self.valve("dose", True)
+        yield from self.valve("dose", False)
         yield from self.valve("vacuum", True)
+        yield from self._pumped_down(max_wait_s)
+        yield from self.valve("dose", True)
+        yield from self._pumped_down(max_wait_s)
+        if hold_s > 0:
+            yield from bps.sleep(hold_s)
+        yield from self.valve("vacuum", False)
+        yield from self.valve("dose", False)
+
+    def _pumped_down(self, max_wait_s: float) -> Plan:
         start = self.now()
         while True:
             value, _, status = yield from call(self.gauge.measure)
@@ -201,10 +211,6 @@ class Analyzer:
                     f"{max_wait_s / 60:.0f} min: a leak?"
                 )
             yield from bps.sleep(10.0)
-        if hold_s > 0:
-            yield from bps.sleep(hold_s)
-        yield from self.valve("vacuum", False)
-        yield from self.valve("dose", False)
 
     def zero_gauge(self) -> Plan:
         """Zero the manometer's gauges while manifold and cell are under vacuum (pumping)."""
