@@ -16,7 +16,7 @@ N2 between 77 and 308 K). F → 1 is Knudsen's limit, F → 1/(αY²) the slip-f
 
 Takaishi and Sensui's correlation (Trans. Faraday Soc. 59, 2503, 1963) is the other one in
 use; its coefficients could not be checked here against a public source, so it is not
-offered (docs/decisions/0014). Correlations of this kind describe measured ratios to some
+offered (docs/decisions/0015). Correlations of this kind describe measured ratios to some
 10–20 % of the correction in the transition; `ACCURACY` is the ± limit the kernels give it.
 """
 
