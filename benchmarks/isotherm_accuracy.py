@@ -297,7 +297,7 @@ def bet_accuracy(family: str, seeds: int, workdir: Path, correction: str) -> str
         lines.append(
             f"  seed {s}: {area:.0f} m2/g vs truth {truth:.0f} ({errors[-1]:+.1f} %), range "
             f"p/p0 {bet['range_p_p0'][0]:.2g}–{bet['range_p_p0'][1]:.2g}, p0 "
-            f"{bet['p0_pa'] / 1e3:.2f} kPa at {bet['temperature_k']:.2f} K, "
+            f"{bet['p0_bar'] * 100:.2f} kPa at {bet['temperature_k']:.2f} K, "
             f"{run.virtual_h:.1f} h virtual, {run.wall_s:.1f} s wall"
         )
     within = sum(abs(e) <= 3 for e in errors)

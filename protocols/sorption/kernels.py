@@ -315,7 +315,7 @@ def measure_bet(
         range_p_p0=list(fit["range"]),
         rouquerol=fit["rouquerol"],
         n_monolayer_mmol_g=fit["n_monolayer_mmol_g"],
-        p0_pa=p0,
+        p0_bar=None if p0 is None else p0 / 1e5,
         temperature_k=usable[-1].cell_k,
         calibration=record,
     )

@@ -221,7 +221,7 @@ def run_isotherm(a: Analyzer, ctx: Any, run: Run, dewar: Dewar | None = None) ->
         label = "uptake" if branch == "adsorption" else "uptake_des"
         extra: dict[str, Any] = {}
         if p0_now is not None:
-            extra = {"relative_pressure": p_cold / p0_now, "p0_pa": p0_now}
+            extra = {"relative_pressure": p_cold / p0_now, "p0_bar": p0_now / 1e5}
         ctx.measure(
             f"{label}@{p_cold / 1e5:.4g}bar",
             Q_(point.uptake_mmol_g, "mmol/g"),

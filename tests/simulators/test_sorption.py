@@ -662,7 +662,9 @@ def test_turning_the_transpiration_correction_off_moves_the_low_pressure_points_
     assert all(abs(v) > 5 for v in off)
     r = runs["weber-schmidt"]
     rig, bet = r["rig"], r["measurements"]["bet_area"].provenance
-    assert bet["p0_pa"] != pytest.approx(CP.PropsSI("P", "T", LN2_K, "Q", 0, "Nitrogen"), rel=2e-3)
+    assert bet["p0_bar"] * 1e5 != pytest.approx(
+        CP.PropsSI("P", "T", LN2_K, "Q", 0, "Nitrogen"), rel=2e-3
+    )
     assert 76.9 < bet["temperature_k"] < 77.8
     assert sum("Top up" in text for text in r["steps"]) >= 2  # before the helium, then again
     assert rig.fills >= 3
@@ -679,8 +681,8 @@ def test_p0_and_the_bath_temperature_come_from_the_p0_cell(tmp_path: Path) -> No
         if not name.startswith("uptake@"):
             continue
         p = m.provenance
-        assert p["relative_pressure"] == pytest.approx(p["pressure_bar"] * 1e5 / p["p0_pa"])
-        t_from_p0 = CP.PropsSI("T", "P", p["p0_pa"], "Q", 0, "Nitrogen")
+        assert p["relative_pressure"] == pytest.approx(p["pressure_bar"] / p["p0_bar"])
+        t_from_p0 = CP.PropsSI("T", "P", p["p0_bar"] * 1e5, "Q", 0, "Nitrogen")
         assert p["temperature_k"] == pytest.approx(t_from_p0, abs=0.02)
         assert boiling < p["temperature_k"] < boiling + 0.35  # the dissolved oxygen's
         assert p["temperature_k"] - 3 * p["sigma_temperature_k"] < rig.cell_temperature_k()
