@@ -167,10 +167,11 @@ def run_isotherm(a: Analyzer, ctx: Any, run: Run, dewar: Dewar | None = None) ->
     p_prev = 0.0
     record = calibration_record(a, space, run, leak)
     p0_now: float | None = None
-    targets = list(run.targets)
+    targets, desorption = list(run.targets), list(run.desorption)
     if run.relative:  # fractions of p0, read now from the p0 cell
         _, _, p0_now = yield from cold_temperature(a, run.gas)
         targets = [x * p0_now for x in targets]
+        desorption = [x * p0_now for x in desorption]
 
     def book(fill: Any, branch: str) -> Plan:
         nonlocal p0_now
@@ -275,7 +276,7 @@ def run_isotherm(a: Analyzer, ctx: Any, run: Run, dewar: Dewar | None = None) ->
                 break
             p_prev = yield from book(fill, "adsorption")
 
-    for target in run.desorption:
+    for target in desorption:
         if target >= p_prev:
             continue
         yield from nitrogen()

@@ -710,3 +710,29 @@ def test_a_pirani_gauge_is_refused_for_a_volumetric_measurement(tmp_path: Path) 
     assert 'driver = "mks-9xx"' in pirani
     with pytest.raises(LaunchFailed, match="MicroPirani is not a capacitance manometer"):
         run_kernel(tmp_path, TestMOF(), measure_isotherm, lab=pirani)
+
+
+def test_an_n2_isotherm_at_77_k_doses_and_desorbs_to_fractions_of_the_p0_it_reads(
+    tmp_path: Path,
+) -> None:
+    r = run_kernel(
+        tmp_path,
+        TestMOF(),
+        measure_isotherm,
+        gas="N2",
+        temperature="77 K",
+        max_pressure="0.5 bar",
+        points=3,
+        desorption_points=2,
+        mass_mg=20.0,
+    )
+    points = [
+        m.provenance
+        for n, m in r["measurements"].items()
+        if n.startswith(("uptake@", "uptake_des@"))
+    ]
+    ads = [p["relative_pressure"] for p in points if p["branch"] == "adsorption"]
+    des = [p["relative_pressure"] for p in points if p["branch"] == "desorption"]
+    assert max(ads) == pytest.approx(0.5e5 / (points[0]["p0_bar"] * 1e5), rel=0.05)
+    assert des and all(x < max(ads) for x in des)
+    assert all(p["p0_bar"] * 1e5 > 0.95 * r["rig"].atmosphere_pa for p in points)
