@@ -736,3 +736,32 @@ def test_an_n2_isotherm_at_77_k_doses_and_desorbs_to_fractions_of_the_p0_it_read
     assert max(ads) == pytest.approx(0.5e5 / (points[0]["p0_bar"] * 1e5), rel=0.05)
     assert des and all(x < max(ads) for x in des)
     assert all(p["p0_bar"] * 1e5 > 0.95 * r["rig"].atmosphere_pa for p in points)
+
+
+def test_the_manifold_and_cell_temperature_errors_are_parts_of_sigma() -> None:
+    """GUM: the manifold's gas may be ±0.3 K from its sensor, the sample ±0.1 K from the
+    bath's probe. The first scales the whole balance (n ∝ 1/T_m): its part is what a 0.3 K
+    offset does, over √3. The second moves the truth a point is compared with, by the
+    isotherm's slope × p × q_st / RT² (CO2: a typical 30 kJ/mol)."""
+    from protocols.sorption import Reading
+    from protocols.sorption.volumetric import ISOSTERIC_HEAT_J_MOL
+
+    def balance(t_m: float) -> MassBalance:
+        space = free_space(
+            25e-6, 308.15, 298.15, Reading(90e3, kelvin=t_m), Reading(60e3, kelvin=t_m)
+        )
+        mb = MassBalance("CO2", 25e-6, 308.15, space)
+        for k in range(1, 6):
+            fill, eq = Reading((2 * k + 1) * 5e3, kelvin=t_m), Reading(k * 5e3, kelvin=t_m)
+            mb.dose(fill, eq, 298.15)
+        return mb
+
+    read, true = balance(308.15), balance(308.45)
+    n_read, n_true = read._amount(read.doses)[0], true._amount(true.doses)[0]
+    part = read.last_parts["manifold_temperature"]
+    assert abs(n_true - n_read) == pytest.approx(part * math.sqrt(3), rel=0.05)
+    assert abs(n_true / n_read - 1) == pytest.approx(0.3 / 308.3, rel=0.05)  # n ∝ 1/T_m
+    slope = (read.last_point[1] - balance(308.15)._amount(read.doses[:4])[0]) / 5e3
+    q_st = ISOSTERIC_HEAT_J_MOL["CO2"]
+    truth_moves = slope * 25e3 * q_st / (R * 298.15**2) * 0.1 / math.sqrt(3)
+    assert read.last_parts["cell_temperature"] == pytest.approx(truth_moves, rel=0.15)
