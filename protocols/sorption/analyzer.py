@@ -31,6 +31,7 @@ FILL_READINGS = 3  # a manifold pressure that counts is the mean of this many re
 LEAK_SETTLE_S = 60.0  # after the pump's valve closes, before the rate of rise is timed
 LEAK_RISE_S = 300.0  # the rate of rise is timed over this long
 MANIFOLD_TOLERANCE_K = 0.5  # the manifold counts as at its setpoint within this
+THERMOSTAT_HOLD_K = 1.0  # a thermostat whose reading leaves its run's mean by more has lost it
 
 Plan = Generator[Any, Any, Any]
 
@@ -87,6 +88,8 @@ class Analyzer:
         self.to_pa = float(Q_(1.0, self.gauge.unit).to("Pa").magnitude)
         self.full_scale_pa = float(self.gauge.high) * self.to_pa
         self.cryogenic = False
+        self._manifold_t: list[float] = []  # the thermostats' readings in this run
+        self._bath_t: list[float] = []
         # per gauge: Σ (scatter about equilibration lines)², resolution removed; and its dof
         self._noise_ss: dict[int, float] = {}
         self._noise_dof: dict[int, int] = {}
@@ -117,8 +120,8 @@ class Analyzer:
             pa, head = yield from self.reading()
             total += pa
             heads.add(head)
-        kelvin = yield from self.manifold_temperature()
-        return Reading(total / n, 1 / n, head=self._coarsest(heads), kelvin=kelvin)
+        yield from self.manifold_temperature()  # one more reading for its mean
+        return Reading(total / n, 1 / n, head=self._coarsest(heads))
 
     def mean_pressure(self, n: int = FILL_READINGS, spacing_s: float = 1.0) -> Plan:
         return (yield from self.mean_reading(n, spacing_s)).pa
@@ -127,15 +130,30 @@ class Analyzer:
         return max(channels, key=lambda c: self.gauge.gauge(c).full_scale)
 
     def manifold_temperature(self) -> Plan:
-        """K, as the manifold's controller reads it."""
-        celsius = yield from bps.rd(self.manifold.temperature)
-        return float(celsius) + 273.15
+        """K: the mean of every reading of the manifold's thermostat since it was found at
+        its setpoint. A thermostat holds its temperature; one reading alone carries the
+        display's 0.1 K step and noise into a manifold term (0.3 % of a weak sample's
+        uptake per reading at 1 bar); a mean of many does not."""
+        return (yield from self._held(self.manifold, self._manifold_t, "manifold"))
 
     def bath_temperature(self) -> Plan:
+        """K: the mean of the bath controller's readings since it settled (as the
+        manifold's)."""
         if self.bath is None:
             raise ValueError(f"{self.name}: no bath controller reports the cell's temperature")
-        celsius = yield from bps.rd(self.bath.temperature)
-        return float(celsius) + 273.15
+        return (yield from self._held(self.bath, self._bath_t, "bath"))
+
+    def _held(self, device: Any, readings: list[float], what: str) -> Plan:
+        celsius = yield from bps.rd(device.temperature)
+        t = float(celsius) + 273.15
+        readings.append(t)
+        mean = sum(readings) / len(readings)
+        if abs(t - mean) > THERMOSTAT_HOLD_K:
+            raise RuntimeError(
+                f"{device.name}: the {what} reads {t:.2f} K, {t - mean:+.2f} K from its mean "
+                "in this run: its thermostat is not holding"
+            )
+        return mean
 
     def p0(self, n: int = FILL_READINGS) -> Plan:
         """The saturation-pressure cell's pressure (Pa, mean of `n` readings) and the
@@ -175,6 +193,7 @@ class Analyzer:
             raise ValueError(f"{self.name}: no bath controller to hold {kelvin:g} K")
         celsius = kelvin - 273.15
         yield from call(lambda: _settle(self.bath, celsius, timeout_s, "the bath"))
+        self._bath_t.clear()
 
     def manifold_ready(self, timeout_s: float = 4 * 3600.0) -> Plan:
         """The manifold at its setpoint (`manifold_k`): set and waited for if it is not."""
@@ -183,6 +202,7 @@ class Analyzer:
         wanted = self.manifold_k - 273.15
         if abs(t - self.manifold_k) > MANIFOLD_TOLERANCE_K or abs(setpoint - wanted) > 0.05:
             yield from call(lambda: _settle(self.manifold, wanted, timeout_s, "the manifold"))
+        self._manifold_t.clear()
 
     # -- procedures -----------------------------------------------------------------------
     def evacuate(self, hold_s: float, max_wait_s: float = 3600.0) -> Plan:
@@ -336,11 +356,9 @@ class Analyzer:
                 drift = abs(slope) * (ts[-1] - ts[-min(window, len(ts))])
                 settling = Settling(value, ts[-1], settled, weight, remaining, tau, drift)
                 break
-        kelvin = yield from self.manifold_temperature()
+        yield from self.manifold_temperature()
         head = self._coarsest(set(heads[-window:]))
-        reading = Reading(
-            settling.pressure_pa, settling.weight, settling.drift_pa, head=head, kelvin=kelvin
-        )
+        reading = Reading(settling.pressure_pa, settling.weight, settling.drift_pa, head=head)
         return settling, reading
 
     def _pool_noise(self, ps: list[float], ts: list[float], heads: list[int]) -> None:

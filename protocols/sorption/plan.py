@@ -148,7 +148,7 @@ def run_isotherm(a: Analyzer, ctx: Any, run: Run, dewar: Dewar | None = None) ->
     t_cell = (t_cell + t_after) / 2
     space = free_space(
         a.manifold_m3,
-        a.manifold_k,
+        (yield from a.manifold_temperature()),
         t_cell,
         p1,
         p2,
@@ -162,7 +162,7 @@ def run_isotherm(a: Analyzer, ctx: Any, run: Run, dewar: Dewar | None = None) ->
     )
 
     yield from a.select(run.gas)
-    mb = MassBalance(run.gas, a.manifold_m3, a.manifold_k, space)
+    mb = MassBalance(run.gas, a.manifold_m3, space.manifold_k, space)
     points: list[Point] = []
     p_prev = 0.0
     record = calibration_record(a, space, run, leak)
@@ -189,6 +189,9 @@ def run_isotherm(a: Analyzer, ctx: Any, run: Run, dewar: Dewar | None = None) ->
         after_k, after_limit, p0_now = yield from cold_temperature(a, run.gas)
         cell_k = (cell_k + after_k) / 2
         yield from a.valve("dose", False)
+        # the thermostats' temperatures as known now (their run means), for every reading
+        mb.manifold_k = yield from a.manifold_temperature()
+        mb.space = space.at(mb.manifold_k, space.cell_k if a.cryogenic else cell_k)
         remaining_mol = mb.gas_capacity(st.pressure_pa, cell_k) * st.remaining_pa
         mb.gauge = a.calibration
         mb.cell_accuracy_k = max(cell_limit, after_limit)
@@ -200,7 +203,7 @@ def run_isotherm(a: Analyzer, ctx: Any, run: Run, dewar: Dewar | None = None) ->
             ln2_elapsed_s=dewar.elapsed(a.now()) if dewar else None,
             ln2_fill=dewar.fills - 1 if dewar else 0,
         )
-        p_cold = mb.last_point_pressure()
+        p_cold = mb.reported[0]
         to_mmol_g = 1e3 / run.mass_g
         point = Point(
             p_cold,
@@ -236,7 +239,7 @@ def run_isotherm(a: Analyzer, ctx: Any, run: Run, dewar: Dewar | None = None) ->
             gas=run.gas,
             temperature_k=cell_k,
             sigma_temperature_k=mb.cell_accuracy_k / RECTANGULAR,
-            manifold_temperature_k=eq_reading.kelvin,
+            manifold_temperature_k=mb.manifold_k,
             branch=branch,
             point=len(points),
             equilibration_s=st.waited_s,

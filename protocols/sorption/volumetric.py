@@ -15,7 +15,8 @@ What a point's uncertainty is made of (GUM: first order, each error where it act
   difference from it); the thermal transpiration correlation (a fraction of its
   correction); the liquid nitrogen's boil-off rate (the cold zone it leaves);
 * the calibrated manifold volume, which scales V_f too, so n scales with it;
-* the uptake the equilibration projects is still to come.
+* the uptake the equilibration projects is still to come, somewhere between nothing and the
+  projection: half of it corrected for, the rest as a one-sided limit (a/√12).
 
 An error that moves the pressure the point is reported at also moves the truth it is
 compared with, by the isotherm's local slope; one that moves its temperature, by
@@ -195,6 +196,18 @@ class FreeSpace:
             return self.volume_m3
         return _free_volume(self, shift)
 
+    def at(self, manifold_k: float, cell_k: float) -> FreeSpace:
+        """The same helium readings worked out at these temperatures (as better known)."""
+        return free_space(
+            self.manifold_m3,
+            manifold_k,
+            cell_k,
+            self.p1,
+            self.p2,
+            cell=self.cell,
+            ln2_elapsed_s=self.ln2_elapsed_s,
+        )
+
 
 def _free_volume(fs: FreeSpace, shift: Shift) -> float:
     p1, p2 = shift.pa(fs.p1), shift.pa(fs.p2)
@@ -271,6 +284,7 @@ class MassBalance:
     cell_accuracy_k: float = BATH_TEMPERATURE_ACCURACY_K
     doses: list[Dose] = field(default_factory=list)
     last_point: tuple[float, float] | None = None  # (p_cold, n) of the previous dose
+    reported: tuple[float, float] = (0.0, 0.0)  # (p_cold, n) of the last point reported
     last_parts: dict[str, float] = field(default_factory=dict)  # 1σ parts of the last dose
 
     @property
@@ -341,20 +355,29 @@ class MassBalance:
         ln2_fill: int = 0,
     ) -> tuple[float, float]:
         """Book one dose (manifold at `p_fill`, equilibrium at `p_eq`, the cold zone at
-        `cell_k`, `remaining_mol` still to be adsorbed as projected): (n mol, σ mol). σ is
-        that of the uptake at the pressure (and temperature) the point is reported at; its
-        parts are left in `last_parts`."""
+        `cell_k`, `remaining_mol` still to be adsorbed as projected): (n mol, σ mol) of the
+        point reported. The uptake still to come is a known bias, so it is corrected for
+        (GUM 3.2.4), and what is not known of it is a part of σ; the readings stay as read,
+        and what was still to come is counted with the next dose.
+        σ is that of the uptake at the pressure (and temperature) the point is reported at
+        (`reported`); its parts are left in `last_parts`."""
         fill, eq = _as_reading(p_fill), _as_reading(p_eq)
         self.doses.append(Dose(fill, eq, cell_k, ln2_elapsed_s, ln2_fill))
         n, p_c = self._amount(self.doses)
         slope = self._slope(p_c, n)
         var_readings = self._reading_variance(p_c, slope)
         systematic = self._systematics(n, slope)
-        volume = n * self.volume_accuracy / RECTANGULAR
-        # the projected uptake still to come is a limit, not a standard deviation (the
-        # window's slope carried on for τ bounds it): like the other limits, over √3
-        unsettled = remaining_mol / RECTANGULAR
-        self.last_point = (p_c, n)
+        # what is still to come lies between nothing and the projection (the window's slope
+        # carried on for τ bounds it): a one-sided rectangular distribution, half of it
+        # corrected for in n, a/√12 left in σ. The pressure stays as read: the equilibrium
+        # test keeps its fall still to come within a few 1e-3 of it, and a projection of
+        # it from a few readings near the gauge's steps is noise
+        n_final = n + remaining_mol / 2
+        p_final = p_c
+        volume = n_final * self.volume_accuracy / RECTANGULAR
+        unsettled = remaining_mol / (2 * RECTANGULAR)
+        self.last_point = (p_final, n_final)
+        self.reported = (p_final, n_final)
         self.last_parts = {
             "readings": math.sqrt(var_readings),
             **systematic,
@@ -362,7 +385,7 @@ class MassBalance:
             "equilibrium": abs(unsettled),
         }
         var = var_readings + sum(v**2 for v in systematic.values()) + volume**2 + unsettled**2
-        return n, math.sqrt(var)
+        return n_final, math.sqrt(var)
 
     def pressure_sigma(self, eq: Reading, cell_k: float) -> float:
         """1σ of the cold zone's pressure the point is reported at (Pa): the reading's own
