@@ -178,9 +178,14 @@ def run_isotherm(a: Analyzer, ctx: Any, run: Run, dewar: Dewar | None = None) ->
         cell_k, cell_limit, _ = yield from cold_temperature(a, run.gas)
 
         def allowed_pa(p: float) -> float:
-            """The pressure change that would still be `eq.uptake_fraction` of the uptake."""
+            """The pressure change that would still be `eq.uptake_fraction` of the uptake,
+            or a third of a step of the gauge reading p, whichever is larger: what a line
+            through readings in such steps projects below that is their noise (a sample that
+            takes up next to nothing would otherwise wait out every dose)."""
             n = abs(mb.amount(fill, p, cell_k))
-            return run.eq.uptake_fraction * n / mb.gas_capacity(p, cell_k)
+            heads = [h for h in a.calibration.heads if p < 0.95 * h.full_scale_pa]
+            step = min((h.quantum(p) for h in heads), default=0.0)
+            return max(run.eq.uptake_fraction * n / mb.gas_capacity(p, cell_k), step / 3)
 
         yield from a.valve("dose", True)
         st, eq_reading = yield from a.equilibrate(

@@ -15,8 +15,8 @@ What a point's uncertainty is made of (GUM: first order, each error where it act
   difference from it); the thermal transpiration correlation (a fraction of its
   correction); the liquid nitrogen's boil-off rate (the cold zone it leaves);
 * the calibrated manifold volume, which scales V_f too, so n scales with it;
-* the uptake the equilibration projects is still to come, somewhere between nothing and the
-  projection: half of it corrected for, the rest as a one-sided limit (a/√12).
+* the uptake the equilibration projects is still to come: corrected for, its projection
+  ±100 % a limit.
 
 An error that moves the pressure the point is reported at also moves the truth it is
 compared with, by the isotherm's local slope; one that moves its temperature, by
@@ -367,15 +367,15 @@ class MassBalance:
         slope = self._slope(p_c, n)
         var_readings = self._reading_variance(p_c, slope)
         systematic = self._systematics(n, slope)
-        # what is still to come lies between nothing and the projection (the window's slope
-        # carried on for τ bounds it): a one-sided rectangular distribution, half of it
-        # corrected for in n, a/√12 left in σ. The pressure stays as read: the equilibrium
-        # test keeps its fall still to come within a few 1e-3 of it, and a projection of
-        # it from a few readings near the gauge's steps is noise
-        n_final = n + remaining_mol / 2
+        # the uptake still to come, as the relaxation fitted to the dose projects it, is a
+        # known bias: corrected for in n, its projection ±100 % (over √3) left in σ. The
+        # pressure stays as read: the equilibrium test keeps its fall still to come within
+        # a few 1e-3 of it, and a projection of that from readings near the gauge's steps
+        # is noise
+        n_final = n + remaining_mol
         p_final = p_c
         volume = n_final * self.volume_accuracy / RECTANGULAR
-        unsettled = remaining_mol / (2 * RECTANGULAR)
+        unsettled = remaining_mol / RECTANGULAR
         self.last_point = (p_final, n_final)
         self.reported = (p_final, n_final)
         self.last_parts = {
