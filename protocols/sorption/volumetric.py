@@ -283,7 +283,7 @@ class MassBalance:
     volume_accuracy: float = VOLUME_ACCURACY
     cell_accuracy_k: float = BATH_TEMPERATURE_ACCURACY_K
     doses: list[Dose] = field(default_factory=list)
-    last_point: tuple[float, float] | None = None  # (p_cold, n) of the previous dose
+    last_point: tuple[float, float] | None = None  # (p_cold, n) of the previous dose, booked
     reported: tuple[float, float] = (0.0, 0.0)  # (p_cold, n) of the last point reported
     last_parts: dict[str, float] = field(default_factory=dict)  # 1σ parts of the last dose
 
@@ -373,11 +373,10 @@ class MassBalance:
         # a few 1e-3 of it, and a projection of that from readings near the gauge's steps
         # is noise
         n_final = n + remaining_mol
-        p_final = p_c
         volume = n_final * self.volume_accuracy / RECTANGULAR
         unsettled = remaining_mol / RECTANGULAR
-        self.last_point = (p_final, n_final)
-        self.reported = (p_final, n_final)
+        self.last_point = (p_c, n)  # as booked: the next dose's slope is taken from it
+        self.reported = (p_c, n_final)
         self.last_parts = {
             "readings": math.sqrt(var_readings),
             **systematic,
