@@ -62,6 +62,26 @@ MKS_9XX = InstrumentModel(
     doc="MKS 902B / 925 / 974B vacuum transducer (RS-232/485)",
 )
 
+TPG_26X = InstrumentModel(
+    name="tpg-26x",
+    driver="devices.pfeiffer_tpg:TPGController",
+    device="devices.capacitance_manometer:CapacitanceManometer",
+    simulator="simulators.pfeiffer_tpg:TPGSimulator",
+    # full_scale: one per channel, e.g. ["1000 mbar", "1 mbar"]; accuracy a fraction of
+    # reading, resolution of full scale: the gauges' data sheet (also what a simulator draws)
+    settings={
+        "full_scale": "",
+        "unit": "unit of Pa",
+        "accuracy": "",
+        "resolution": "",
+        "switch_at": "",
+    },
+    simulator_options={"pressure": "Pa", "pumped_volume": ""},
+    to_simulator={"full_scale": "full_scale", "accuracy": "accuracy", "resolution": "resolution"},
+    doc="Pfeiffer TPG 261/262 reading capacitance gauges (CMR): gas-independent, "
+    "mnemonics protocol over RS-232",
+)
+
 VICI = InstrumentModel(
     name="vici",
     driver="devices.vici:VICIActuator",

@@ -30,8 +30,9 @@ class GarbledReply(DriverError):
 
 #: refusal codes that line noise produces: the instrument did not recognise a command that
 #: was corrupted on its way in (NE-1000 and Alicat `?`, `?COM`; MT-SICS ES, ET; MKS NAK160;
-#: VICI "Bad command"; Modbus exception 04). Repeating an idempotent command is safe.
-LINE_NOISE_CODES = frozenset({"?", "?COM", "ES", "ET", "160", "Bad command", "04"})
+#: VICI "Bad command"; Modbus exception 04; a Pfeiffer TPG's syntax-error word 0001).
+#: Repeating an idempotent command is safe.
+LINE_NOISE_CODES = frozenset({"?", "?COM", "ES", "ET", "160", "Bad command", "04", "0001"})
 
 
 class InstrumentRefused(DriverError):

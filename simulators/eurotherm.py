@@ -18,7 +18,9 @@ Physics, advanced from the clock before every request:
   the PV when TG.SP changes, as the controller's setpoint rate limit does;
 - in auto a PID (Eurotherm form, 100/PB·(e + ∫e/Ti − Td·dPV/dt)) sets the output once
   per `cycle_s`, within OP.LO..OP.HI, without integral wind-up; in manual the output is
-  MAN.OP; in off it is 0.
+  MAN.OP; in off it is 0;
+- `setpoint_c`, if given, is a controller that has held that setpoint for hours (a
+  thermostatted manifold): it starts there, at rest.
 """
 
 from __future__ import annotations
@@ -67,6 +69,7 @@ class Eurotherm3200Simulator(ModbusRTUSimulator):
         cycle_s: float = 1.0,
         decimals: int = 1,
         external_heat_w: Callable[[], float] | None = None,
+        setpoint_c: float | None = None,
     ) -> None:
         super().__init__(now, seed=seed, faults=faults, address=address)
         self.ambient_c = ambient_c
@@ -95,6 +98,16 @@ class Eurotherm3200Simulator(ModbusRTUSimulator):
         self._integral = 0.0  # ∫e dt, °C·s
         self._last = now()
         self._params = self._parameter_table()
+        if setpoint_c is not None:
+            self._hold_from_the_start(setpoint_c)
+
+    def _hold_from_the_start(self, setpoint_c: float) -> None:
+        """Powered on long ago at `setpoint_c` (a thermostatted manifold): at rest there,
+        the output what holds it, the integral what gives that output."""
+        self.target_sp = self.working_sp = self.temperature_c = setpoint_c
+        power = (setpoint_c - self.ambient_c) * self.loss
+        self.output_pct = min(self.op_hi, max(self.op_lo, power / self.heater_w * 100.0))
+        self._integral = self.output_pct / (100.0 / self.pb) * self.ti if self.ti > 0 else 0.0
 
     # -- physics --------------------------------------------------------------------
     @property

@@ -25,6 +25,10 @@ The model, and why each piece is there:
   capacities are the family's scaled by crystalline mass fraction, defect factor, the
   fraction of pores emptied of solvent and the fraction of framework still intact. The
   N2 isotherm also holds at 77 K, so a BET analysis of it returns about `bet_area_m2_g`.
+* **Pore volume.** The framework's pore volume scales with the same factors as its
+  capacities (a defect that opens pores opens volume too), so the N2 a sample holds at
+  77 K near saturation never exceeds its pore volume filled with liquid N2 (Gurvich), and
+  the solvent an as-made sample carries fills the same pores.
 * **Activation** empties pores (first order, faster under vacuum, harder for solvent
   bound to open metal sites and for high-boiling solvents) and collapses a framework
   heated past its stability limit.
@@ -48,6 +52,8 @@ R = 8.314462618  # J/(mol K)
 T_REF_K = 298.15
 BAR_PA = 1e5
 N2_MONOLAYER_M2_PER_MOL = 6.02214076e23 * 0.162e-18  # m2 covered by one mole of N2
+# Saturated liquid N2 at 77.35 K: 806.1 kg/m3 (CoolProp) / 28.0134 g/mol, mmol per cm3
+N2_LIQUID_MMOL_CM3 = 28.78
 
 SOLVENTS: tuple[str, ...] = ("DMF", "DEF", "DMAc", "EtOH", "H2O")
 SOLVENT_BOILING_C = {"DMF": 153.0, "DEF": 177.0, "DMAc": 165.0, "EtOH": 78.0, "H2O": 100.0}
@@ -475,6 +481,7 @@ class Material:
     tau_n2_s: float
     dry_mass_g: float
     pore_solvent_g_g: float  # solvent held per g of dry product as made
+    framework_pore_volume_cm3_g: float = 0.0  # the framework's pores, fully activated
     conditions: SynthesisConditions | None = None
     activation_fraction: float = 0.0
     intact_fraction: float = 1.0
@@ -552,6 +559,12 @@ class Material:
         cold = _arrhenius(-_DIFFUSION_EA_KJ, temperature_k, T_REF_K - 273.15)
         tau = base * self.crystal_size_um * (1.0 + 3.0 * self.defect_density) * blocked * cold
         return min(max(tau, _TAU_RANGE_S[0]), _TAU_RANGE_S[1])
+
+    @property
+    def pore_volume_cm3_g(self) -> float:
+        """Pore volume open to gas now (per g of activated solid): the framework's, as far
+        as its pores are emptied and it still stands."""
+        return self.framework_pore_volume_cm3_g * self.accessible_fraction
 
     @property
     def bet_area_m2_g(self) -> float:
@@ -700,9 +713,13 @@ def synthesize(
     n2 = _with_affinity(fam.n2.scaled(quality), noise.affinity_n2)
     background = sum(fractions[k] * a for k, a in _BACKGROUND_AREA_M2_G.items())
     solvent_density = SOLVENT_DENSITY_G_ML[c.solvent]
-    pore_solvent = sum(
-        fractions[f.name] * f.pore_volume_cm3_g * solvent_density for f in families
-    ) + sum(fractions[k] * w for k, w in _BACKGROUND_SOLVENT_G_G.items())
+    # the framework's pores scale as its capacities do: the N2 it holds at saturation
+    # (q_sat1 + q_sat2) stays within its pore volume filled with liquid N2
+    pore_volume = fam.pore_volume_cm3_g * quality
+    minor = sum(fractions[f.name] * f.pore_volume_cm3_g for f in families if f.name != fam.name)
+    pore_solvent = (pore_volume + minor) * solvent_density + sum(
+        fractions[k] * w for k, w in _BACKGROUND_SOLVENT_G_G.items()
+    )
     # modulators grow fewer, bigger crystals; heat nucleates many small ones
     size = (
         (1.0 + c.modulator_eq / 10.0) ** 0.5
@@ -725,6 +742,7 @@ def synthesize(
         tau_n2_s=fam.tau_n2_s,
         dry_mass_g=dry * _RECOVERY * noise.recovery,
         pore_solvent_g_g=pore_solvent,
+        framework_pore_volume_cm3_g=pore_volume,
         conditions=c,
         activation_fraction=0.0,
     )

@@ -703,8 +703,8 @@ class Runtime(LabAssembly):
 
 
 def _failure_kind(e: BaseException) -> str:
-    from devices.errors import DriverError, LimitError
-    from ppu.core.errors import InstrumentUnavailable, SampleFailed, StepNotDone
+    from devices.errors import LimitError
+    from ppu.core.errors import InstrumentError, InstrumentUnavailable, SampleFailed, StepNotDone
 
     seen: BaseException | None = e
     while seen is not None:
@@ -712,7 +712,8 @@ def _failure_kind(e: BaseException) -> str:
             return "chemistry"
         if isinstance(seen, StepNotDone):
             return "operator"
-        if isinstance(seen, DriverError | LimitError | TimeoutError | InstrumentUnavailable):
+        # every driver's error, and a kernel's own finding about its instrument (a leak)
+        if isinstance(seen, InstrumentError | LimitError | TimeoutError | InstrumentUnavailable):
             return "instrument"
         seen = seen.__cause__ or seen.__context__
     return "software"

@@ -64,6 +64,7 @@ def bet_fit(
     *,
     material: str = "sample",
     limits: tuple[float, float] = (0.05, 0.3),
+    temperature_k: float = LN2_K,
 ) -> dict[str, Any]:
     """BET area by pyGAPS's linear BET fit over the range `rouquerol_range` chooses (pyGAPS's
     own choice applies only the first criterion); when no range qualifies, the classic
@@ -78,7 +79,7 @@ def bet_fit(
         loading=[p[1] for p in pts],
         material=material,
         adsorbate="nitrogen",
-        temperature=LN2_K,
+        temperature=temperature_k,
         temperature_unit="K",
         pressure_mode="relative",
         loading_basis="molar",

@@ -13,9 +13,10 @@ from ppu.core.units import Q_
 from protocols.sorption.analyzer import Analyzer, Plan
 from protocols.sorption.bet import bet_fit, desorption_fractions
 from protocols.sorption.equilibration import Equilibration
-from protocols.sorption.plan import isotherm_targets, run_isotherm
+from protocols.sorption.plan import Dewar, Run, isotherm_targets, run_isotherm
 from protocols.sorption.thermo import LN2_K, saturation_pressure
-from protocols.sorption.volumetric import interpolate
+from protocols.sorption.transpiration import METHODS
+from protocols.sorption.volumetric import Cell, interpolate
 
 MIN_SAMPLE_G = 0.005
 
@@ -63,23 +64,39 @@ def _bath_for(gas: str, kelvin: float) -> tuple[bool, float]:
         return True, LN2_K
     if not 273.15 <= kelvin <= 353.15:
         raise ValueError(
-            f"no bath for {kelvin:g} K: the controller holds 273–353 K, the dewar 77.35 K"
+            f"no bath for {kelvin:g} K: the controller holds 273–353 K, the dewar boils "
+            "nitrogen at about 77 K"
         )
     return False, kelvin
 
 
-def _fill_dewar(a: Analyzer, ctx: Any) -> Plan:
+def _fill_dewar(a: Analyzer, ctx: Any, top_up_s: float) -> Plan:
     a.cryogenic = True
+    if a.p0_gauge is None:
+        raise ValueError(
+            f"{a.name}: a measurement at 77 K needs a saturation-pressure (p0) cell with its "
+            "manometer, device 'p0_gauge': liquid nitrogen boils at the day's pressure, not "
+            f"at a fixed {LN2_K} K"
+        )
     yield from manual_step(
         ctx,
         f"Fill the dewar of {a.name} with liquid nitrogen and raise it around the sample cell",
         action="fill_dewar",
     )
+    return Dewar(top_up_s, filled_at=a.now(), fills=1)
 
 
 def _remove_dewar(a: Analyzer, ctx: Any) -> Plan:
     yield from manual_step(ctx, f"Lower the dewar of {a.name}", action="remove_dewar")
     a.cryogenic = False
+
+
+def _cell(stem: Any, correction: str, fall: Any, cryogenic: bool) -> Cell:
+    return Cell(
+        stem_diameter_m=stem.m_as("m"),
+        transpiration=correction,
+        ln2_fall_m_s=fall.m_as("m/s") if cryogenic else 0.0,
+    )
 
 
 @kernel(
@@ -112,28 +129,47 @@ def measure_isotherm(
     max_equilibration=In("min", ge="1 min", le="600 min", default="120 min"),
     evacuation=In("min", ge="0 min", le="1440 min", default="30 min"),
     manifold_volume=In("mL", ge="1 mL", le="1000 mL", default="25 mL", doc="calibrated"),
-    manifold_temperature=In("K", ge="273.15 K", le="373.15 K", default="308.15 K"),
+    manifold_temperature=In(
+        "K", ge="273.15 K", le="373.15 K", default="308.15 K", doc="the manifold's setpoint"
+    ),
+    cell_stem_diameter=In(
+        "mm",
+        ge="1 mm",
+        le="30 mm",
+        default="6 mm",
+        doc="inner diameter of the cell's stem: thermal transpiration, and the cold volume "
+        "a falling nitrogen level gives up",
+    ),
+    transpiration_correction=Choice(METHODS, default="weber-schmidt"),
+    max_leak=In(
+        "mbar*L/s",
+        ge="1e-10 mbar*L/s",
+        le="1e-3 mbar*L/s",
+        default="1e-7 mbar*L/s",
+        doc="the rate-of-rise check before dosing refuses more",
+    ),
+    ln2_fall=In(
+        "mm/h", ge="0 mm/h", le="100 mm/h", default="3 mm/h", doc="the dewar's boil-off, nominal"
+    ),
+    dewar_top_up=In("h", ge="0.1 h", le="48 h", default="2 h", doc="how often to top it up"),
 ):
-    """A volumetric adsorption isotherm: helium free space, then dose after dose to
-    `max_pressure`, each booked by a real-gas mass balance with its 1σ (one measurement per
-    point: `uptake@<p>bar`, with pressure, σ and temperature in its provenance)."""
+    """A volumetric adsorption isotherm: helium free space, a leak check, then dose after
+    dose to `max_pressure`, each booked by a real-gas mass balance with its 1σ (one
+    measurement per point: `uptake@<p>bar`, with pressure, σ and temperature in its
+    provenance). At 77 K the dewar's p0 cell gives the bath's temperature."""
     start = ctx.now()
     cryogenic, bath_k = _bath_for(gas, temperature.m_as("K"))
     a = Analyzer(instrument, ctx, manifold_volume.m_as("m^3"), manifold_temperature.m_as("K"))
     mass_g = _sample_mass_g(ctx, sample)
     max_pa = max_pressure.m_as("Pa")
-    p0 = saturation_pressure(gas, bath_k) if cryogenic else None
-    if p0 is not None:
-        max_pa = min(max_pa, 0.95 * p0)
-    n_des = desorption_points
-    targets = isotherm_targets(max_pa, points)
-    desorption = [max_pa * f for f in desorption_fractions(n_des)]
-    home = yield from _load(a, ctx, sample)
-    if cryogenic:
-        yield from _fill_dewar(a, ctx)
-    pts, space, record = yield from run_isotherm(
-        a,
-        ctx,
+    if cryogenic:  # fractions of p0, which the p0 cell will say
+        top = min(max_pa / saturation_pressure(gas, LN2_K), 0.95)
+        targets = isotherm_targets(top, points)
+        desorption = [top * f for f in desorption_fractions(desorption_points)]
+    else:
+        targets = isotherm_targets(max_pa, points)
+        desorption = [max_pa * f for f in desorption_fractions(desorption_points)]
+    run = Run(
         gas=gas,
         bath_k=bath_k,
         mass_g=mass_g,
@@ -146,8 +182,15 @@ def measure_isotherm(
         ),
         evacuation_s=evacuation.m_as("s"),
         sample=sample,
-        p0=p0,
+        cell=_cell(cell_stem_diameter, transpiration_correction, ln2_fall, cryogenic),
+        max_leak_pa_m3_s=max_leak.m_as("Pa*m^3/s"),
+        relative=cryogenic,
     )
+    home = yield from _load(a, ctx, sample)
+    dewar = None
+    if cryogenic:
+        dewar = yield from _fill_dewar(a, ctx, dewar_top_up.m_as("s"))
+    pts, space, record, _ = yield from run_isotherm(a, ctx, run, dewar)
     if cryogenic:
         yield from _remove_dewar(a, ctx)
     yield from _unload(a, ctx, sample, home)
@@ -162,7 +205,7 @@ def measure_isotherm(
             sigma=None if math.isnan(sigma) else sigma,
             pressure_bar=p_bar,
             gas=gas,
-            temperature_k=bath_k,
+            temperature_k=pts[-1].cell_k if pts else bath_k,
             interpolated=True,
             calibration=record,
         )
@@ -193,28 +236,47 @@ def measure_bet(
     max_equilibration=In("min", ge="1 min", le="600 min", default="180 min"),
     evacuation=In("min", ge="0 min", le="1440 min", default="30 min"),
     manifold_volume=In("mL", ge="1 mL", le="1000 mL", default="25 mL", doc="calibrated"),
-    manifold_temperature=In("K", ge="273.15 K", le="373.15 K", default="308.15 K"),
+    manifold_temperature=In(
+        "K", ge="273.15 K", le="373.15 K", default="308.15 K", doc="the manifold's setpoint"
+    ),
+    cell_stem_diameter=In(
+        "mm",
+        ge="1 mm",
+        le="30 mm",
+        default="6 mm",
+        doc="inner diameter of the cell's stem: thermal transpiration, and the cold volume "
+        "a falling nitrogen level gives up",
+    ),
+    transpiration_correction=Choice(METHODS, default="weber-schmidt"),
+    max_leak=In(
+        "mbar*L/s",
+        ge="1e-10 mbar*L/s",
+        le="1e-3 mbar*L/s",
+        default="1e-7 mbar*L/s",
+        doc="the rate-of-rise check before dosing refuses more",
+    ),
+    ln2_fall=In(
+        "mm/h", ge="0 mm/h", le="100 mm/h", default="3 mm/h", doc="the dewar's boil-off, nominal"
+    ),
+    dewar_top_up=In("h", ge="0.1 h", le="48 h", default="2 h", doc="how often to top it up"),
 ):
-    """BET area from an N2 isotherm at 77 K (the operator fills the dewar): points in p/p0
-    0.05–0.3 (and a few below for microporous solids), the linear BET fit in the range the
-    Rouquerol criteria choose (pyGAPS)."""
+    """BET area from an N2 isotherm at 77 K (the operator fills the dewar, and tops it up):
+    points in p/p0 0.05–0.3 (and a few below for microporous solids), p0 read from the
+    dewar's saturation-pressure cell at every point, the cold cell's pressure corrected
+    for thermal transpiration; the linear BET fit in the range the Rouquerol criteria
+    choose (pyGAPS)."""
     start = ctx.now()
     a = Analyzer(instrument, ctx, manifold_volume.m_as("m^3"), manifold_temperature.m_as("K"))
     mass_g = _sample_mass_g(ctx, sample)
-    p0 = saturation_pressure("N2", LN2_K)
     n_low = low_points
     n_std = points
     low = [0.005 * 10 ** (i / max(1, n_low)) for i in range(n_low)]  # 0.005 … < 0.05
     std = [0.05 + 0.25 * i / max(1, n_std - 1) for i in range(n_std)]
-    home = yield from _load(a, ctx, sample)
-    yield from _fill_dewar(a, ctx)
-    pts, space, record = yield from run_isotherm(
-        a,
-        ctx,
+    run = Run(
         gas="N2",
         bath_k=LN2_K,
         mass_g=mass_g,
-        targets=[x * p0 for x in low + std],
+        targets=low + std,
         desorption=[],
         eq=Equilibration(
             equilibration_interval.m_as("s"),
@@ -223,15 +285,25 @@ def measure_bet(
         ),
         evacuation_s=evacuation.m_as("s"),
         sample=sample,
-        p0=p0,
+        cell=_cell(cell_stem_diameter, transpiration_correction, ln2_fall, True),
+        max_leak_pa_m3_s=max_leak.m_as("Pa*m^3/s"),
+        relative=True,
     )
+    home = yield from _load(a, ctx, sample)
+    dewar = yield from _fill_dewar(a, ctx, dewar_top_up.m_as("s"))
+    pts, space, record, p0 = yield from run_isotherm(a, ctx, run, dewar)
     yield from _remove_dewar(a, ctx)
     yield from _unload(a, ctx, sample, home)
-    usable = [p for p in pts if 0 < p.pressure_pa < 0.5 * p0]
+    usable = [p for p in pts if p.p0_pa and 0 < p.pressure_pa < 0.5 * p.p0_pa]
+    if len(usable) < 3:
+        raise SampleFailed(
+            f"sample {sample}: {len(usable)} points below p/p0 0.5, too few for a BET fit"
+        )
     fit = bet_fit(
-        [p.pressure_pa / p0 for p in usable],
+        [p.pressure_pa / p.p0_pa for p in usable],  # type: ignore[operator]
         [p.uptake_mmol_g for p in usable],
         material=sample,
+        temperature_k=sum(p.cell_k for p in usable) / len(usable),
     )
     area = Q_(fit["area"], "m^2/g")
     ctx.measure(
@@ -243,7 +315,8 @@ def measure_bet(
         range_p_p0=list(fit["range"]),
         rouquerol=fit["rouquerol"],
         n_monolayer_mmol_g=fit["n_monolayer_mmol_g"],
-        p0_pa=p0,
+        p0_bar=None if p0 is None else p0 / 1e5,
+        temperature_k=usable[-1].cell_k,
         calibration=record,
     )
     return {

@@ -21,6 +21,7 @@ from tests.devices.test_eurotherm import run_with_controller
 from tests.devices.test_mks import run_with_gauge
 from tests.devices.test_modbus_relay import run_with_relay
 from tests.devices.test_ne1000 import run_with_pump
+from tests.devices.test_tpg import run_with_controller as run_with_tpg
 from tests.devices.test_vici import run_with_valve
 
 Read = Callable[[Any], Awaitable[Any]]
@@ -80,6 +81,14 @@ FAMILIES = [
         interrupted=lambda d: d.rate(),
         probe=lambda d: d.identity(),
         expected="NE1000V3.928",
+    ),
+    Family(
+        "tpg-26x (mnemonics, ACK then ENQ)",
+        run_with_tpg,
+        interrupted=lambda d: d.pressures(),
+        probe=lambda d: d.full_scales(),
+        expected=[Q_(1000, "mbar"), Q_(1, "mbar")],
+        prepare=lambda d: d.unit(),
     ),
     Family(
         "vici (selector valve, ASCII)",
