@@ -572,6 +572,9 @@ async def _events(
     rung = bell.listen()
     try:
         follower = await asyncio.to_thread(start)
+        # what it saw is the baseline it reports changes from: answers kept from before it
+        # must not be read after its hello (another process's writes ring no bell here)
+        bell.ring()
         yield {
             "event": "hello",
             "data": json.dumps({"campaign": campaign_id, "poll_s": POLL_S, "push": True}),
@@ -593,6 +596,8 @@ async def _events(
                 batch = await asyncio.to_thread(poll, follower)
             except OperationalError:
                 batch = []  # the writer is busy: look again next time
+            if batch:
+                bell.ring()  # the page re-reads on these events: kept answers are stale now
             for name, data in batch:
                 yield {"event": name, "data": json.dumps(data, default=str)}
     finally:
