@@ -204,3 +204,42 @@ def test_dashboard_shows_the_run_and_a_hold_reaches_the_audit(
         assert shot.stat().st_size > 10_000
         print(f"screenshot: {shot}")
     assert errors == []
+
+
+def test_the_page_says_when_the_server_is_gone_and_comes_back_with_it(
+    browser_page, demo_sqlite: dict, tmp_path: Path
+):
+    """The server stops (a restart, a crash): the page says so, turns its controls off and
+    keeps what it showed; the server back on its port, the page follows it again by itself,
+    and a person signed in before is asked again (sessions live in the server's memory)."""
+    page, errors = browser_page
+    url = demo_sqlite["copy"](tmp_path)
+    change(url, update(Campaign).values(state="running"))
+    first = serve_in_thread(url, TOKEN, "127.0.0.1", 0)
+    port = int(first.url.rsplit(":", 1)[1])
+    try:
+        page.goto(f"{first.url}/")
+        page.wait_for_selector("#live.on")
+        page.click("#sign-in")
+        page.fill("#login-token", TOKEN)
+        page.fill("#login-name", "Playwright")
+        page.click("#login-ok")
+        page.wait_for_function(
+            "() => !document.querySelector('header button[data-action=pause]').disabled"
+        )
+    finally:
+        first.stop()
+    page.wait_for_selector("#banner:not([hidden])", timeout=LIVE_MS)
+    assert "The server does not answer" in page.locator("#banner").inner_text()
+    page.wait_for_function(
+        "() => document.querySelector('header button[data-action=pause]').disabled"
+    )
+    assert page.locator("#experiments tr[data-experiment]").count() == 2  # still shown
+    with serve_in_thread(url, TOKEN, "127.0.0.1", port):
+        page.wait_for_selector("#live.on", timeout=30_000)
+        page.wait_for_selector("#banner[hidden]", state="attached", timeout=LIVE_MS)
+        # the new server knows no session: the page says so instead of acting on a dead one
+        page.locator("#instruments .instrument[data-name='oven'] button[data-action=hold]").click()
+        page.wait_for_selector("#login-dialog[open]", timeout=LIVE_MS)
+        assert page.locator("#campaign-state").inner_text() == "running"
+    assert errors == []

@@ -854,6 +854,8 @@ async function run(name) {
   try {
     await render[name]();
   } catch (err) {
+    // the server gone: keep what the section showed (the banner says it is as it was then)
+    if (!page.serverOk) return;
     const box = { header: null, pending: "#approvals" }[name] ?? `#${name}`;
     const el = box && $(box);
     if (el) el.replaceChildren(h("div", { class: "error", text: String(err.message || err) }));
