@@ -6,7 +6,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
+
 EQUILIBRIUM_UPTAKE_FRACTION = 0.005  # at most this much of the uptake may still be to come
+_TAU_GRID = 48  # steps of the log grid of τ in `relaxation_fit`
 
 
 @dataclass(frozen=True)
@@ -46,22 +49,21 @@ def relaxation_fit(ts: list[float], ps: list[float]) -> tuple[float, float]:
     if span <= 0:
         return 0.0, 0.0
     lo, hi = max(span / (len(t) - 1), 1e-3), 2.0 * span
-    best = (math.inf, 0.0, 0.0)
-    grid = 48
-    for i in range(grid + 1):
-        tau = lo * (hi / lo) ** (i / grid)
-        x = [math.exp(min((t[-1] - tk) / tau, 60.0)) for tk in t]
-        k = len(x)
-        xm, pm = sum(x) / k, sum(p) / k
-        sxx = sum((a - xm) ** 2 for a in x)
-        if sxx <= 0:
-            continue
-        a_ = sum((a - xm) * (b - pm) for a, b in zip(x, p, strict=True)) / sxx
-        c = pm - a_ * xm
-        ssr = sum((b - c - a_ * a) ** 2 for a, b in zip(x, p, strict=True))
-        if ssr < best[0]:
-            best = (ssr, a_, tau)
-    return best[1], best[2]
+    # every τ of the grid at once: one row per τ (numpy, as this runs at every reading)
+    taus = lo * (hi / lo) ** (np.arange(_TAU_GRID + 1) / _TAU_GRID)
+    tv, pv = np.asarray(t), np.asarray(p)
+    x = np.exp(np.minimum((tv[-1] - tv)[None, :] / taus[:, None], 60.0))
+    dx = x - x.mean(axis=1, keepdims=True)
+    dp = pv - pv.mean()
+    sxx = (dx * dx).sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        a = (dx * dp).sum(axis=1) / sxx
+        ssr = ((dp[None, :] - a[:, None] * dx) ** 2).sum(axis=1)
+    ssr[~(sxx > 0) | ~np.isfinite(ssr)] = np.inf
+    i = int(np.argmin(ssr))  # the first of equals, the shortest τ
+    if not math.isfinite(ssr[i]):
+        return 0.0, 0.0
+    return float(a[i]), float(taus[i])
 
 
 @dataclass(frozen=True)
