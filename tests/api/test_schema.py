@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 schemathesis = pytest.importorskip("schemathesis")
-from hypothesis import HealthCheck, settings  # noqa: E402
+from hypothesis import HealthCheck, given, settings  # noqa: E402
 
 from ppu.api.app import create_app  # noqa: E402
 from tests.api.conftest import TOKEN  # noqa: E402
@@ -30,12 +30,21 @@ def _filled_store(demo_sqlite: dict):
     shutil.rmtree(STORE.parent, ignore_errors=True)
 
 
-@schema.parametrize()
-@settings(
-    max_examples=12,
-    deadline=None,
-    derandomize=True,
-    suppress_health_check=list(HealthCheck),
-)
-def test_no_server_errors_and_replies_match_the_spec(case):
-    case.call_and_validate(headers={"Authorization": f"Bearer {TOKEN}"})
+# One test per operation, named by it: schemathesis's own `parametrize` gives every operation
+# the same test id, which pytest-xdist runs as one.
+OPERATIONS = [result.ok() for result in schema.get_all_operations()]
+
+
+@pytest.mark.parametrize("operation", OPERATIONS, ids=[op.label for op in OPERATIONS])
+def test_no_server_errors_and_replies_match_the_spec(operation) -> None:
+    @given(case=operation.as_strategy())
+    @settings(
+        max_examples=12,
+        deadline=None,
+        derandomize=True,
+        suppress_health_check=list(HealthCheck),
+    )
+    def replies_match(case) -> None:
+        case.call_and_validate(headers={"Authorization": f"Bearer {TOKEN}"})
+
+    replies_match()
