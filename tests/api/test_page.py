@@ -224,6 +224,9 @@ def test_the_page_says_when_the_server_is_gone_and_comes_back_with_it(
         page.fill("#login-token", TOKEN)
         page.fill("#login-name", "Playwright")
         page.click("#login-ok")
+        # signed in: the dialog closed on the server's answer (stopping the server before it
+        # answers would leave the dialog open, saying the server does not answer)
+        page.wait_for_selector("#login-dialog:not([open])", state="attached", timeout=LIVE_MS)
         page.wait_for_function(
             "() => !document.querySelector('header button[data-action=pause]').disabled"
         )
