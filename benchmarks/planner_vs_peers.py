@@ -4,7 +4,11 @@
 
 BayBE runs in its own venv (`benchmarks/peers/setup_baybe.sh` makes it; `--baybe-python`
 points elsewhere) through `benchmarks/peers/baybe_replay.py`; ppu runs here, on its defaults
-(pool-mode BoTorch, two random starts, q = 1). Neither side is tuned per pool.
+(pool-mode BoTorch, q = 1). Neither side is tuned per pool.
+
+BayBE takes 1-2 minutes per seed on these pools, and its curves depend only on the pool, the
+seed and BayBE's version, so they are kept in `benchmarks/peers/.cache/` (one file per pool
+and version, one curve per seed) and replayed only for seeds not seen; `--no-cache` ignores it.
 
     .venv/bin/python benchmarks/planner_vs_peers.py [--seeds 5] [--pools AgNP,P3HT] [--json]
 """
@@ -12,6 +16,7 @@ points elsewhere) through `benchmarks/peers/baybe_replay.py`; ppu runs here, on 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import subprocess
 import sys
@@ -33,10 +38,42 @@ POOLS = {
     "Perovskite": ("Perovskite_dataset.csv", "Instability index", False),
 }
 BAYBE_PYTHON = ROOT / "benchmarks" / "peers" / ".venv-baybe" / "bin" / "python"
+CACHE = ROOT / "benchmarks" / "peers" / ".cache"
+REPLAY = ROOT / "benchmarks" / "peers" / "baybe_replay.py"
 
 
-def run_baybe(pool: Any, seeds: list[int], python: Path) -> tuple[np.ndarray, list[float]]:
-    job = {
+def baybe_curves(
+    pool: Any, seeds: list[int], python: Path, cache: bool = True
+) -> tuple[np.ndarray, list[float]]:
+    """BayBE's curves for `seeds`, from the cache where it has them (keyed by the job's
+    content, the replay script and BayBE's version), replayed otherwise."""
+    if not cache:
+        return run_baybe(pool, seeds, python)
+    version = subprocess.run(
+        [str(python), "-c", "import baybe; print(baybe.__version__)"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    text = json.dumps(_job(pool, []), sort_keys=True) + REPLAY.read_text()
+    key = hashlib.sha256(text.encode()).hexdigest()[:16]
+    path = CACHE / f"baybe-{version}-{key}.json"
+    have: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {}
+    missing = [s for s in seeds if str(s) not in have]
+    if missing:
+        curves, secs = run_baybe(pool, missing, python)
+        for s, c, t in zip(missing, curves.tolist(), secs, strict=True):
+            have[str(s)] = {"curve": c, "seconds": t}
+        CACHE.mkdir(exist_ok=True)
+        path.write_text(json.dumps(have))
+    return (
+        np.array([have[str(s)]["curve"] for s in seeds]),
+        [have[str(s)]["seconds"] for s in seeds],
+    )
+
+
+def _job(pool: Any, seeds: list[int]) -> dict[str, Any]:
+    return {
         "names": list(pool.space.names),
         "rows": [[p[n] for n in pool.space.names] for p in pool.params],
         "values": [float(v) for v in pool.values],
@@ -45,8 +82,12 @@ def run_baybe(pool: Any, seeds: list[int], python: Path) -> tuple[np.ndarray, li
         "seeds": seeds,
         "budget": pool.n,
     }
+
+
+def run_baybe(pool: Any, seeds: list[int], python: Path) -> tuple[np.ndarray, list[float]]:
+    job = _job(pool, seeds)
     p = subprocess.run(
-        [str(python), str(ROOT / "benchmarks" / "peers" / "baybe_replay.py")],
+        [str(python), str(REPLAY)],
         input=json.dumps(job),
         capture_output=True,
         text=True,
@@ -67,6 +108,7 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=5)
     ap.add_argument("--pools", default=",".join(POOLS))
     ap.add_argument("--baybe-python", type=Path, default=BAYBE_PYTHON)
+    ap.add_argument("--no-cache", action="store_true", help="replay BayBE for every seed")
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
     if not a.baybe_python.exists():
@@ -87,7 +129,7 @@ def main() -> None:
         with optimiser_notes_silenced():
             ppu = backtest(pool, seeds=a.seeds)
         ppu_s = (time.perf_counter() - t0) / a.seeds
-        curves, secs = run_baybe(pool, seeds, a.baybe_python)
+        curves, secs = baybe_curves(pool, seeds, a.baybe_python, cache=not a.no_cache)
         bay = score(curves, pool)
         row = {}
         for who, r, s in (("ppu", ppu, ppu_s), ("baybe", bay, float(np.mean(secs)))):

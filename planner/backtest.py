@@ -11,7 +11,7 @@ seed-averaged curve:
 * AF(t) = (t·N) / i_planner(t): how many times fewer experiments the planner needs than
   random to find a fraction t of the top set (t = 0.5, 0.8).
 
-No per-data-set tuning: the planner runs on its defaults, two random starts, q per batch.
+No per-data-set tuning: the planner runs on its defaults, one random start, q per batch.
 """
 
 from __future__ import annotations
@@ -143,7 +143,7 @@ def replay(
     budget: int | None = None,
     batch: int = 1,
     engine: str = "botorch",
-    n_initial: int = 2,
+    n_initial: int = 1,
     **options: Any,
 ) -> np.ndarray:
     """One campaign on the pool: cumulative count of top conditions found after each

@@ -8,7 +8,7 @@ from ppu.core.catalog import PlannerEngine
 BOTORCH = PlannerEngine(
     "botorch",
     "planner.botorch_engine:BoTorchPlanner",
-    doc="BoTorch: qLogNEI (one objective) or qLogNEHVI (several), a Sobol start",
+    doc="BoTorch: qLogEI (one objective) or qLogNEHVI (several), a Sobol start",
 )
 SOBOL = PlannerEngine(
     "sobol", "planner.sobol:SobolPlanner", doc="scrambled Sobol points, centre first"

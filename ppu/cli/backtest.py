@@ -32,7 +32,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Pool-based replay on past experiments (replicates averaged): Top%, EF and AF.
 
-        Each campaign starts from 2 random pool points, then BoTorch (qLogNEI) picks q at a
+        Each campaign starts from 1 random pool point, then BoTorch (qLogEI) picks q at a
         time from the untried pool. Top%(i): share of the top 5 % found in i experiments;
         EF(i) = Top%(i) / (i/N); AF(t): experiments random needs (t·N) over the planner's to
         reach Top% = t, from the seed-averaged curve (Liang 2021, Rohr 2020).

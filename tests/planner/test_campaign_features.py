@@ -66,8 +66,10 @@ def test_failures_steer_suggestions_away_from_the_failed_region() -> None:
             best[policy] = p.best().objectives["y"]  # type: ignore[union-attr]
         # Suggestions that work climb to the edge (a ≈ 0.6, b = 1: y ≈ 1.1) ...
         assert best["classify"] > 1.0 and best["classify"] > best["exclude"], best
-    # ... where, without the feasibility model, the GP keeps proposing the failing side.
-    assert into_cliff["classify"] * 2 <= into_cliff["exclude"], into_cliff
+    # ... where, without the feasibility model, the GP keeps proposing the failing side:
+    # nearly every one of its 12 suggestions, against at most half with it (those probe the
+    # edge, whose place the failures only bracket).
+    assert into_cliff["exclude"] >= 10 and into_cliff["classify"] <= 6, into_cliff
 
 
 # --- several objectives and constraints ----------------------------------------------------
