@@ -125,6 +125,21 @@ class PumpedVolume:
         return self._p
 
 
+def gauge_pressure(
+    now: Callable[[], float],
+    pressure_pa: Callable[[], float] | None,
+    pressure: float,
+    pumped_volume: bool,
+) -> Callable[[], float]:
+    """The pressure a gauge simulator reads: a rig's `pressure_pa` when it has one; for a
+    lone gauge, a `PumpedVolume` or a constant `pressure` (Pa)."""
+    if pressure_pa is not None:
+        return pressure_pa
+    if pumped_volume:
+        return PumpedVolume(now)
+    return ConstantPressure(float(pressure))
+
+
 class MKSGaugeSimulator(InstrumentSimulator):
     request_terminator = b";FF"
 
@@ -151,12 +166,7 @@ class MKSGaugeSimulator(InstrumentSimulator):
             raise ValueError(f"no MKS model {model!r}; known: {', '.join(MODEL_SPECS)}")
         self.spec = MODEL_SPECS[model]
         # a rig's `pressure_pa` wins; `pressure` (Pa) and `pumped_volume` serve a lone gauge
-        if pressure_pa is not None:
-            self.pressure_pa: Callable[[], float] = pressure_pa
-        elif pumped_volume:
-            self.pressure_pa = PumpedVolume(now)
-        else:
-            self.pressure_pa = ConstantPressure(float(pressure))
+        self.pressure_pa = gauge_pressure(now, pressure_pa, pressure, pumped_volume)
         self.address = address
         self.unit = unit
         # Calibration state of this transducer, drawn once from the seed.

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from simulators.base import Faults, InstrumentSimulator
-from simulators.mks import ATM_PA, ConstantPressure, PumpedVolume
+from simulators.mks import ATM_PA, gauge_pressure
 
 ACK, NAK, ENQ, ETX = b"\x06", b"\x15", b"\x05", b"\x03"
 EOL = b"\r\n"
@@ -103,12 +103,7 @@ class TPGSimulator(InstrumentSimulator):
             raise ValueError(f"{len(full_scale)} gauges on a controller of {channels} channels")
         if unit.lower() not in ("mbar", "torr", "pa"):
             raise ValueError(f"a TPG reports in mbar, torr or Pa, not {unit!r}")
-        if pressure_pa is not None:
-            self.pressure_pa: Callable[[], float] = pressure_pa
-        elif pumped_volume:
-            self.pressure_pa = PumpedVolume(now)
-        else:
-            self.pressure_pa = ConstantPressure(float(pressure))
+        self.pressure_pa = gauge_pressure(now, pressure_pa, pressure, pumped_volume)
         self.channels = channels
         self.firmware = firmware
         self.unit = {"mbar": 0, "torr": 1, "pa": 2}[unit.lower()]

@@ -20,6 +20,34 @@ from protocols.sorption.volumetric import Cell, interpolate
 
 MIN_SAMPLE_G = 0.005
 
+# The rig's inputs, the same for every sorption kernel (In and Choice are frozen: shareable).
+EQUILIBRATION_INTERVAL = In("s", ge="2 s", le="300 s", default="30 s")
+EVACUATION = In("min", ge="0 min", le="1440 min", default="30 min")
+MANIFOLD_VOLUME = In("mL", ge="1 mL", le="1000 mL", default="25 mL", doc="calibrated")
+MANIFOLD_TEMPERATURE = In(
+    "K", ge="273.15 K", le="373.15 K", default="308.15 K", doc="the manifold's setpoint"
+)
+CELL_STEM_DIAMETER = In(
+    "mm",
+    ge="1 mm",
+    le="30 mm",
+    default="6 mm",
+    doc="inner diameter of the cell's stem: thermal transpiration, and the cold volume "
+    "a falling nitrogen level gives up",
+)
+TRANSPIRATION_CORRECTION = Choice(METHODS, default="weber-schmidt")
+MAX_LEAK = In(
+    "mbar*L/s",
+    ge="1e-10 mbar*L/s",
+    le="1e-3 mbar*L/s",
+    default="1e-7 mbar*L/s",
+    doc="the rate-of-rise check before dosing refuses more",
+)
+LN2_FALL = In(
+    "mm/h", ge="0 mm/h", le="100 mm/h", default="3 mm/h", doc="the dewar's boil-off, nominal"
+)
+DEWAR_TOP_UP = In("h", ge="0.1 h", le="48 h", default="2 h", doc="how often to top it up")
+
 
 def _sample_mass_g(ctx: Any, sample: str) -> float:
     s = ctx.samples_in.get("sample")
@@ -118,7 +146,7 @@ def measure_isotherm(
     max_pressure=In("bar", ge="0.05 bar", le="1.1 bar", default="1 bar"),
     points=Count(ge=3, le=40, default=12, doc="target pressures on the adsorption branch"),
     desorption_points=Count(ge=0, le=20, default=0),
-    equilibration_interval=In("s", ge="2 s", le="300 s", default="30 s"),
+    equilibration_interval=EQUILIBRATION_INTERVAL,
     equilibrium_tolerance=In(
         "",
         ge=1e-6,
@@ -127,31 +155,14 @@ def measure_isotherm(
         doc="equilibrium: pressure change per interval below this fraction of the pressure",
     ),
     max_equilibration=In("min", ge="1 min", le="600 min", default="120 min"),
-    evacuation=In("min", ge="0 min", le="1440 min", default="30 min"),
-    manifold_volume=In("mL", ge="1 mL", le="1000 mL", default="25 mL", doc="calibrated"),
-    manifold_temperature=In(
-        "K", ge="273.15 K", le="373.15 K", default="308.15 K", doc="the manifold's setpoint"
-    ),
-    cell_stem_diameter=In(
-        "mm",
-        ge="1 mm",
-        le="30 mm",
-        default="6 mm",
-        doc="inner diameter of the cell's stem: thermal transpiration, and the cold volume "
-        "a falling nitrogen level gives up",
-    ),
-    transpiration_correction=Choice(METHODS, default="weber-schmidt"),
-    max_leak=In(
-        "mbar*L/s",
-        ge="1e-10 mbar*L/s",
-        le="1e-3 mbar*L/s",
-        default="1e-7 mbar*L/s",
-        doc="the rate-of-rise check before dosing refuses more",
-    ),
-    ln2_fall=In(
-        "mm/h", ge="0 mm/h", le="100 mm/h", default="3 mm/h", doc="the dewar's boil-off, nominal"
-    ),
-    dewar_top_up=In("h", ge="0.1 h", le="48 h", default="2 h", doc="how often to top it up"),
+    evacuation=EVACUATION,
+    manifold_volume=MANIFOLD_VOLUME,
+    manifold_temperature=MANIFOLD_TEMPERATURE,
+    cell_stem_diameter=CELL_STEM_DIAMETER,
+    transpiration_correction=TRANSPIRATION_CORRECTION,
+    max_leak=MAX_LEAK,
+    ln2_fall=LN2_FALL,
+    dewar_top_up=DEWAR_TOP_UP,
 ):
     """A volumetric adsorption isotherm: helium free space, a leak check, then dose after
     dose to `max_pressure`, each booked by a real-gas mass balance with its 1σ (one
@@ -231,34 +242,17 @@ def measure_bet(
         default=3,
         doc="points from 0.005 to 0.05 p/p0, where a microporous solid's BET range lies",
     ),
-    equilibration_interval=In("s", ge="2 s", le="300 s", default="30 s"),
+    equilibration_interval=EQUILIBRATION_INTERVAL,
     equilibrium_tolerance=In("", ge=1e-6, le=1e-2, default=1e-4),
     max_equilibration=In("min", ge="1 min", le="600 min", default="180 min"),
-    evacuation=In("min", ge="0 min", le="1440 min", default="30 min"),
-    manifold_volume=In("mL", ge="1 mL", le="1000 mL", default="25 mL", doc="calibrated"),
-    manifold_temperature=In(
-        "K", ge="273.15 K", le="373.15 K", default="308.15 K", doc="the manifold's setpoint"
-    ),
-    cell_stem_diameter=In(
-        "mm",
-        ge="1 mm",
-        le="30 mm",
-        default="6 mm",
-        doc="inner diameter of the cell's stem: thermal transpiration, and the cold volume "
-        "a falling nitrogen level gives up",
-    ),
-    transpiration_correction=Choice(METHODS, default="weber-schmidt"),
-    max_leak=In(
-        "mbar*L/s",
-        ge="1e-10 mbar*L/s",
-        le="1e-3 mbar*L/s",
-        default="1e-7 mbar*L/s",
-        doc="the rate-of-rise check before dosing refuses more",
-    ),
-    ln2_fall=In(
-        "mm/h", ge="0 mm/h", le="100 mm/h", default="3 mm/h", doc="the dewar's boil-off, nominal"
-    ),
-    dewar_top_up=In("h", ge="0.1 h", le="48 h", default="2 h", doc="how often to top it up"),
+    evacuation=EVACUATION,
+    manifold_volume=MANIFOLD_VOLUME,
+    manifold_temperature=MANIFOLD_TEMPERATURE,
+    cell_stem_diameter=CELL_STEM_DIAMETER,
+    transpiration_correction=TRANSPIRATION_CORRECTION,
+    max_leak=MAX_LEAK,
+    ln2_fall=LN2_FALL,
+    dewar_top_up=DEWAR_TOP_UP,
 ):
     """BET area from an N2 isotherm at 77 K (the operator fills the dewar, and tops it up):
     points in p/p0 0.05–0.3 (and a few below for microporous solids), p0 read from the
