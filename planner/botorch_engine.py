@@ -352,6 +352,13 @@ class BoTorchPlanner(PlannerBase):
         Yt = torch.as_tensor(Y, dtype=torch.float64)
         return infer_reference_point(Yt[is_non_dominated(Yt)])
 
+    def _completed_rows(self) -> Any:
+        """The COMPLETED points in the unit encoding, as a float64 tensor (one row each)."""
+        import torch
+
+        rows = [row for r, row in self._tried_pairs() if r.status == "COMPLETED"]
+        return torch.as_tensor(np.stack(rows), dtype=torch.float64)
+
     def _pruned_baseline(self) -> tuple[Any, Any]:
         """The acquisition's baseline (COMPLETED points that may be the best under the
         model) and the hypervolume reference; computed once per model."""
@@ -364,10 +371,7 @@ class BoTorchPlanner(PlannerBase):
         v = self.model_version
         if self._baseline is not None and self._baseline[0] == v:
             return self._baseline[1], self._baseline[2]
-        X = torch.as_tensor(
-            np.stack([row for r, row in self._tried_pairs() if r.status == "COMPLETED"]),
-            dtype=torch.float64,
-        )
+        X = self._completed_rows()
         objective, constraints = self._objective_and_constraints()
         ref = None
         with torch.random.fork_rng(devices=[]):
@@ -403,10 +407,7 @@ class BoTorchPlanner(PlannerBase):
         v = self.model_version
         if self._best_mean is not None and self._best_mean[0] == v:
             return self._best_mean[1]
-        X = torch.as_tensor(
-            np.stack([row for r, row in self._tried_pairs() if r.status == "COMPLETED"]),
-            dtype=torch.float64,
-        )
+        X = self._completed_rows()
         with torch.no_grad(), gpytorch.settings.skip_posterior_variances(True):
             mean = self._model.posterior(X).mean[..., 0]
         self._best_mean = (v, float(mean.max()))
