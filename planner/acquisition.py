@@ -84,8 +84,12 @@ def bound(k: int, scale: float, offset: float) -> Callable[[Any], Any]:
 
 def p_feasible(model: Any, X: Any) -> Any:
     """Probability of feasibility at each row of X (... x d → ...): the 0/1 GP's posterior
-    mean, a kernel-weighted success rate, kept within [P_MIN, 1]."""
-    return model.posterior(X).mean.squeeze(-1).clamp(P_MIN, 1.0)
+    mean, a kernel-weighted success rate, kept within [P_MIN, 1]. Only the mean: the
+    predictive variances are not computed."""
+    import gpytorch
+
+    with gpytorch.settings.skip_posterior_variances(True):
+        return model.posterior(X).mean.squeeze(-1).clamp(P_MIN, 1.0)
 
 
 _WEIGHTED: Any = None
