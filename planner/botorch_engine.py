@@ -49,7 +49,8 @@ the noisy acquisitions are computed once per model (not once per batch point), a
 object (with GPyTorch's prediction caches) is kept between suggestions. A lone GP (one
 outcome, and the feasibility GP) is queried by the optimiser through `ConditionedGP`: its
 Cholesky factor and weights computed once per model, each posterior a few torch operations
-with GPyTorch's exact numbers (ADR 0018). `model_version`
+with GPyTorch's exact numbers, and qLogEI is evaluated on it directly (`planner.log_ei`;
+ADR 0018). `model_version`
 counts models built (one per new training set). The hyperparameters are part of the saved
 state, so a restored planner rebuilds the very model it had, without fitting. `last_timing`
 holds the last suggest's fit and acquisition seconds.
@@ -86,6 +87,7 @@ from planner.acquisition import (
 from planner.base import Constraint, Objective, PlannerBase, Result, Suggestion, derive_seed
 from planner.conditioned_gp import conditioned
 from planner.gp import FEASIBLE, dump_hyper, fit, load_hyper, new_model, torch_threads
+from planner.log_ei import conditioned_log_ei
 from planner.optimize import Effort, best_of, optimize_batch, optimize_one
 from planner.sobol import SobolStream, draw_new, with_fixed
 from planner.space import SearchSpace
@@ -461,8 +463,21 @@ class BoTorchPlanner(PlannerBase):
         from botorch.sampling.normal import SobolQMCNormalSampler
 
         objective, constraints = self._objective_and_constraints()
+        model = self._query_model()
+        if len(self.objectives) == 1 and not constraints and hasattr(model, "mean_and_covariance"):
+            # The same log EI, evaluated on the conditioned GP directly (ADR 0018).
+            acqf = conditioned_log_ei(
+                model,
+                self._incumbent(),
+                self.mc_samples,
+                seed,
+                torch.as_tensor(pending, dtype=torch.float64) if len(pending) else None,
+            )
+            if self._feasibility is not None:
+                acqf = feasibility_weighted(acqf, self._query_feasibility())
+            return acqf
         common: dict[str, Any] = {
-            "model": self._query_model(),
+            "model": model,
             "sampler": SobolQMCNormalSampler(sample_shape=torch.Size([self.mc_samples]), seed=seed),
             "objective": objective,
             "X_pending": torch.as_tensor(pending, dtype=torch.float64) if len(pending) else None,

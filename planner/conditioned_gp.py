@@ -12,6 +12,7 @@ Cholesky), not an approximation; the tests compare the two.
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 
@@ -57,7 +58,9 @@ def _conditioned_class() -> Any:
 
         def __init__(self, model: Any) -> None:
             super().__init__()
-            self._kernel_module = model.covar_module
+            # A frozen copy of the kernel: the optimiser's gradients are with respect to the
+            # query points only, not (wastefully, into the model's .grad) its hyperparameters.
+            self._kernel_module = copy.deepcopy(model.covar_module).requires_grad_(False)
             # RBF without active dimensions (SingleTaskGP's default): its forward directly,
             # the same arithmetic without the lazy-evaluation wrapper.
             self._plain = isinstance(model.covar_module, RBFKernel) and (
@@ -110,25 +113,26 @@ def _conditioned_class() -> Any:
         ) -> Any:
             if posterior_transform is not None or observation_noise is not False:
                 raise NotImplementedError("ConditionedGP: plain posteriors only")
+            skip = gpytorch.settings.skip_posterior_variances.on()
+            mean, cov = self.mean_and_covariance(X, covariance=not skip)
+            # The covariance as a linear operator, as GPyTorch gives it, so that sampling
+            # factors it with jitter if rounding made it indefinite.
+            mvn = gpytorch.distributions.MultivariateNormal(mean, to_linear_operator(cov))
+            return GPyTorchPosterior(mvn)
+
+        def mean_and_covariance(self, X: Any, covariance: bool = True) -> tuple[Any, Any]:
+            """The posterior mean (... x q) and covariance (... x q x q) at X (... x q x d)
+            in the outcome's units; a zero covariance when not asked for."""
             batch, q, n = X.shape[:-2], X.shape[-2], self._X.shape[0]
             k_star = self._kernel(X, self._X)  # ... x q x n
-            mean = self._prior_mean + k_star @ self._alpha
-            if gpytorch.settings.skip_posterior_variances.on():
-                zero = torch.zeros(*batch, q, q, dtype=X.dtype)
-                return self._posterior(mean, zero)
+            mean = (self._prior_mean + k_star @ self._alpha) * self._scale + self._shift
+            if not covariance:
+                return mean, torch.zeros(*batch, q, q, dtype=X.dtype)
             # One triangular solve for every query point of every batch: (n x (b·q)).
             v = torch.linalg.solve_triangular(self._L, k_star.reshape(-1, n).T, upper=False)
             v = v.T.reshape(*batch, q, n)
             cov = self._kernel(X, X) - v @ v.transpose(-1, -2)
-            return self._posterior(mean, cov)
-
-        def _posterior(self, mean: Any, cov: Any) -> Any:
-            """In the outcome's units; the covariance as a linear operator, as GPyTorch
-            gives it, so that sampling factors it with jitter if rounding made it indefinite."""
-            mvn = gpytorch.distributions.MultivariateNormal(
-                mean * self._scale + self._shift, to_linear_operator(cov * self._scale**2)
-            )
-            return GPyTorchPosterior(mvn)
+            return mean, cov * self._scale**2
 
         def transform_inputs(self, X: Any, input_transform: Any = None) -> Any:
             return X

@@ -121,3 +121,38 @@ def test_kinds_it_does_not_cover_are_left_to_gpytorch() -> None:
     assert conditioned(SingleTaskGP(X, y, input_transform=Normalize(X.shape[-1]))) is None
     two = SingleTaskGP(X, torch.cat([y, 2 * y], dim=-1))
     assert conditioned(two) is None
+
+
+@pytest.mark.parametrize("pending", [0, 2])
+@pytest.mark.parametrize("shape", [(4, 1), (3, 4)])
+def test_the_fused_log_ei_is_botorchs_q_log_ei(pending: int, shape: tuple[int, int]) -> None:
+    """The acquisition the optimiser evaluates on a conditioned GP: BoTorch's qLogEI (same
+    base samples, same smoothing) in value and gradient, with and without pending points."""
+    from botorch.acquisition.logei import qLogExpectedImprovement
+    from botorch.sampling.normal import SobolQMCNormalSampler
+
+    from planner.conditioned_gp import conditioned
+    from planner.log_ei import conditioned_log_ei
+
+    model = fitted("plain")
+    fast = conditioned(model)
+    best = float(model.train_targets.max())  # a high incumbent: log EI far below 0
+    X_pending = queries("plain", (pending,)) if pending else None
+    reference = qLogExpectedImprovement(
+        fast,
+        # as a float64 tensor: a Python float becomes a float32 tensor there
+        best_f=torch.tensor(best, dtype=torch.float64),
+        sampler=SobolQMCNormalSampler(torch.Size([128]), seed=5),
+        X_pending=X_pending,
+    )
+    fused = conditioned_log_ei(fast, best, 128, 5, X_pending)
+    values, grads = [], []
+    for acqf in (reference, fused):
+        X = queries("plain", shape).requires_grad_(True)
+        v = acqf(X)
+        v.sum().backward()
+        values.append(v.detach())
+        grads.append(X.grad)
+    assert values[0].shape == (shape[0],)
+    torch.testing.assert_close(values[1], values[0], rtol=1e-8, atol=1e-9)
+    torch.testing.assert_close(grads[1], grads[0], rtol=1e-6, atol=1e-8)
