@@ -26,7 +26,7 @@ def conditioned(model: Any) -> Any | None:
         train_inputs is None
         or getattr(model, "num_outputs", 0) != 1
         or getattr(model, "input_transform", None) is not None
-        or len(model._input_batch_shape) != 0
+        or len(getattr(model, "batch_shape", (1,))) != 0
     ):
         return None
     transform = getattr(model, "outcome_transform", None)
@@ -54,13 +54,15 @@ def _conditioned_class() -> Any:
     class ConditionedGP(Model):
         """Exact GP posterior from precomputed pieces: the Cholesky factor L of
         K(X, X) + noise, the weights α = (K + noise)⁻¹ (y − m), and the outcome scaling.
-        mean = m + k(x*, X) α;  cov = k(x*, x*) − (L⁻¹ k(X, x*))ᵀ (L⁻¹ k(X, x*))."""
+        mean = m(x*) + k(x*, X) α;  cov = k(x*, x*) − (L⁻¹ k(X, x*))ᵀ (L⁻¹ k(X, x*))."""
 
         def __init__(self, model: Any) -> None:
             super().__init__()
-            # A frozen copy of the kernel: the optimiser's gradients are with respect to the
-            # query points only, not (wastefully, into the model's .grad) its hyperparameters.
+            # Frozen copies of the kernel and the prior mean: the optimiser's gradients are
+            # with respect to the query points only, not (wastefully, into the model's .grad)
+            # its hyperparameters.
             self._kernel_module = copy.deepcopy(model.covar_module).requires_grad_(False)
+            self._mean_module = copy.deepcopy(model.mean_module).requires_grad_(False)
             # RBF without active dimensions (SingleTaskGP's default): its forward directly,
             # the same arithmetic without the lazy-evaluation wrapper.
             self._plain = isinstance(model.covar_module, RBFKernel) and (
@@ -72,9 +74,8 @@ def _conditioned_class() -> Any:
                 K = self._kernel(X, X)
                 noise = model.likelihood.noise.detach().reshape(-1).expand(len(y))
                 K = K + torch.diag_embed(noise)
-                self._prior_mean = model.mean_module(X[:1]).detach().reshape(())
                 L = psd_safe_cholesky(K)
-                r = (y - model.mean_module(X).detach()).unsqueeze(-1)
+                r = (y - self._mean_module(X)).unsqueeze(-1)
                 self._alpha = torch.cholesky_solve(r, L).squeeze(-1)
             self._X = X
             self._L = L
@@ -125,7 +126,8 @@ def _conditioned_class() -> Any:
             in the outcome's units; a zero covariance when not asked for."""
             batch, q, n = X.shape[:-2], X.shape[-2], self._X.shape[0]
             k_star = self._kernel(X, self._X)  # ... x q x n
-            mean = (self._prior_mean + k_star @ self._alpha) * self._scale + self._shift
+            prior = self._mean_module(X)
+            mean = (prior + k_star @ self._alpha) * self._scale + self._shift
             if not covariance:
                 return mean, torch.zeros(*batch, q, q, dtype=X.dtype)
             # One triangular solve for every query point of every batch: (n x (b·q)).
