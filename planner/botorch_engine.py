@@ -50,10 +50,9 @@ object (with GPyTorch's prediction caches) is kept between suggestions. A lone G
 outcome, and the feasibility GP) is queried by the optimiser through `ConditionedGP`: its
 Cholesky factor and weights computed once per model, each posterior a few torch operations
 with GPyTorch's exact numbers, and qLogEI is evaluated on it directly (`planner.log_ei`;
-ADR 0018). `model_version`
-counts models built (one per new training set). The hyperparameters are part of the saved
-state, so a restored planner rebuilds the very model it had, without fitting. `last_timing`
-holds the last suggest's fit and acquisition seconds.
+ADR 0018). `model_version` counts models built (one per new training set). The
+hyperparameters are part of the saved state, so a restored planner rebuilds the very model
+it had, without fitting. `last_timing` holds the last suggest's fit and acquisition seconds.
 
 Determinism. torch and BoTorch are imported lazily (so `import planner` stays cheap) and work
 in float64 on `torch_threads` threads (default 1), inside `torch.random.fork_rng` seeded from
