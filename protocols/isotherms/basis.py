@@ -196,25 +196,22 @@ def _resolve(iso: Any, source: str, stated: Stated) -> tuple[dict[str, Any], flo
         "material_basis": mb,
         "material_unit": mu,
     }
-    material_props = getattr(iso.material, "properties", {}) or {}
-    if mb == "molar":
-        molar_mass = material_props.get("molar_mass") or stated.material_molar_mass
-        if not molar_mass:
+    # A loading per mole or per volume of material needs the material's molar mass or
+    # density: the file's material properties, else the one stated on the command line.
+    needed = {
+        "molar": ("molar_mass", stated.material_molar_mass, "--material-molar-mass '… g/mol'"),
+        "volume": ("density", stated.material_density, "--material-density '… g/cm^3'"),
+    }
+    if mb in needed:
+        prop, given, flag = needed[mb]
+        material_props = getattr(iso.material, "properties", {}) or {}
+        value = material_props.get(prop) or given
+        if not value:
+            what = prop.replace("_", " ")
             raise BadInput(
-                source,
-                f"loading in {shown} is per {mu} of material: its molar mass is needed "
-                "(--material-molar-mass '… g/mol')",
+                source, f"loading in {shown} is per {mu} of material: its {what} is needed ({flag})"
             )
-        basis["_molar_mass"] = float(molar_mass)
-    if mb == "volume":
-        density = material_props.get("density") or stated.material_density
-        if not density:
-            raise BadInput(
-                source,
-                f"loading in {shown} is per {mu} of material: its density is needed "
-                "(--material-density '… g/cm^3')",
-            )
-        basis["_density"] = float(density)
+        basis[f"_{prop}"] = float(value)
     pressure = (
         f"absolute {iso.pressure_unit}"
         if iso.pressure_mode == "absolute"
