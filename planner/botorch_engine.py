@@ -452,48 +452,37 @@ class BoTorchPlanner(PlannerBase):
         fewer experiments (ADR 0016). The outcome constraints keep noisy EI: which tried
         point is feasible is itself uncertain there."""
         import torch
-        from botorch.acquisition.logei import (
-            qLogExpectedImprovement,
-            qLogNoisyExpectedImprovement,
-        )
+        from botorch.acquisition.logei import qLogNoisyExpectedImprovement
         from botorch.acquisition.multi_objective.logei import (
             qLogNoisyExpectedHypervolumeImprovement,
         )
         from botorch.sampling.normal import SobolQMCNormalSampler
 
         objective, constraints = self._objective_and_constraints()
-        model = self._query_model()
-        if len(self.objectives) == 1 and not constraints and hasattr(model, "mean_and_covariance"):
-            # The same log EI, evaluated on the conditioned GP directly (ADR 0018).
-            acqf = conditioned_log_ei(
-                model,
-                self._incumbent(),
-                self.mc_samples,
-                seed,
-                torch.as_tensor(pending, dtype=torch.float64) if len(pending) else None,
-            )
-            if self._feasibility is not None:
-                acqf = feasibility_weighted(acqf, self._query_feasibility())
-            return acqf
-        common: dict[str, Any] = {
-            "model": model,
-            "sampler": SobolQMCNormalSampler(sample_shape=torch.Size([self.mc_samples]), seed=seed),
-            "objective": objective,
-            "X_pending": torch.as_tensor(pending, dtype=torch.float64) if len(pending) else None,
-        }
+        model, feasibility = self._queried()
+        X_pending = torch.as_tensor(pending, dtype=torch.float64) if len(pending) else None
         if len(self.objectives) == 1 and not constraints:
-            acqf = qLogExpectedImprovement(best_f=self._incumbent(), **common)
+            # A lone GP, so a ConditionedGP: qLogEI evaluated on it directly (ADR 0018).
+            acqf = conditioned_log_ei(model, self._incumbent(), self.mc_samples, seed, X_pending)
         else:
             X_baseline, ref = self._pruned_baseline()
-            common.update(
-                X_baseline=X_baseline, constraints=constraints or None, prune_baseline=False
-            )
+            common: dict[str, Any] = {
+                "model": model,
+                "sampler": SobolQMCNormalSampler(
+                    sample_shape=torch.Size([self.mc_samples]), seed=seed
+                ),
+                "objective": objective,
+                "X_pending": X_pending,
+                "X_baseline": X_baseline,
+                "constraints": constraints or None,
+                "prune_baseline": False,
+            }
             if len(self.objectives) > 1:
                 acqf = qLogNoisyExpectedHypervolumeImprovement(ref_point=ref, **common)
             else:
                 acqf = qLogNoisyExpectedImprovement(**common)
-        if self._feasibility is not None:
-            acqf = feasibility_weighted(acqf, self._query_feasibility())
+        if feasibility is not None:
+            acqf = feasibility_weighted(acqf, feasibility)
         return acqf
 
     def _tried_pairs(self) -> list[tuple[Result, np.ndarray]]:
