@@ -46,7 +46,7 @@ MIN_GAP_S = 0.1  # and look no more often than this
 MAX_ID = 2**53  # ids beyond what a JavaScript number holds exactly are not ours
 LOOPBACK = {"127.0.0.1", "::1", "localhost", "testclient"}
 #: the names a page on this machine asks a loopback server by
-LOOPBACK_NAMES = {"127.0.0.1", "::1", "localhost"}
+LOOPBACK_NAMES = LOOPBACK - {"testclient"}
 
 
 def host_name(host: str) -> str:

@@ -91,7 +91,7 @@ class ControllerWatch:
             state = "gone" if owner is None else "hung" if silent > self.silent_s else None
             before = self.told.get(c.id)
             self.told[c.id] = state
-            if state == before or (state is None and before is None):
+            if state == before:
                 continue
             told = state or "back"
             notice = ControllerQuiet(

@@ -5,12 +5,10 @@ from __future__ import annotations
 import itertools
 import tomllib
 
-from tests.api.conftest import TOKEN
+from tests.api.conftest import LOCAL, TOKEN
 from tests.conftest import ROOT
 
 DEMO_LAB = ROOT / "protocols" / "demo" / "lab.toml"
-
-LOCAL = "http://127.0.0.1"  # reads are open to a page that asks by a loopback name
 
 
 def test_campaign_matches_what_the_run_reported(read_client, demo_run, demo_campaign):

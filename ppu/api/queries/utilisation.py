@@ -86,8 +86,7 @@ def utilisation(s: Session, campaign_id: str, names: list[str]) -> dict[str, Any
                     f"waited {top['waited_s'] / 3600:.1f} h in all for it"
                 ),
             }
-        elif top["whole"] > 0:  # nothing waited: the busiest sets the pace
-            top = max(out, key=lambda u: u["whole"])
+        elif top["whole"] > 0:  # nothing waited: the busiest (already `top`) sets the pace
             bottleneck = {
                 "name": top["name"],
                 "why": f"{top['name']} was busy {top['whole']:.0%} of the campaign; "
