@@ -46,11 +46,6 @@ class Gauge:
     step: float  # the A/D converter's step
 
     @property
-    def low(self) -> float:
-        """Below this the controller reports underrange (1e-4 of full scale)."""
-        return 1e-4 * self.full_scale
-
-    @property
     def high(self) -> float:
         """Above this it reports overrange (1.1 × full scale)."""
         return 1.1 * self.full_scale
@@ -91,7 +86,6 @@ class CapacitanceManometer(StandardReadable):
             self.gauges.append(Gauge(i, value, accuracy, resolution * value))
         #: finest first: the order a reading is looked for in
         self.by_range = sorted(self.gauges, key=lambda g: g.full_scale)
-        self.low = self.by_range[0].low
         self.high = self.by_range[-1].high  # the top of the coarsest gauge's range
         self._checked = False
         self._inflight: asyncio.Future[tuple[float, int, str]] | None = None

@@ -397,9 +397,6 @@ class SorptionRig:
             self._dewar = False
             self._h.clear()
 
-    def set_dewar(self, filled: bool) -> None:
-        (self.fill_dewar if filled else self.remove_dewar)()
-
     def ln2_level_m(self) -> float:
         """The liquid above the bulb's top (negative: the bulb itself is coming out)."""
         if not self._dewar:

@@ -94,13 +94,6 @@ class Transpiration:
             table = self._tables[key] = Table(self, *key)
         return table
 
-    def ratio(
-        self, gas: str, pressure_pa: float, t_start: float, t_end: float, diameter_m: float
-    ) -> float:
-        """p_end / p_start for a gas at `pressure_pa` where the tube is at `t_start`."""
-        table = self.table(gas, t_start, t_end, diameter_m)
-        return 1.0 if table is None else table(pressure_pa)
-
 
 class Table:
     """p_end / p_start against p_start, computed node by node as they are first needed."""

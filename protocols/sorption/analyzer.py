@@ -123,9 +123,6 @@ class Analyzer:
         yield from self.manifold_temperature()  # one more reading for its mean
         return Reading(total / n, 1 / n, head=self._coarsest(heads))
 
-    def mean_pressure(self, n: int = FILL_READINGS, spacing_s: float = 1.0) -> Plan:
-        return (yield from self.mean_reading(n, spacing_s)).pa
-
     def _coarsest(self, channels: set[int]) -> int:
         return max(channels, key=lambda c: self.gauge.gauge(c).full_scale)
 

@@ -7,7 +7,7 @@ R = 8.314462618  # J/(mol K)
 LN2_K = 77.35  # liquid nitrogen boiling under one atmosphere: a rough figure, never a result
 
 
-FLUIDS = {"He": "Helium", "CO2": "CarbonDioxide", "N2": "Nitrogen"}
+FLUIDS = {"He": "Helium", "CO2": "CarbonDioxide", "N2": "Nitrogen", "Ar": "Argon"}
 
 
 # -- real-gas densities ---------------------------------------------------------------------

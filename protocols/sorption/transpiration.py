@@ -27,12 +27,13 @@ from __future__ import annotations
 import functools
 import math
 
+from protocols.sorption.thermo import FLUIDS
+
 ALPHA, BETA, G_W, H_W = 0.033, 0.245, 2.5, 2.0
 ACCURACY = 0.3  # ± limit on the correction p₂ − p₁, as a fraction of it
 K_B = 1.380649e-23
 N_A = 6.02214076e23
 MOLAR_MASS = {"He": 4.0026e-3, "N2": 28.0134e-3, "CO2": 44.0095e-3, "Ar": 39.948e-3}
-_FLUIDS = {"He": "Helium", "N2": "Nitrogen", "CO2": "CarbonDioxide", "Ar": "Argon"}
 METHODS = ("weber-schmidt", "none")
 
 
@@ -41,7 +42,7 @@ def hard_sphere_diameter(gas: str, temperature_k: float) -> float:
     """σ (m) of the hard sphere with the gas's viscosity at this temperature."""
     from CoolProp.CoolProp import PropsSI
 
-    eta = PropsSI("V", "T", temperature_k, "P", 1.0, _FLUIDS[gas])
+    eta = PropsSI("V", "T", temperature_k, "P", 1.0, FLUIDS[gas])
     m = MOLAR_MASS[gas] / N_A
     return math.sqrt(5.0 / 16.0 * math.sqrt(m * K_B * temperature_k / math.pi) / eta)
 
