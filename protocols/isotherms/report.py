@@ -57,7 +57,7 @@ SELECTIVITY_METHOD = f"IAST, CO2:N2 {FLUE_GAS_CO2 * 100:g}:{100 - FLUE_GAS_CO2 *
 
 # -- one report over files or a sample's isotherms ---------------------------------------------
 def analyze(
-    isos: Iterable[Read | tuple[str, Any]],
+    isos: Iterable[Read],
     *,
     stated: Stated | None = None,
     desorption_bar: float = WORKING_CAPACITY_BAR[1],
@@ -66,8 +66,7 @@ def analyze(
     """Everything that can be computed from these isotherms, per isotherm and per material
     and temperature, with units; what cannot be computed says why. An isotherm that cannot be
     an adsorption isotherm, or whose basis is ambiguous, is BadInput naming its source."""
-    reads = [r if isinstance(r, Read) else Read(r[0], r[1]) for r in isos]
-    entries = [_one(r, stated or Stated()) for r in reads]
+    entries = [_one(r, stated or Stated()) for r in isos]
     entries.sort(key=_order)
     materials: dict[str, list[dict[str, Any]]] = {}
     for e in entries:

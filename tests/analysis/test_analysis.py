@@ -5,21 +5,18 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import json
 import time
 from pathlib import Path
 
 import pytest
 from sqlmodel import select
-from typer.testing import CliRunner
 
-from ppu.cli.main import app
 from ppu.core.clock import Clock
 from ppu.store import Store
 from ppu.store.models import Campaign, Experiment, Launch, Measurement, Sample
+from tests.analysis.cli import last_json, ppu
 
 DATA = Path("/work/shared/data/isotherms")
-runner = CliRunner()
 pytestmark = pytest.mark.skipif(not DATA.is_dir(), reason="shared isotherm data not present")
 
 # README.md of the data: pyGAPS's own test expectations
@@ -30,15 +27,6 @@ BET_REFERENCE = {
     "MCM-41": 350.0,
     "SiO2": 200.0,
 }
-
-
-def ppu(*args: str) -> tuple[int, str, str]:
-    r = runner.invoke(app, list(args))
-    return r.exit_code, r.stdout, r.stderr
-
-
-def last_json(out: str) -> dict:
-    return json.loads(out.strip().splitlines()[-1])
 
 
 def test_bet_areas_equal_pygaps_and_the_references() -> None:

@@ -177,9 +177,10 @@ def test_bet_uses_the_saturation_pressure_measured_with_the_points(tmp_path: Pat
     )
     with_p0 = tmp_path / "with_p0.aif"
     with_p0.write_text(head + "loop_\n_adsorp_pressure\n_adsorp_p0\n_adsorp_amount\n" + rows)
-    (m,) = report_of(with_p0)["materials"]
+    measured = report_of(with_p0)
+    (m,) = measured["materials"]
     assert m["bet_area"]["value"] == pytest.approx(bet_area(10.26), rel=0.005)
-    (entry,) = report_of(with_p0)["isotherms"]
+    (entry,) = measured["isotherms"]
     assert entry["bet"]["p0"].startswith("measured")
     without = tmp_path / "without_p0.aif"
     without.write_text(
