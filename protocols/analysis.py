@@ -99,10 +99,9 @@ def analyze(
         "selectivity": Q_(sel["value"], ""),
         "working_capacity": Q_(wc["value"], "mmol/g"),
     }
-    co2_fit = next((e["fit"] for e in co2 if e["source"] in at["sources"] and "fit" in e), None)
     methods: dict[str, dict[str, Any]] = {
-        "co2_uptake": _how(at["co2_uptake_0p15bar"], 0.15, co2_fit),
-        "co2_uptake_1bar": _how(at["co2_uptake_1bar"], 1.0, co2_fit),
+        "co2_uptake": _how(at["co2_uptake_0p15bar"], 0.15, co2),
+        "co2_uptake_1bar": _how(at["co2_uptake_1bar"], 1.0, co2),
         "n2_uptake": {"method": n2[1], "pressure_bar": 1.0},
         "selectivity": {
             "method": sel["method"],
@@ -173,7 +172,11 @@ def _n2_at_1bar(report: dict[str, Any], at: dict[str, Any], sid: str) -> tuple[f
     raise ValueError(f"sample {sid}: N2 uptake at 1 bar: {why}")
 
 
-def _how(figure: dict[str, Any], pressure_bar: float, fit: Any) -> dict[str, Any]:
+def _how(
+    figure: dict[str, Any], pressure_bar: float, isotherms: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """How a figure was read: its method, and the fit of the very isotherm it came from."""
+    fit = next((e.get("fit") for e in isotherms if e["source"] == figure["source"]), None)
     return {
         "method": figure["method"],
         "extrapolated": figure["extrapolated"],

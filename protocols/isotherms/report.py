@@ -337,7 +337,12 @@ def _at_temperature(
         ]
         if found:
             u = found[0]
-            out[key] = {**u["uptake"], "method": u["method"], "extrapolated": u["extrapolated"]}
+            out[key] = {
+                **u["uptake"],
+                "method": u["method"],
+                "extrapolated": u["extrapolated"],
+                "source": e["source"],  # the isotherm read, of those at this temperature
+            }
         else:
             out["not_computed"][key] = (
                 f"needs a {gas} isotherm here reaching {pb:g} bar"

@@ -68,6 +68,8 @@ def test_two_isotherms_of_one_gas_at_one_temperature_give_the_one_with_more_poin
             langmuir(0.15, 5.0, 3.0), rel=0.005
         )
         assert any(str(few) in w and "not" in w for w in at["warnings"])
+        # the figure names the isotherm it was read from (the kernel stores that one's fit)
+        assert "b_many.aif" in at["co2_uptake_0p15bar"]["source"]
 
 
 @pytest.mark.parametrize(
